@@ -1,0 +1,73 @@
+/**
+ * Every label, annotation, taint, finalizer and wire constant of the kosmos.io API.
+ * Values are those of the Go project (kosmos-io/kosmos) so existing YAML and mixed
+ * deployments keep working; no other file spells these strings.
+ */
+
+export const GROUP = 'kosmos.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const CATEGORY = 'kosmos-io';
+export const DEFAULT_NAMESPACE = 'kosmos-system';
+export const DEFAULT_SCHEDULER_NAME = 'kosmos-scheduler';
+export const FIELD_MANAGER = 'kosmos';
+
+/** Labels. */
+export const LABEL_NODE = 'kosmos.io/node';
+export const LABEL_CLUSTER = 'kosmos.io/cluster';
+export const LABEL_EXCLUDE = 'kosmos.io/exclude';
+export const LABEL_POD = 'kosmos-io/pod';
+export const LABEL_WORKLOAD_POLICY = 'workload-policy/kosmos.io';
+export const LABEL_JOIN = 'kosmos.io/join';
+export const LABEL_MANAGED = 'kosmos.io/managed';
+export const LABEL_ROLE_AGENT = 'kubernetes.io/role';
+export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
+export const LABEL_ZONE = 'topology.kubernetes.io/zone';
+export const LABEL_REGION = 'topology.kubernetes.io/region';
+
+/** Annotations. */
+export const ANNOTATION_OWNED_BY_CLUSTER = 'kosmos-io/owned-by-cluster';
+export const ANNOTATION_CLUSTER_OWNERS = 'kosmos-io/cluster-owners';
+export const ANNOTATION_LEAF_NODE_MODE = 'leafNodeMode';
+export const ANNOTATION_CONVERT_POLICY = 'kosmos-io/convert-policy';
+export const ANNOTATION_CLUSTER_ROLE = 'kosmos.io/cluster-role';
+export const ANNOTATION_AUTO_CREATE_MCS = 'kosmos.io/auto-create-mcs';
+export const ANNOTATION_GLOBAL = 'kosmos.io/global';
+export const ANNOTATION_NODECONFIG_PREV = 'prev';
+
+/** Taint every virtual node carries. */
+export const TAINT_NODE = { key: LABEL_NODE, value: 'true', effect: 'NoSchedule' } as const;
+
+/** Finalizers. */
+export const FINALIZER_CLUSTER_MANAGER = 'kosmos.io/cluster-manager';
+export const FINALIZER_CLUSTER_START = 'kosmos.io/cluster-start-finalizer';
+
+/** Leaf-node modes (how a leaf cluster appears as virtual nodes in the host). */
+export const LEAF_MODES = ['one2cluster', 'one2party', 'one2one'] as const;
+export type LeafMode = (typeof LEAF_MODES)[number];
+
+/** DistributionPolicy node types. */
+export const NODE_TYPES = ['host', 'leaf', 'mix', 'adv'] as const;
+export type NodeType = (typeof NODE_TYPES)[number];
+
+/** ClusterLink network types and IP families. */
+export const NETWORK_TYPES = ['p2p', 'gateway'] as const;
+export const IP_FAMILIES = ['all', 'ipv4', 'ipv6'] as const;
+export const CNI_NAMES = ['calico', 'flannel', 'cilium'] as const;
+export const ROLE_GATEWAY = 'gateway';
+
+/** ClusterLink wire constants: equal to the Go project's so mixed deployments interoperate. */
+export const VXLAN = {
+  bridge: { name: 'vx-bridge', vni: 54, port: 4876 },
+  local: { name: 'vx-local', vni: 55, port: 4877 },
+  bridge6: { name: 'vx-bridge-6', vni: 64, port: 4866 },
+  local6: { name: 'vx-local-6', vni: 65, port: 4867 },
+} as const;
+export const ROUTE_TABLE = 200;
+export const RULE_PRIORITY = 200;
+export const ZERO_MAC = '00:00:00:00:00:00';
+export const CHAIN_PREROUTING = 'CLUSTERLINK-PREROUTING';
+export const CHAIN_POSTROUTING = 'CLUSTERLINK-POSTROUTING';
+export const AUTO_SELECT_INTERFACE = '*';
+export const DEFAULT_LOCAL_CIDRS = { ip: '210.0.0.0/8', ip6: '9480::/16' } as const;
+export const DEFAULT_BRIDGE_CIDRS = { ip: '220.0.0.0/8', ip6: '9470::/16' } as const;

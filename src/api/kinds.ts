@@ -2,7 +2,7 @@
  * The kosmos.io/v1alpha1 kinds: for each, the schema (single source of truth), the
  * TypeScript type derived from it, and the CRD facts (names, scope, columns).
  */
-import type { FromSchema } from 'json-schema-to-ts';
+import type { FromSchema as FromSchemaStrict } from 'json-schema-to-ts';
 import { API_VERSION } from './constants.js';
 import type { ObjectMeta } from './meta.js';
 import { clusterSpecSchema, clusterStatusSchema } from './schema/cluster.js';
@@ -11,6 +11,12 @@ import { distributionPolicySpecSchema } from './schema/distribution-policy.js';
 import { nodeConfigSpecSchema, nodeConfigStatusSchema } from './schema/node-config.js';
 import { podConvertPolicySpecSchema } from './schema/pod-convert-policy.js';
 import { workloadPolicySpecSchema } from './schema/workload-policy.js';
+
+/**
+ * Defaulted fields stay optional: objects may come from users or tests without the
+ * apiserver's defaulting, so code must treat a missing field as its default.
+ */
+type FromSchema<S> = FromSchemaStrict<S, { keepDefaultedPropertiesOptional: true }>;
 
 export type DistributionPolicySpec = FromSchema<typeof distributionPolicySpecSchema>;
 export type PolicyTerm = DistributionPolicySpec['policyTerms'][number];

@@ -2,7 +2,7 @@
  * The kosmos.io/v1alpha1 kinds: for each, the schema (single source of truth), the
  * TypeScript type derived from it, and the CRD facts (names, scope, columns).
  */
-import type { FromSchema as FromSchemaStrict } from 'json-schema-to-ts';
+import type { FromSchema as FromSchemaStrict, JSONSchema } from 'json-schema-to-ts';
 import { API_VERSION } from './constants.js';
 import type { ObjectMeta } from './meta.js';
 import { clusterSpecSchema, clusterStatusSchema } from './schema/cluster.js';
@@ -16,7 +16,7 @@ import { workloadPolicySpecSchema } from './schema/workload-policy.js';
  * Defaulted fields stay optional: objects may come from users or tests without the
  * apiserver's defaulting, so code must treat a missing field as its default.
  */
-type FromSchema<S> = FromSchemaStrict<S, { keepDefaultedPropertiesOptional: true }>;
+type FromSchema<S extends JSONSchema> = FromSchemaStrict<S, { keepDefaultedPropertiesOptional: true }>;
 
 export type DistributionPolicySpec = FromSchema<typeof distributionPolicySpecSchema>;
 export type PolicyTerm = DistributionPolicySpec['policyTerms'][number];

@@ -1,0 +1,255 @@
+/**
+ * Pure network manager core: every node's NodeConfig from all Clusters and ClusterNodes.
+ * Same input (in any list order) gives byte-identical output, so the adapter can write only
+ * the NodeConfigs whose content changed.
+ */
+import { createHash } from 'node:crypto';
+import { VXLAN, ZERO_MAC } from '../../api/constants.js';
+import type {
+  Arp,
+  Cluster,
+  ClusterNode,
+  Device,
+  Fdb,
+  IptablesRule,
+  NodeConfigSpec,
+  Route,
+} from '../../api/kinds.js';
+import { type CIDR, type Family, formatCIDR, formatIP, graft, intersects } from './ip.js';
+import { type ClusterModel, type NodeModel, type Problem, buildModel, exposed } from './model.js';
+
+export interface NetworkInput {
+  clusters: readonly Cluster[];
+  clusterNodes: readonly ClusterNode[];
+  /** Current NodeConfig specs by name: their device MACs are kept, so a recompute never changes a MAC. */
+  previous?: ReadonlyMap<string, NodeConfigSpec>;
+}
+
+export interface NetworkResult {
+  /** One entry per ClusterLink node (possibly empty), sorted by name. */
+  nodeConfigs: Map<string, NodeConfigSpec>;
+  problems: Problem[];
+}
+
+type DeviceKind = 'bridge' | 'local';
+const DEVICES = {
+  bridge: { 4: VXLAN.bridge, 6: VXLAN.bridge6 },
+  local: { 4: VXLAN.local, 6: VXLAN.local6 },
+} as const;
+export const deviceName = (kind: DeviceKind, f: Family): string => DEVICES[kind][f].name;
+
+/**
+ * A MAC derived from the node and device name: stable across recomputes and restarts of the
+ * network manager even when the previous NodeConfig is lost; locally administered, unicast.
+ */
+export function stableMac(nodeName: string, device: string): string {
+  const b = createHash('sha256').update(`${nodeName}/${device}`).digest();
+  b[0] = ((b[0] ?? 0) | 0x02) & 0xfe;
+  return [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+class Builder {
+  readonly devices: Device[] = [];
+  readonly routes: Route[] = [];
+  readonly iptables: IptablesRule[] = [];
+  readonly fdbs: Fdb[] = [];
+  readonly arps: Arp[] = [];
+}
+
+const addrOnly = (d: Device): string => d.addr.slice(0, d.addr.indexOf('/'));
+
+function sortedUnique<T>(items: T[]): T[] {
+  const m = new Map<string, T>();
+  for (const i of items) m.set(JSON.stringify(i), i);
+  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
+export function computeNodeConfigs(input: NetworkInput): NetworkResult {
+  const problems: Problem[] = [];
+  const clusters = buildModel(input.clusters, input.clusterNodes, problems);
+  const nodes = clusters.flatMap((c) => c.nodes);
+  const out = new Map<string, Builder>(nodes.map((n) => [n.name, new Builder()]));
+  const b = (n: NodeModel): Builder => out.get(n.name) as Builder;
+
+  // Devices. A VTEP address keeps the underlay's host bits, so two underlays can collide
+  // (10.1.2.3 and 11.1.2.3 both give 220.1.2.3/8): the first node by name keeps the address,
+  // the other gets no device (and so no routes) and a problem saying why.
+  const dev = new Map<string, Device>(); // `${node}/${device}` -> device
+  const taken = new Map<string, string>(); // `${segment}/${addr}` -> node name
+  const makeDevice = (n: NodeModel, kind: DeviceKind, f: Family, segment: string) => {
+    const within = kind === 'bridge' ? n.cluster.bridgeCIDR[f] : n.cluster.localCIDR[f];
+    const ip = n.underlay[f];
+    if (!within || !ip) return;
+    const spec = DEVICES[kind][f];
+    const addr = formatIP(graft(ip, within));
+    const key = `${segment}/${spec.name}/${addr}`;
+    const holder = taken.get(key);
+    if (holder) {
+      problems.push({
+        cluster: n.cluster.name,
+        node: n.name,
+        reason: 'VtepAddressCollision',
+        message: `${spec.name} address ${addr} of ${n.name} (underlay ${formatIP(ip)}) collides with ${holder}: choose ${kind}CIDRs with a longer prefix or distinct underlay host bits`,
+      });
+      return;
+    }
+    taken.set(key, n.name);
+    const prevMac = input.previous?.get(n.name)?.devices?.find((d) => d.name === spec.name)?.mac;
+    const d: Device = {
+      type: 'vxlan',
+      name: spec.name,
+      addr: `${addr}/${within.prefix}`,
+      mac: prevMac || stableMac(n.name, spec.name),
+      bindDev: n.interfaceName,
+      id: spec.vni,
+      port: spec.port,
+    };
+    dev.set(`${n.name}/${spec.name}`, d);
+    b(n).devices.push(d);
+  };
+  const deviceOf = (n: NodeModel, kind: DeviceKind, f: Family) => dev.get(`${n.name}/${deviceName(kind, f)}`);
+
+  // Bridge nodes: every node of a p2p cluster, the gateway of a gateway cluster.
+  const isBridge = (n: NodeModel) => n.cluster.p2p || n.isGateway;
+  const bridgeNodes = nodes.filter(isBridge);
+  const internal = (c: ClusterModel) => (c.p2p ? [] : c.nodes.filter((n) => !n.isGateway));
+  for (const c of clusters) {
+    if (c.p2p) continue;
+    for (const n of c.nodes) for (const f of c.families) makeDevice(n, 'local', f, c.name);
+  }
+  for (const n of bridgeNodes) for (const f of n.cluster.families) makeDevice(n, 'bridge', f, '');
+
+  // What each cluster must never route away: its own real CIDRs and its own global images.
+  const keepLocal = new Map<string, CIDR[]>(
+    clusters.map((c) => {
+      const real = [...c.podCIDRs, ...c.serviceCIDRs];
+      return [c.name, [...real, ...real.map((x) => exposed(x, c))]];
+    }),
+  );
+  const reported = new Set<string>();
+  const conflict = (owner: ClusterModel, cidr: CIDR, viewer: ClusterModel): boolean => {
+    const hit = (keepLocal.get(viewer.name) ?? []).find((x) => intersects(x, cidr));
+    if (!hit) return false;
+    const key = `${owner.name}/${viewer.name}/${formatCIDR(cidr)}`;
+    if (!reported.has(key)) {
+      reported.add(key);
+      problems.push({
+        cluster: owner.name,
+        reason: 'OverlappingCIDRs',
+        message: `${formatCIDR(cidr)} of cluster ${owner.name} overlaps ${formatCIDR(hit)} of cluster ${viewer.name}, so ${viewer.name} cannot reach it: map it in spec.clusterLinkOptions.globalCIDRsMap of ${owner.name} to a CIDR no other cluster uses`,
+      });
+    }
+    return true;
+  };
+
+  /** Route `cidrs` (already as others see them) to bridge node `t` from every node of every other cluster. */
+  const routeTo = (t: NodeModel, cidrs: CIDR[]) => {
+    for (const cidr of cidrs) {
+      const f = cidr.family;
+      const target = deviceOf(t, 'bridge', f);
+      if (!target) continue;
+      for (const c of clusters) {
+        if (c === t.cluster || !c.families.includes(f) || conflict(t.cluster, cidr, c)) continue;
+        for (const n of c.nodes) {
+          if (isBridge(n)) {
+            if (!deviceOf(n, 'bridge', f)) continue;
+            b(n).routes.push({ cidr: formatCIDR(cidr), gw: addrOnly(target), dev: deviceName('bridge', f) });
+          } else {
+            const gw = c.gateway && deviceOf(c.gateway, 'local', f);
+            if (!gw || !deviceOf(n, 'local', f)) continue;
+            b(n).routes.push({ cidr: formatCIDR(cidr), gw: addrOnly(gw), dev: deviceName('local', f) });
+          }
+        }
+      }
+    }
+  };
+  for (const c of clusters)
+    if (c.gateway)
+      routeTo(
+        c.gateway,
+        c.serviceCIDRs.map((x) => exposed(x, c)),
+      );
+  for (const t of bridgeNodes) {
+    const own = t.cluster.p2p ? t.podCIDRs : t.cluster.podCIDRs;
+    routeTo(
+      t,
+      own.map((x) => exposed(x, t.cluster)),
+    );
+  }
+
+  // Neighbours: static FDB (flood + unicast) and ARP entries so the vxlan devices never learn.
+  const peer = (s: NodeModel, t: NodeModel, kind: DeviceKind, f: Family) => {
+    const td = deviceOf(t, kind, f);
+    const ip = t.underlay[f];
+    if (!td || !ip || !deviceOf(s, kind, f)) return;
+    const devName = deviceName(kind, f);
+    b(s).fdbs.push(
+      { ip: formatIP(ip), mac: ZERO_MAC, dev: devName },
+      { ip: formatIP(ip), mac: td.mac, dev: devName },
+    );
+    b(s).arps.push({ ip: addrOnly(td), mac: td.mac, dev: devName });
+  };
+  for (const c of clusters) {
+    if (!c.gateway) continue;
+    for (const i of internal(c))
+      for (const f of c.families) {
+        peer(i, c.gateway, 'local', f);
+        peer(c.gateway, i, 'local', f);
+      }
+  }
+  for (const s of bridgeNodes)
+    for (const t of bridgeNodes)
+      if (s !== t)
+        for (const f of s.cluster.families) if (t.cluster.families.includes(f)) peer(s, t, 'bridge', f);
+
+  // NAT. The gateway of a gateway cluster masquerades host-network traffic that uses the
+  // vx-local / vx-bridge addresses. Global maps translate 1:1 both ways with NETMAP (the
+  // reference SNATs every pod to one address, which hides which pod spoke).
+  for (const c of clusters) {
+    if (c.p2p || !c.gateway) continue;
+    for (const f of c.families) {
+      const local = c.localCIDR[f];
+      const bridge = c.bridgeCIDR[f];
+      if (!local || !bridge || !deviceOf(c.gateway, 'bridge', f)) continue;
+      b(c.gateway).iptables.push(
+        {
+          table: 'nat',
+          chain: 'POSTROUTING',
+          rule: `-s ${formatCIDR(local)} -o ${deviceName('bridge', f)} -j MASQUERADE`,
+        },
+        { table: 'nat', chain: 'POSTROUTING', rule: `-s ${formatCIDR(bridge)} -j MASQUERADE` },
+      );
+    }
+  }
+  for (const t of bridgeNodes) {
+    for (const m of t.cluster.globalMap) {
+      const devName = deviceName('bridge', m.from.family);
+      if (!deviceOf(t, 'bridge', m.from.family)) continue;
+      b(t).iptables.push(
+        {
+          table: 'nat',
+          chain: 'PREROUTING',
+          rule: `-d ${formatCIDR(m.to)} -i ${devName} -j NETMAP --to ${formatCIDR(m.from)}`,
+        },
+        {
+          table: 'nat',
+          chain: 'POSTROUTING',
+          rule: `-s ${formatCIDR(m.from)} -o ${devName} -j NETMAP --to ${formatCIDR(m.to)}`,
+        },
+      );
+    }
+  }
+
+  const nodeConfigs = new Map<string, NodeConfigSpec>();
+  for (const name of [...out.keys()].sort()) {
+    const x = out.get(name) as Builder;
+    const spec: NodeConfigSpec = {};
+    if (x.devices.length) spec.devices = sortedUnique(x.devices);
+    if (x.routes.length) spec.routes = sortedUnique(x.routes);
+    if (x.iptables.length) spec.iptables = sortedUnique(x.iptables);
+    if (x.fdbs.length) spec.fdbs = sortedUnique(x.fdbs);
+    if (x.arps.length) spec.arps = sortedUnique(x.arps);
+    nodeConfigs.set(name, spec);
+  }
+  return { nodeConfigs, problems: sortedUnique(problems) };
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { UserError } from '../../common/errors.js';
+import { sandboxDown, sandboxStatus, sandboxUp } from '../sandbox/sandbox.js';
+import { kubeconfigPath, readState, sandboxDir } from '../sandbox/state.js';
+import { defaultTopology, parseTopology } from '../sandbox/topology.js';
+import { printTable } from '../table.js';
+
+function positiveInt(max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > max) throw new InvalidArgumentError(`must be an integer from 0 to ${max}`);
+    return n;
+  };
+}
+
+export function guide(dir: string, clusters: string[]): string {
+  const host = kubeconfigPath('host', dir);
+  return [
+    '',
+    'Kosmos sandbox is up.',
+    ...clusters.map((c) => `  ${c.padEnd(8)} export KUBECONFIG=${kubeconfigPath(c, dir)}`),
+    '',
+    'Try:',
+    `  kubectl --kubeconfig ${host} get nodes`,
+    `  kubectl --kubeconfig ${host} get clusters,dp,cdp,wlp -A`,
+    '  npx kosmosctl sandbox status',
+    '  npm stop            # or: npx kosmosctl sandbox down',
+    '',
+  ].join('\n');
+}
+
+export function sandboxCommand(): Command {
+  const cmd = new Command('sandbox').description('a local multi-cluster Kubernetes (host + leaf clusters) on loopback');
+
+  cmd
+    .command('up')
+    .description('start the clusters (and every Kosmos component unless --bare); idempotent')
+    .option('-t, --topology <file>', 'topology file (clusters and their nodes)')
+    .option('--leaves <n>', 'number of leaf clusters when no topology file is given', positiveInt(47), 2)
+    .option('--nodes <n>', 'nodes per cluster when no topology file is given', positiveInt(5000), 3)
+    .option('--bare', 'start the clusters and Redis only', false)
+    .option('--with-guide', 'print how to use the sandbox when it is up', false)
+    .action(async (o: { topology?: string; leaves: number; nodes: number; bare: boolean; withGuide: boolean }) => {
+      let topology;
+      if (o.topology) {
+        let text: string;
+        try {
+          text = readFileSync(o.topology, 'utf8');
+        } catch (e) {
+          throw new UserError(`--topology: cannot read ${o.topology}: ${(e as Error).message}`);
+        }
+        topology = parseTopology(text, o.topology);
+      } else if (!readState()) {
+        topology = defaultTopology(o.leaves, Math.max(1, o.nodes));
+      }
+      const state = await sandboxUp({ ...(topology ? { topology } : {}), bare: o.bare });
+      if (o.withGuide) process.stdout.write(guide(sandboxDir(), state.topology.clusters.map((c) => c.name)));
+    });
+
+  cmd
+    .command('down')
+    .description('stop every process of the sandbox and remove its files')
+    .action(async () => {
+      const { stopped, busyPorts } = await sandboxDown();
+      process.stdout.write(`stopped ${stopped} process(es)\n`);
+      if (busyPorts.length > 0) throw new UserError(`ports still in use after down: ${busyPorts.join(', ')}`);
+    });
+
+  cmd
+    .command('status')
+    .description('show each component: pid, port, health')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (o: { output: string }) => {
+      const rows = await sandboxStatus();
+      if (!rows) throw new UserError(`no sandbox in ${sandboxDir()}; run 'kosmosctl sandbox up'`);
+      if (o.output === 'json') {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      printTable(
+        ['COMPONENT', 'CLUSTER', 'PID', 'PORT', 'HEALTHY'],
+        rows.map((r) => [r.component, r.cluster, String(r.pid), String(r.port), r.healthy ? 'yes' : r.running ? 'no' : 'not running']),
+      );
+      if (rows.some((r) => !r.healthy)) process.exitCode = 1;
+    });
+
+  cmd
+    .command('kubeconfig')
+    .description('print the path of a cluster admin kubeconfig')
+    .argument('<cluster>', 'cluster name, e.g. host or leaf-1')
+    .action((cluster: string) => {
+      const state = readState();
+      if (!state) throw new UserError(`no sandbox in ${sandboxDir()}; run 'kosmosctl sandbox up'`);
+      const names = state.topology.clusters.map((c) => c.name);
+      if (!names.includes(cluster)) throw new UserError(`unknown cluster "${cluster}": the sandbox has ${names.join(', ')}`);
+      process.stdout.write(`${kubeconfigPath(cluster)}\n`);
+    });
+  return cmd;
+}

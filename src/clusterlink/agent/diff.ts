@@ -1,0 +1,202 @@
+/**
+ * Pure diff between the desired NodeConfig spec and what the node has, so an unchanged
+ * config writes nothing and a changed one writes only the difference.
+ */
+import type { Arp, Device, Fdb, IptablesRule, NodeConfigSpec, Route } from '../../api/kinds.js';
+import { formatFieldError, invalid } from '../../api/field-errors.js';
+import { type Family, formatIP, normalizeCIDR, parseCIDR, parseIP } from '../netconfig/ip.js';
+import { VXLAN } from '../../api/constants.js';
+
+export const MANAGED_DEVICES: readonly string[] = [
+  VXLAN.bridge.name,
+  VXLAN.local.name,
+  VXLAN.bridge6.name,
+  VXLAN.local6.name,
+];
+export const deviceFamily = (name: string): Family => (name.endsWith('-6') ? 6 : 4);
+
+/** What the agent reads back from the kernel: the same shapes as the spec. */
+export interface HostState {
+  devices: Device[];
+  routes: Route[];
+  fdbs: Fdb[];
+  arps: Arp[];
+  /** nat rules per family, chain as in the spec (PREROUTING / POSTROUTING), or undefined if the chains are missing. */
+  iptables: Record<Family, IptablesRule[] | undefined>;
+  /** Whether `pref 200 lookup 200` exists, per family. */
+  rules: Record<Family, boolean>;
+}
+
+export interface Plan {
+  delDevices: Device[];
+  addDevices: Device[];
+  delRoutes: Route[];
+  addRoutes: Route[];
+  delFdbs: Fdb[];
+  addFdbs: Fdb[];
+  delArps: Arp[];
+  addArps: Arp[];
+  /** Full desired chain contents for each family whose nat chains differ. */
+  iptables: Partial<Record<Family, IptablesRule[]>>;
+  addRules: Family[];
+  delRules: Family[];
+}
+
+export const emptyPlan = (p: Plan): boolean =>
+  p.delDevices.length +
+    p.addDevices.length +
+    p.delRoutes.length +
+    p.addRoutes.length +
+    p.delFdbs.length +
+    p.addFdbs.length +
+    p.delArps.length +
+    p.addArps.length +
+    p.addRules.length +
+    p.delRules.length ===
+    0 && Object.keys(p.iptables).length === 0;
+
+export const planSize = (p: Plan): number =>
+  p.delDevices.length +
+  p.addDevices.length +
+  p.delRoutes.length +
+  p.addRoutes.length +
+  p.delFdbs.length +
+  p.addFdbs.length +
+  p.delArps.length +
+  p.addArps.length +
+  Object.keys(p.iptables).length +
+  p.addRules.length +
+  p.delRules.length;
+
+const ruleFamily = (r: IptablesRule): Family => (r.rule.includes(':') ? 6 : 4);
+
+/**
+ * Check and canonicalise a desired spec (CIDRs to network address, compressed IPv6, lower-case
+ * MACs) before touching the kernel; a spec with any error is refused as a whole so the
+ * previous state stays in place.
+ */
+export function canonicalSpec(spec: NodeConfigSpec): { spec: Required<NodeConfigSpec>; errors: string[] } {
+  const errors: string[] = [];
+  const mac = (field: string, m: string) => {
+    if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(m))
+      errors.push(formatFieldError(invalid(field, m, 'must be a MAC address')));
+    return m.toLowerCase();
+  };
+  const ip = (field: string, s: string) => {
+    const p = parseIP(s);
+    if (!p) {
+      errors.push(formatFieldError(invalid(field, s, 'must be an IP address')));
+      return s;
+    }
+    return formatIP(p);
+  };
+  const devices = (spec.devices ?? []).map((d, i) => {
+    const f = `spec.devices[${i}]`;
+    if (!MANAGED_DEVICES.includes(d.name))
+      errors.push(
+        formatFieldError(invalid(`${f}.name`, d.name, `must be one of ${MANAGED_DEVICES.join(', ')}`)),
+      );
+    const c = parseCIDR(d.addr);
+    const slash = d.addr.indexOf('/');
+    const addrIP = slash > 0 ? parseIP(d.addr.slice(0, slash)) : undefined;
+    if (!c || !addrIP || c.family !== deviceFamily(d.name))
+      errors.push(
+        formatFieldError(
+          invalid(`${f}.addr`, d.addr, `must be an IPv${deviceFamily(d.name)} address with prefix length`),
+        ),
+      );
+    return {
+      ...d,
+      addr: addrIP && c ? `${formatIP(addrIP)}/${c.prefix}` : d.addr,
+      mac: mac(`${f}.mac`, d.mac),
+    };
+  });
+  const routes = (spec.routes ?? []).map((r, i) => {
+    const cidr = normalizeCIDR(r.cidr);
+    if (!cidr) errors.push(formatFieldError(invalid(`spec.routes[${i}].cidr`, r.cidr, 'must be a CIDR')));
+    return { cidr: cidr ?? r.cidr, gw: ip(`spec.routes[${i}].gw`, r.gw), dev: r.dev };
+  });
+  const fdbs = (spec.fdbs ?? []).map((x, i) => ({
+    ip: ip(`spec.fdbs[${i}].ip`, x.ip),
+    mac: mac(`spec.fdbs[${i}].mac`, x.mac),
+    dev: x.dev,
+  }));
+  const arps = (spec.arps ?? []).map((x, i) => ({
+    ip: ip(`spec.arps[${i}].ip`, x.ip),
+    mac: mac(`spec.arps[${i}].mac`, x.mac),
+    dev: x.dev,
+  }));
+  const iptables = (spec.iptables ?? []).map((r, i) => {
+    if (r.table !== 'nat' || (r.chain !== 'PREROUTING' && r.chain !== 'POSTROUTING'))
+      errors.push(
+        formatFieldError(
+          invalid(
+            `spec.iptables[${i}]`,
+            `${r.table}/${r.chain}`,
+            'only nat PREROUTING and POSTROUTING are managed',
+          ),
+        ),
+      );
+    if (/[\n\r]/.test(r.rule))
+      errors.push(formatFieldError(invalid(`spec.iptables[${i}].rule`, r.rule, 'must be one line')));
+    return r;
+  });
+  const known = new Set(devices.map((d) => d.name));
+  for (const [list, name] of [
+    [routes, 'routes'],
+    [fdbs, 'fdbs'],
+    [arps, 'arps'],
+  ] as const) {
+    list.forEach((x, i) => {
+      if (!known.has(x.dev))
+        errors.push(
+          formatFieldError(invalid(`spec.${name}[${i}].dev`, x.dev, 'must name a device of spec.devices')),
+        );
+    });
+  }
+  return { spec: { devices, routes, fdbs, arps, iptables }, errors };
+}
+
+const key = (x: object) => JSON.stringify(x, Object.keys(x).sort());
+
+function setDiff<T extends object>(want: readonly T[], have: readonly T[]): { add: T[]; del: T[] } {
+  const w = new Map(want.map((x) => [key(x), x]));
+  const h = new Map(have.map((x) => [key(x), x]));
+  return {
+    add: [...w].filter(([k]) => !h.has(k)).map(([, v]) => v),
+    del: [...h].filter(([k]) => !w.has(k)).map(([, v]) => v),
+  };
+}
+
+export function diff(want: Required<NodeConfigSpec>, have: HostState): Plan {
+  const devices = setDiff(want.devices, have.devices);
+  // A recreated device loses its routes and neighbours in the kernel: they must be re-added
+  // in this pass (the reference waited for the next 30 s cycle) and need no delete.
+  const recreated = new Set([...devices.del.map((d) => d.name)]);
+  const onLive = <T extends { dev: string }>(list: readonly T[]) => list.filter((x) => !recreated.has(x.dev));
+  const routes = setDiff(want.routes, onLive(have.routes));
+  const fdbs = setDiff(want.fdbs, onLive(have.fdbs));
+  const arps = setDiff(want.arps, onLive(have.arps));
+  const iptables: Partial<Record<Family, IptablesRule[]>> = {};
+  for (const f of [4, 6] as const) {
+    const w = want.iptables.filter((r) => ruleFamily(r) === f);
+    const h = have.iptables[f];
+    const d = h ? setDiff(w, h) : undefined;
+    // Chains exist only when the family is used; a missing chain with no rules wanted is fine.
+    if ((h === undefined && w.length > 0) || (d && (d.add.length > 0 || d.del.length > 0))) iptables[f] = w;
+  }
+  const wantRule = (f: Family) => want.devices.some((d) => deviceFamily(d.name) === f);
+  return {
+    delDevices: devices.del,
+    addDevices: devices.add,
+    delRoutes: routes.del,
+    addRoutes: routes.add,
+    delFdbs: fdbs.del.filter((x) => x.mac !== 'ff:ff:ff:ff:ff:ff'),
+    addFdbs: fdbs.add,
+    delArps: arps.del,
+    addArps: arps.add,
+    iptables,
+    addRules: ([4, 6] as const).filter((f) => wantRule(f) && !have.rules[f]),
+    delRules: ([4, 6] as const).filter((f) => !wantRule(f) && have.rules[f]),
+  };
+}

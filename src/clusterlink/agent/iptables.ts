@@ -20,8 +20,8 @@ export function run(cmd: string, args: readonly string[], stdin?: string): Promi
     const p = spawn(cmd, args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', (e) => reject(new KosmosError(`${cmd} ${args.join(' ')}`, { cause: e })));
     p.on('close', (code) =>
       code === 0

@@ -1,0 +1,262 @@
+/**
+ * The extender's in-memory picture of the host cluster and the leaf clusters, fed by the
+ * informers (or directly by tests and benches), read by the placement core through the
+ * PlacementWorld interface. Pods are kept slim (labels, node, requests), so 50 000 pods cost
+ * tens of megabytes, not the size of their full objects.
+ */
+import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from '../api/core.js';
+import type { Cluster, ClusterDistributionPolicy, DistributionPolicy, WorkloadPolicy } from '../api/kinds.js';
+import type { LabelSelector } from '../api/meta.js';
+import type { PolicyObject } from '../common/distribution-policy.js';
+import { labelSelectorMatches } from '../common/selectors.js';
+import { FitIndex, type MemberPod } from './fit-index/fit-index.js';
+import { toNodeView } from './placement/node-view.js';
+import { podRequests } from './placement/pod-view.js';
+import { policyKey } from './placement/replica-ratio/index.js';
+import type { FitAnswer, NodeView, PlacementWorld, PodView, Resources } from './placement/types.js';
+
+/** The pseudo-cluster under which host nodes sit in the host fit index. */
+const HOST = '\u0000host';
+
+export interface SlimPod {
+  uid: string;
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  nodeName?: string;
+  terminal: boolean;
+  deleting: boolean;
+  requests: Resources;
+}
+
+function key(namespace: string | undefined, name: string | undefined): string {
+  return `${namespace ?? 'default'}/${name ?? ''}`;
+}
+
+export function slimPod(pod: Pod): SlimPod {
+  const m = pod.metadata ?? {};
+  const phase = pod.status?.phase;
+  const slim: SlimPod = {
+    uid: m.uid ?? key(m.namespace, m.name),
+    namespace: m.namespace ?? 'default',
+    name: m.name ?? '',
+    labels: m.labels ?? {},
+    terminal: phase === 'Succeeded' || phase === 'Failed',
+    deleting: m.deletionTimestamp !== undefined,
+    requests: podRequests(pod),
+  };
+  if (pod.spec.nodeName) slim.nodeName = pod.spec.nodeName;
+  return slim;
+}
+
+function memberPod(p: SlimPod): MemberPod {
+  const m: MemberPod = { uid: p.uid, namespace: p.namespace, name: p.name, terminal: p.terminal, requests: p.requests };
+  if (p.nodeName) m.nodeName = p.nodeName;
+  return m;
+}
+
+export class ExtenderCache implements PlacementWorld {
+  private readonly nodes = new Map<string, NodeView>();
+  private readonly leafNodes = new Map<string, Node>();
+  private readonly distribution = new Map<string, PolicyObject>();
+  private policyList: PolicyObject[] | undefined;
+  private readonly workloadPolicies = new Map<string, WorkloadPolicy>();
+  private readonly pvcs = new Map<string, PersistentVolumeClaim>();
+  private readonly pvs = new Map<string, PersistentVolume>();
+  private readonly clusters = new Map<string, Cluster>();
+  private readonly pods = new Map<string, SlimPod>();
+  private readonly podsByNamespace = new Map<string, Set<string>>();
+  private readonly podsByKey = new Map<string, string>();
+  /** Latest known in-flight domain reservations per WorkloadPolicy: uid → domain. */
+  private readonly reservations = new Map<string, Map<string, string>>();
+  readonly members = new FitIndex();
+  readonly hosts = new FitIndex();
+
+  // ---- host nodes ----
+  upsertNode(node: Node): void {
+    const view = toNodeView(node, (c) => this.clusters.get(c));
+    this.nodes.set(view.name, view);
+    if (view.leaf) {
+      this.leafNodes.set(view.name, node);
+      this.hosts.deleteNode(HOST, view.name);
+    } else {
+      this.leafNodes.delete(view.name);
+      this.hosts.upsertNode(HOST, node);
+    }
+  }
+
+  deleteNode(name: string): void {
+    this.nodes.delete(name);
+    this.leafNodes.delete(name);
+    this.hosts.deleteNode(HOST, name);
+  }
+
+  nodeCount(): number {
+    return this.nodes.size;
+  }
+
+  // ---- policies ----
+  upsertDistributionPolicy(p: DistributionPolicy | ClusterDistributionPolicy): void {
+    this.distribution.set(`${p.kind}/${key(p.metadata.namespace, p.metadata.name)}`, p);
+    this.policyList = undefined;
+  }
+
+  deleteDistributionPolicy(p: DistributionPolicy | ClusterDistributionPolicy): void {
+    this.distribution.delete(`${p.kind}/${key(p.metadata.namespace, p.metadata.name)}`);
+    this.policyList = undefined;
+  }
+
+  upsertWorkloadPolicy(p: WorkloadPolicy): void {
+    this.workloadPolicies.set(policyKey(p), p);
+  }
+
+  deleteWorkloadPolicy(p: WorkloadPolicy): void {
+    this.workloadPolicies.delete(policyKey(p));
+  }
+
+  upsertCluster(c: Cluster): void {
+    this.clusters.set(c.metadata.name ?? '', c);
+    // The leaf mode of this cluster's virtual nodes may have changed.
+    for (const n of this.leafNodes.values()) {
+      const view = this.nodes.get(n.metadata?.name ?? '');
+      if (view?.cluster === c.metadata.name) this.upsertNode(n);
+    }
+  }
+
+  deleteCluster(c: Cluster): void {
+    this.clusters.delete(c.metadata.name ?? '');
+    this.members.deleteCluster(c.metadata.name ?? '');
+  }
+
+  // ---- volumes ----
+  upsertPvc(pvc: PersistentVolumeClaim): void {
+    this.pvcs.set(key(pvc.metadata?.namespace, pvc.metadata?.name), pvc);
+  }
+  deletePvc(pvc: PersistentVolumeClaim): void {
+    this.pvcs.delete(key(pvc.metadata?.namespace, pvc.metadata?.name));
+  }
+  upsertPv(pv: PersistentVolume): void {
+    this.pvs.set(pv.metadata?.name ?? '', pv);
+  }
+  deletePv(pv: PersistentVolume): void {
+    this.pvs.delete(pv.metadata?.name ?? '');
+  }
+
+  // ---- host pods ----
+  upsertPod(pod: Pod): SlimPod {
+    const slim = slimPod(pod);
+    const old = this.pods.get(slim.uid);
+    if (old?.nodeName && old.nodeName !== slim.nodeName) this.hosts.deletePod(HOST, slim.uid);
+    this.pods.set(slim.uid, slim);
+    this.podsByKey.set(key(slim.namespace, slim.name), slim.uid);
+    let ns = this.podsByNamespace.get(slim.namespace);
+    if (!ns) {
+      ns = new Set();
+      this.podsByNamespace.set(slim.namespace, ns);
+    }
+    ns.add(slim.uid);
+    if (slim.nodeName && !this.nodes.get(slim.nodeName)?.leaf) this.hosts.upsertPod(HOST, memberPod(slim));
+    return slim;
+  }
+
+  deletePod(pod: Pod): void {
+    const uid = pod.metadata?.uid ?? key(pod.metadata?.namespace, pod.metadata?.name);
+    const slim = this.pods.get(uid);
+    if (!slim) return;
+    this.pods.delete(uid);
+    this.podsByNamespace.get(slim.namespace)?.delete(uid);
+    if (this.podsByKey.get(key(slim.namespace, slim.name)) === uid) this.podsByKey.delete(key(slim.namespace, slim.name));
+    this.hosts.deletePod(HOST, uid);
+    for (const r of this.reservations.values()) r.delete(uid);
+  }
+
+  pod(namespace: string, name: string): SlimPod | undefined {
+    const uid = this.podsByKey.get(key(namespace, name));
+    return uid ? this.pods.get(uid) : undefined;
+  }
+
+  podCount(): number {
+    return this.pods.size;
+  }
+
+  // ---- leaf clusters ----
+  upsertMemberNode(cluster: string, node: Node): void {
+    this.members.upsertNode(cluster, node);
+  }
+  deleteMemberNode(cluster: string, name: string): void {
+    this.members.deleteNode(cluster, name);
+  }
+  upsertMemberPod(cluster: string, pod: Pod): void {
+    this.members.upsertPod(cluster, memberPod(slimPod(pod)));
+  }
+  deleteMemberPod(cluster: string, pod: Pod): void {
+    this.members.deletePod(cluster, pod.metadata?.uid ?? key(pod.metadata?.namespace, pod.metadata?.name));
+  }
+
+  // ---- reservations mirror ----
+  /** Replace what is known of a policy's in-flight reservations (from the reservation store). */
+  setReservations(policy: string, entries: Iterable<{ uid: string; domain: string }>): void {
+    const m = new Map<string, string>();
+    for (const e of entries) m.set(e.uid, e.domain);
+    this.reservations.set(policy, m);
+  }
+
+  // ---- PlacementWorld ----
+  node(name: string): NodeView | undefined {
+    return this.nodes.get(name);
+  }
+
+  policies(): readonly PolicyObject[] {
+    this.policyList ??= [...this.distribution.values()];
+    return this.policyList;
+  }
+
+  workloadPolicy(namespace: string, name: string): WorkloadPolicy | undefined {
+    return this.workloadPolicies.get(key(namespace, name));
+  }
+
+  workloadCounts(policy: WorkloadPolicy, exceptUid: string): ReadonlyMap<string, number> {
+    const counts = new Map<string, number>();
+    const seen = new Set<string>();
+    const topologyKey = policy.spec.topologyKey;
+    const selector = policy.spec.labelSelector as LabelSelector;
+    for (const uid of this.podsByNamespace.get(policy.metadata.namespace ?? 'default') ?? []) {
+      const p = this.pods.get(uid);
+      if (!p || uid === exceptUid || !p.nodeName || p.terminal || p.deleting) continue;
+      if (!labelSelectorMatches(selector, p.labels)) continue;
+      const domain = this.nodes.get(p.nodeName)?.labels[topologyKey];
+      if (domain === undefined) continue;
+      seen.add(uid);
+      counts.set(domain, (counts.get(domain) ?? 0) + 1);
+    }
+    // A reservation counts until its pod is seen bound here (union by UID, so never twice).
+    for (const [uid, domain] of this.reservations.get(policyKey(policy)) ?? []) {
+      if (uid === exceptUid || seen.has(uid)) continue;
+      const p = this.pods.get(uid);
+      if (p && (p.terminal || p.deleting)) continue;
+      counts.set(domain, (counts.get(domain) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  pvc(namespace: string, name: string): PersistentVolumeClaim | undefined {
+    return this.pvcs.get(key(namespace, name));
+  }
+
+  pv(name: string): PersistentVolume | undefined {
+    return this.pvs.get(name);
+  }
+
+  memberFit(node: NodeView, pod: PodView, best = false): FitAnswer | undefined {
+    if (!node.cluster || !node.scope) return undefined;
+    return this.members.fit(node.cluster, node.scope, pod.requests, pod.member, best);
+  }
+
+  hostFit(node: NodeView, pod: PodView): FitAnswer | undefined {
+    return this.hosts.fit(HOST, { kind: 'node', name: node.name }, pod.requests, {
+      nodeSelector: {},
+      requiredTerms: undefined,
+      tolerations: [{ operator: 'Exists' }],
+    });
+  }
+}

@@ -16,7 +16,8 @@ import {
 } from './field-errors.js';
 import { KINDS, type KindName } from './kinds.js';
 
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
+// verbose: errors carry the offending value, which the messages quote.
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false, verbose: true });
 ajv.addFormat('byte', /^[A-Za-z0-9+/]*={0,2}$/);
 ajv.addFormat('int32', { type: 'number', validate: (n: number) => n >= -(2 ** 31) && n < 2 ** 31 });
 ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isSafeInteger(n) });

@@ -1,0 +1,57 @@
+/**
+ * e2e helpers: run kosmosctl and kubectl as a user would, against a sandbox in a folder of
+ * its own (KOSMOS_SANDBOX_DIR), so tests never touch the developer's own sandbox.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function newSandboxDir(prefix = 'kosmos-e2e-'): string {
+  return join(mkdtempSync(join(tmpdir(), prefix)), 'sandbox');
+}
+
+/** Runs kosmosctl asynchronously (long commands must not block vitest's timers). */
+export async function kosmosctl(dir: string, args: string[], input?: string): Promise<RunResult> {
+  return await new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, KOSMOS_SANDBOX_DIR: dir },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+export function kubectl(kubeconfig: string, args: string[], input?: string): RunResult {
+  const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 60_000, intervalMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw last;
+    await sleep(intervalMs);
+  }
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the upstream control-plane binaries the sandbox runs (kube-apiserver,
-# kube-controller-manager, kube-scheduler, etcd, kwok) from their Go modules into a
+# kube-controller-manager, kube-scheduler, etcd, kwok, and a kubectl of the same version) from their Go modules into a
 # per-user cache keyed by version, so every clone and every CI run reuses one build.
 #
 # Honours KUBEBUILDER_ASSETS / KOSMOS_K8S_BIN: when either names a folder that already
@@ -30,7 +30,7 @@ done
 
 CACHE_ROOT="${KOSMOS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kosmos}"
 OUT="$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION"
-if has_all "$OUT/bin"; then log "cached in $OUT/bin"; echo "$OUT/bin"; exit 0; fi
+if has_all "$OUT/bin" && [[ -x "$OUT/bin/kubectl" ]]; then log "cached in $OUT/bin"; echo "$OUT/bin"; exit 0; fi
 
 if ! command -v go >/dev/null 2>&1; then
   log "Go is not installed: install it (apt-get install golang-go, or https://go.dev/dl) and run again"
@@ -41,7 +41,7 @@ mkdir -p "$OUT/bin" "$OUT/src"
 # One build at a time keeps the 2-core, memory-bounded machine responsive.
 exec 9>"$OUT/.lock"
 flock 9
-if has_all "$OUT/bin"; then echo "$OUT/bin"; exit 0; fi
+if has_all "$OUT/bin" && [[ -x "$OUT/bin/kubectl" ]]; then echo "$OUT/bin"; exit 0; fi
 
 step=0; total=4
 progress() { step=$((step + 1)); log "[$step/$total] $* ($(date -u +%T))"; }
@@ -77,16 +77,18 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   (cd "$dir" && go mod tidy -e >&2 2>"$dir/tidy.log" || { cat "$dir/tidy.log" >&2; exit 1; })
-  progress "building kube-apiserver, kube-controller-manager, kube-scheduler $K8S_VERSION (several minutes)"
+  progress "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION (several minutes)"
   local ld="-s -w" k
   for k in "gitVersion=$K8S_VERSION" "gitMajor=1" "gitMinor=$minor" "gitTreeState=clean" "buildDate=$(date -u +%FT%TZ)"; do
     ld="$ld -X k8s.io/component-base/version.$k -X k8s.io/client-go/pkg/version.$k"
   done
   (cd "$dir" && go build -p 2 -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ld" -o "$OUT/bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubectl)
 }
 
 build_etcd() {
@@ -118,7 +120,7 @@ build_kwok() {
 
 [[ -x "$OUT/bin/etcd" ]] || build_etcd
 [[ -x "$OUT/bin/kwok" ]] || build_kwok
-if [[ ! -x "$OUT/bin/kube-apiserver" || ! -x "$OUT/bin/kube-controller-manager" || ! -x "$OUT/bin/kube-scheduler" ]]; then
+if [[ ! -x "$OUT/bin/kube-apiserver" || ! -x "$OUT/bin/kube-controller-manager" || ! -x "$OUT/bin/kube-scheduler" || ! -x "$OUT/bin/kubectl" ]]; then
   build_kubernetes
 fi
 has_all "$OUT/bin" || { log "build finished but binaries are missing in $OUT/bin"; exit 1; }

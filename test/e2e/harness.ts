@@ -3,7 +3,7 @@
  * its own (KOSMOS_SANDBOX_DIR), so tests never touch the developer's own sandbox.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,8 +35,19 @@ export async function kosmosctl(dir: string, args: string[], input?: string): Pr
   });
 }
 
+let kubectlBin: string | undefined;
+/** The kubectl built with the control plane (same version as the servers), else the one on PATH. */
+export function kubectlPath(): string {
+  if (!kubectlBin) {
+    const r = spawnSync('bash', [join(process.cwd(), 'scripts', 'build-control-plane.sh')], { encoding: 'utf8' });
+    const dir = r.stdout.trim().split('\n').pop() ?? '';
+    kubectlBin = r.status === 0 && dir && existsSync(join(dir, 'kubectl')) ? join(dir, 'kubectl') : 'kubectl';
+  }
+  return kubectlBin;
+}
+
 export function kubectl(kubeconfig: string, args: string[], input?: string): RunResult {
-  const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+  const r = spawnSync(kubectlPath(), ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

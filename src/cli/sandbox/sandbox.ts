@@ -32,6 +32,7 @@ import { freePort, isAlive, portInUse, probe, startDetached, stopProcess, waitHe
 import { readState, sandboxDir, writeState, type ComponentState, type SandboxState } from './state.js';
 import { defaultTopology, HOST_CLUSTER, type SandboxCluster, type Topology } from './topology.js';
 import { kosmosComponents } from './kosmos-components.js';
+import type { SandboxContext } from './context.js';
 
 export interface UpOptions {
   topology?: Topology;
@@ -40,14 +41,6 @@ export interface UpOptions {
   progress?: (msg: string) => void;
 }
 
-export interface SandboxContext {
-  dir: string;
-  state: SandboxState;
-  bin: Binaries;
-  files: (cluster: string) => ClusterFiles;
-  port: (key: string) => Promise<number>;
-  progress: (msg: string) => void;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -122,14 +122,24 @@ export class Agent {
     const changed = planSize(plan);
     const errors = emptyPlan(plan) ? [] : await this.o.host.apply(plan);
     const now = new Date().toISOString();
-    if (changed > 0) this.o.log.info('applied', { generation: this.desired.generation, changes: changed, errors: errors.length });
+    if (changed > 0)
+      this.o.log.info('applied', {
+        generation: this.desired.generation,
+        changes: changed,
+        errors: errors.length,
+      });
     const allErrors = [...(refused ? [refused] : []), ...errors];
     if (obj) {
       await this.writeStatus(
         {
-          appliedGeneration: errors.length === 0 ? this.desired.generation : (this.lastStatus?.appliedGeneration ?? 0),
+          appliedGeneration:
+            errors.length === 0 ? this.desired.generation : (this.lastStatus?.appliedGeneration ?? 0),
           lastSyncTime: now,
-          ...(changed > 0 ? { lastChangeTime: now } : this.lastStatus?.lastChangeTime ? { lastChangeTime: this.lastStatus.lastChangeTime } : {}),
+          ...(changed > 0
+            ? { lastChangeTime: now }
+            : this.lastStatus?.lastChangeTime
+              ? { lastChangeTime: this.lastStatus.lastChangeTime }
+              : {}),
           ...(allErrors.length ? { error: allErrors.join('; ') } : {}),
         },
         changed > 0,
@@ -139,9 +149,12 @@ export class Agent {
   }
 
   private async writeStatus(s: NodeConfigStatus, force: boolean): Promise<void> {
-    const same = JSON.stringify({ ...s, lastSyncTime: '' }) === JSON.stringify({ ...this.lastStatus, lastSyncTime: '' });
+    const same =
+      JSON.stringify({ ...s, lastSyncTime: '' }) === JSON.stringify({ ...this.lastStatus, lastSyncTime: '' });
     if (same && !force && Date.now() - this.lastStatusAt < this.o.statusHeartbeatMs) return;
-    const clean = Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as NodeConfigStatus;
+    const clean = Object.fromEntries(
+      Object.entries(s).filter(([, v]) => v !== undefined),
+    ) as NodeConfigStatus;
     await this.o.store.putNodeConfigStatus(this.o.name, clean);
     this.lastStatus = clean;
     this.lastStatusAt = Date.now();

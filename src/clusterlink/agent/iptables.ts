@@ -2,10 +2,9 @@
  * The CLUSTERLINK-* nat chains, read with one `iptables-save` and written with one
  * `iptables-restore --noflush` batch per family and change (no shell, no per-rule exec).
  */
-import { spawn } from 'node:child_process';
 import { CHAIN_POSTROUTING, CHAIN_PREROUTING } from '../../api/constants.js';
 import type { IptablesRule } from '../../api/kinds.js';
-import { KosmosError } from '../../common/errors.js';
+import { run } from '../exec.js';
 import type { Family } from '../netconfig/ip.js';
 
 const CHAINS: Record<string, string> = { PREROUTING: CHAIN_PREROUTING, POSTROUTING: CHAIN_POSTROUTING };
@@ -14,27 +13,6 @@ const SPEC_CHAIN: Record<string, string> = {
   [CHAIN_POSTROUTING]: 'POSTROUTING',
 };
 const bin = (f: Family, what: 'save' | 'restore') => `${f === 4 ? 'iptables' : 'ip6tables'}-${what}`;
-
-export function run(cmd: string, args: readonly string[], stdin?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('error', (e) => reject(new KosmosError(`${cmd} ${args.join(' ')}`, { cause: e })));
-    p.on('close', (code) =>
-      code === 0
-        ? resolve(out)
-        : reject(new KosmosError(`${cmd} ${args.join(' ')} exited ${code}: ${err.trim()}`)),
-    );
-    if (stdin !== undefined && p.stdin) {
-      // A command that exits early (bad input) closes its stdin; its exit code reports why, not EPIPE.
-      p.stdin.on('error', () => undefined);
-      p.stdin.end(stdin);
-    }
-  });
-}
 
 export interface NatState {
   /** Rules of the CLUSTERLINK chains, or undefined when the chains or their jumps are missing. */

@@ -50,7 +50,8 @@ export class Elector {
     this.busy = true;
     try {
       const held = await this.o.store.tryAcquire(leaseName(this.o.cluster), this.o.nodeName, this.o.ttlMs);
-      if (held !== this.leader) this.o.log.info(held ? 'became gateway leader' : 'lost gateway lease', { node: this.o.nodeName });
+      if (held !== this.leader)
+        this.o.log.info(held ? 'became gateway leader' : 'lost gateway lease', { node: this.o.nodeName });
       this.leader = held;
       // Re-asserted on every renewal: repairs roles edited by hand and is a no-op otherwise.
       if (held) await this.o.store.setGateway(this.o.cluster, this.o.nodeName);

@@ -106,7 +106,11 @@ export class NetworkManager {
     for (const name of deleted) await this.o.store.deleteNodeConfig(name);
     await this.writeConditions(clusters, problems);
     if (written.length || deleted.length)
-      this.o.log.info('node configs updated', { written: written.length, deleted: deleted.length, problems: problems.length });
+      this.o.log.info('node configs updated', {
+        written: written.length,
+        deleted: deleted.length,
+        problems: problems.length,
+      });
     return { written, deleted, problems, computeMs };
   }
 
@@ -114,11 +118,18 @@ export class NetworkManager {
     if (!this.o.bullmq) return;
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(agentQueueName(name), { connection: this.o.bullmq.connection, prefix: this.o.bullmq.prefix });
+      q = new Queue(agentQueueName(name), {
+        connection: this.o.bullmq.connection,
+        prefix: this.o.bullmq.prefix,
+      });
       this.queues.set(name, q);
     }
     // The job only says "look again"; the NodeConfig stays the durable desired state.
-    await q.add('sync', { generation }, { jobId: `g${generation}`, removeOnComplete: true, removeOnFail: 100 });
+    await q.add(
+      'sync',
+      { generation },
+      { jobId: `g${generation}`, removeOnComplete: true, removeOnFail: 100 },
+    );
   }
 
   private async writeConditions(clusters: Cluster[], problems: Problem[]): Promise<void> {
@@ -129,14 +140,19 @@ export class NetworkManager {
       const old = c.status?.conditions?.find((x) => x.type === CONDITION_READY);
       const status: Condition['status'] = mine.length ? 'False' : 'True';
       const reason = mine.length ? (mine[0]?.reason ?? 'Problem') : 'Connected';
-      const message = mine.length ? mine.map((p) => (p.node ? `${p.node}: ${p.message}` : p.message)).join('; ') : 'all nodes configured';
+      const message = mine.length
+        ? mine.map((p) => (p.node ? `${p.node}: ${p.message}` : p.message)).join('; ')
+        : 'all nodes configured';
       if (old && old.status === status && old.reason === reason && old.message === message) continue;
       const cond: Condition = {
         type: CONDITION_READY,
         status,
         reason,
         message,
-        lastTransitionTime: old && old.status === status ? (old.lastTransitionTime ?? new Date().toISOString()) : new Date().toISOString(),
+        lastTransitionTime:
+          old && old.status === status
+            ? (old.lastTransitionTime ?? new Date().toISOString())
+            : new Date().toISOString(),
       };
       const others = (c.status?.conditions ?? []).filter((x) => x.type !== CONDITION_READY);
       await this.o.store.putClusterStatus(name, { ...c.status, conditions: [...others, cond] });

@@ -5,7 +5,14 @@
  */
 import { Redis } from 'ioredis';
 import { API_VERSION, ROLE_GATEWAY } from '../../api/constants.js';
-import type { Cluster, ClusterNode, ClusterStatus, NodeConfig, NodeConfigSpec, NodeConfigStatus } from '../../api/kinds.js';
+import type {
+  Cluster,
+  ClusterNode,
+  ClusterStatus,
+  NodeConfig,
+  NodeConfigSpec,
+  NodeConfigStatus,
+} from '../../api/kinds.js';
 import { KosmosError } from '../../common/errors.js';
 import type { ChangeEvent, Kind, Store, Unsubscribe } from './types.js';
 
@@ -68,6 +75,9 @@ export class RedisStore implements Store {
 
   constructor(url: string, prefix: string) {
     this.redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+    // ioredis reconnects by itself and each command fails with its own error; an unhandled
+    // 'error' event would only print noise while Redis starts or restarts.
+    this.redis.on('error', () => undefined);
     this.prefix = prefix;
   }
 
@@ -86,6 +96,7 @@ export class RedisStore implements Store {
 
   async watch(onChange: (e: ChangeEvent) => void): Promise<Unsubscribe> {
     const sub = this.redis.duplicate();
+    sub.on('error', () => undefined);
     this.subscribers.push(sub);
     sub.on('message', (_channel: string, msg: string) => {
       const slash = msg.indexOf('/');
@@ -125,7 +136,9 @@ export class RedisStore implements Store {
     );
   }
 
-  private async all(kind: Kind): Promise<{ name: string; spec: string; status?: string; gen?: string; roles?: string }[]> {
+  private async all(
+    kind: Kind,
+  ): Promise<{ name: string; spec: string; status?: string; gen?: string; roles?: string }[]> {
     const [specs, statuses, gens, roles] = await Promise.all([
       this.redis.hgetall(this.key(kind, 'spec')),
       this.redis.hgetall(this.key(kind, 'status')),
@@ -134,7 +147,13 @@ export class RedisStore implements Store {
     ]);
     return Object.keys(specs)
       .sort()
-      .map((name) => ({ name, spec: specs[name] ?? '{}', status: statuses[name], gen: gens[name], roles: roles[name] }));
+      .map((name) => ({
+        name,
+        spec: specs[name] ?? '{}',
+        status: statuses[name],
+        gen: gens[name],
+        roles: roles[name],
+      }));
   }
 
   async getNodeConfig(name: string): Promise<NodeConfig | undefined> {
@@ -197,7 +216,11 @@ export class RedisStore implements Store {
     const raw = JSON.stringify(status);
     const old = await this.redis.hget(this.key('cluster', 'status'), name);
     if (old === raw) return;
-    await this.redis.multi().hset(this.key('cluster', 'status'), name, raw).publish(this.events, `cluster/${name}`).exec();
+    await this.redis
+      .multi()
+      .hset(this.key('cluster', 'status'), name, raw)
+      .publish(this.events, `cluster/${name}`)
+      .exec();
   }
 
   deleteCluster(name: string): Promise<void> {
@@ -208,7 +231,12 @@ export class RedisStore implements Store {
     return (await this.all('clusternode')).map((x) => {
       const spec = parse<ClusterNode['spec']>(x.spec, `spec of ClusterNode ${x.name}`) ?? {};
       const roles = parse<string[]>(x.roles, `roles of ClusterNode ${x.name}`) ?? [];
-      return { apiVersion: API_VERSION, kind: 'ClusterNode', metadata: { name: x.name }, spec: { ...spec, roles } };
+      return {
+        apiVersion: API_VERSION,
+        kind: 'ClusterNode',
+        metadata: { name: x.name },
+        spec: { ...spec, roles },
+      };
     });
   }
 
@@ -222,14 +250,27 @@ export class RedisStore implements Store {
   }
 
   async setGateway(cluster: string, nodeName: string): Promise<boolean> {
-    const names = (await this.listClusterNodes()).filter((n) => n.spec.clusterName === cluster).map((n) => n.metadata.name ?? '');
-    if (!names.includes(nodeName)) throw new KosmosError(`ClusterNode ${nodeName} of cluster ${cluster} does not exist`);
-    const r = await this.redis.eval(SET_GATEWAY, 2, this.key('clusternode', 'roles'), this.events, nodeName, 'clusternode/', ...names);
+    const names = (await this.listClusterNodes())
+      .filter((n) => n.spec.clusterName === cluster)
+      .map((n) => n.metadata.name ?? '');
+    if (!names.includes(nodeName))
+      throw new KosmosError(`ClusterNode ${nodeName} of cluster ${cluster} does not exist`);
+    const r = await this.redis.eval(
+      SET_GATEWAY,
+      2,
+      this.key('clusternode', 'roles'),
+      this.events,
+      nodeName,
+      'clusternode/',
+      ...names,
+    );
     return Number(r) === 1;
   }
 
   async tryAcquire(lease: string, holder: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.redis.eval(LEASE, 1, `${this.prefix}:lease:${lease}`, holder, String(ttlMs))) === 1;
+    return (
+      Number(await this.redis.eval(LEASE, 1, `${this.prefix}:lease:${lease}`, holder, String(ttlMs))) === 1
+    );
   }
 
   async release(lease: string, holder: string): Promise<void> {

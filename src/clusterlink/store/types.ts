@@ -2,7 +2,14 @@
  * Where ClusterLink keeps desired state and leases. The lab and the integration tests use
  * Redis; a Kubernetes control plane uses the kosmos.io CRDs and coordination.k8s.io Leases.
  */
-import type { Cluster, ClusterNode, ClusterStatus, NodeConfig, NodeConfigSpec, NodeConfigStatus } from '../../api/kinds.js';
+import type {
+  Cluster,
+  ClusterNode,
+  ClusterStatus,
+  NodeConfig,
+  NodeConfigSpec,
+  NodeConfigStatus,
+} from '../../api/kinds.js';
 
 export type Kind = 'cluster' | 'clusternode' | 'nodeconfig';
 

@@ -1,0 +1,56 @@
+/**
+ * Process entry for ClusterLink daemons started by the lab (and usable directly):
+ *   main.js agent --name <cluster>-<node> --redis URL --prefix P [--elector <cluster>] [--resync-ms N]
+ *   main.js elector --cluster C --name <cluster>-<node> --redis URL --prefix P
+ *   main.js network-manager --redis URL --prefix P
+ * kosmosctl exposes the same through `kosmosctl clusterlink ...`.
+ */
+import { parseArgs } from 'node:util';
+import { describeError } from '../common/errors.js';
+import { runAgent, runElector, runNetworkManager, untilSignal } from './run.js';
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      name: { type: 'string' },
+      cluster: { type: 'string' },
+      redis: { type: 'string' },
+      prefix: { type: 'string' },
+      elector: { type: 'string' },
+      'resync-ms': { type: 'string' },
+    },
+  });
+  const need = (k: keyof typeof values): string => {
+    const v = values[k];
+    if (typeof v !== 'string' || !v) throw new Error(`${cmd}: --${k} is required`);
+    return v;
+  };
+  const target = { redisUrl: need('redis'), prefix: need('prefix') };
+  switch (cmd) {
+    case 'agent':
+      untilSignal(
+        await runAgent({
+          ...target,
+          name: need('name'),
+          ...(values['resync-ms'] ? { resyncMs: Number(values['resync-ms']) } : {}),
+          ...(values.elector ? { elector: { cluster: values.elector } } : {}),
+        }),
+      );
+      return;
+    case 'elector':
+      untilSignal(await runElector({ ...target, cluster: need('cluster'), name: need('name') }));
+      return;
+    case 'network-manager':
+      untilSignal(await runNetworkManager(target));
+      return;
+    default:
+      throw new Error(`unknown command ${cmd ?? '(none)'}: expected agent, elector or network-manager`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`${describeError(err)}\n`);
+  process.exit(1);
+});

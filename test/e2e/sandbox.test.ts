@@ -50,6 +50,8 @@ describe('kosmosctl sandbox', () => {
     });
     expect(pod.spec.nodeName).toMatch(/^leaf-1-node-\d$/);
     expect(pod.status.podIP).toMatch(/^10\.34\./); // leaf-1's pod CIDR is 10.34.0.0/15
+    const logs = kubectl(k, ['logs', 'web']);
+    expect(logs.stdout).toContain('kosmos sandbox: a container of cluster leaf-1');
   });
 
   it('kubectl explain shows the DistributionPolicy fields', () => {

@@ -211,7 +211,7 @@ export function kwokDef(
   cluster: SandboxCluster,
   files: ClusterFiles,
   port: number,
-  stagesFile: string,
+  configFiles: string[],
 ): ComponentDef {
   return {
     name: 'kwok',
@@ -224,7 +224,7 @@ export function kwokDef(
       command: bin.kwok,
       args: [
         `--kubeconfig=${files.kubeconfig}`,
-        `--config=${stagesFile}`,
+        ...configFiles.map((f) => `--config=${f}`),
         `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
         '--node-lease-duration-seconds=40',
         '--node-ip=127.0.0.1',
@@ -239,6 +239,19 @@ export function kwokDef(
       logFile: join(files.dir, 'logs', 'kwok.log'),
     },
   };
+}
+
+/**
+ * kwok answers `kubectl logs` from a file: every pod's containers "print" this file, so
+ * log streaming can be tested end to end without a container runtime.
+ */
+export function kwokLogsConfig(logsFile: string): string {
+  return stringify({
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'ClusterLogs',
+    metadata: { name: 'sandbox-logs' },
+    spec: { selector: {}, logs: [{ logsFile, follow: false }] },
+  });
 }
 
 export function redisDef(root: string, port: number): ComponentDef {

@@ -20,6 +20,7 @@ import {
   controllerManagerDef,
   etcdDef,
   kwokDef,
+  kwokLogsConfig,
   redisDef,
   schedulerConfig,
   schedulerDef,
@@ -277,7 +278,13 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
     writeFileSync(schedFile, schedulerConfig(files.kubeconfig, [{ schedulerName: 'default-scheduler' }]));
     started.push(await ensureComponent(ctx, controllerManagerDef(bin, cluster, files, await ctx.port(`${cluster.name}/kcm`))));
     started.push(await ensureComponent(ctx, schedulerDef(bin, cluster, files, await ctx.port(`${cluster.name}/scheduler`), schedFile)));
-    started.push(await ensureComponent(ctx, kwokDef(bin, cluster, files, await ctx.port(`${cluster.name}/kwok`), stagesFile)));
+    const logsFile = join(files.dir, 'kwok', 'container.log');
+    // CRI log format, which kwok parses: time, stream, tag (F = full line), message.
+    writeFileSync(logsFile, `${new Date().toISOString()} stdout F kosmos sandbox: a container of cluster ${cluster.name}\n`);
+    const logsConfig = join(files.dir, 'kwok', 'logs.yaml');
+    writeFileSync(logsConfig, kwokLogsConfig(logsFile));
+    const kwokPort = await ctx.port(`${cluster.name}/kwok`);
+    started.push(await ensureComponent(ctx, kwokDef(bin, cluster, files, kwokPort, [stagesFile, logsConfig])));
   }
   await Promise.all(started.map((c) => waitComponent(c)));
   progress('waiting for nodes to be Ready');

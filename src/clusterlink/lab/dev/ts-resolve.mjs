@@ -1,6 +1,6 @@
 // Resolve `./x.js` to `./x.ts` when only the TypeScript source exists (running from source).
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { URL, fileURLToPath } from 'node:url';
 export async function resolve(specifier, context, next) {
   if (
     specifier.endsWith('.js') &&

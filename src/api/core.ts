@@ -107,7 +107,13 @@ export interface PodSpec {
 
 export interface PodStatus {
   phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
-  conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[];
+  conditions?: {
+    type: string;
+    status: string;
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+  }[];
   podIP?: string;
   podIPs?: { ip: string }[];
   hostIP?: string;

@@ -8,7 +8,7 @@ export interface FieldError {
 }
 
 function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  return typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
 }
 
 export function formatFieldError(e: FieldError): string {
@@ -47,7 +47,11 @@ export const duplicate = (field: string, value: unknown, detail = ''): FieldErro
   value,
   detail,
 });
-export const forbidden = (field: string, detail: string): FieldError => ({ field, type: 'Forbidden', detail });
+export const forbidden = (field: string, detail: string): FieldError => ({
+  field,
+  type: 'Forbidden',
+  detail,
+});
 export const notFound = (field: string, value: unknown, detail = ''): FieldError => ({
   field,
   type: 'NotFound',

@@ -67,7 +67,10 @@ async function main(): Promise<void> {
     ),
   );
   const missed = rows.filter((r) => r.met === false);
-  if (missed.length > 0) process.stdout.write(`\n${missed.length} target(s) missed: ${missed.map((r) => `${r.suite}/${r.metric}`).join('; ')}\n`);
+  if (missed.length > 0)
+    process.stdout.write(
+      `\n${missed.length} target(s) missed: ${missed.map((r) => `${r.suite}/${r.metric}`).join('; ')}\n`,
+    );
   if (failed) process.exitCode = 1;
 }
 

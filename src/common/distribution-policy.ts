@@ -11,7 +11,12 @@
  *   as in Kosmos.
  */
 import type { Pod } from '../api/core.js';
-import type { ClusterDistributionPolicy, DistributionPolicy, PolicyTerm, ResourceSelector } from '../api/kinds.js';
+import type {
+  ClusterDistributionPolicy,
+  DistributionPolicy,
+  PolicyTerm,
+  ResourceSelector,
+} from '../api/kinds.js';
 import type { LabelSelector } from '../api/meta.js';
 import type { NodeType } from '../api/constants.js';
 
@@ -35,7 +40,10 @@ export interface ResolvedPolicy {
  * Kosmos' pod label match: matchLabels pairs are alternatives (any one present matches);
  * matchExpressions, which Kosmos ignores, must all hold. An empty selector matches nothing.
  */
-export function policyLabelSelectorMatches(sel: LabelSelector | undefined, labels: Record<string, string>): boolean {
+export function policyLabelSelectorMatches(
+  sel: LabelSelector | undefined,
+  labels: Record<string, string>,
+): boolean {
   if (!sel) return false;
   const pairs = Object.entries(sel.matchLabels ?? {});
   const exprs = sel.matchExpressions ?? [];

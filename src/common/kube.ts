@@ -105,7 +105,7 @@ export class KubeClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const status = res.statusCode ?? 0;
-            let parsed: unknown = undefined;
+            let parsed: unknown;
             try {
               parsed = text ? JSON.parse(text) : undefined;
             } catch {
@@ -129,7 +129,9 @@ export class KubeClient {
         },
       );
       req.on('timeout', () => req.destroy(new KosmosError(`${method} ${path}: timed out`)));
-      req.on('error', (err) => reject(new KosmosError(`${method} ${this.server}${path}: ${err.message}`, { cause: err })));
+      req.on('error', (err) =>
+        reject(new KosmosError(`${method} ${this.server}${path}: ${err.message}`, { cause: err })),
+      );
       if (payload !== undefined) req.write(payload);
       req.end();
     });
@@ -140,15 +142,17 @@ export class KubeClient {
     const gvPath = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
     let cached = this.discovery.get(gvPath);
     if (!cached) {
-      cached = this.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', gvPath).then(
-        (list) => {
-          const m = new Map<string, ResourceInfo>();
-          for (const r of list.resources) {
-            if (!r.name.includes('/')) m.set(r.kind, { path: gvPath, plural: r.name, namespaced: r.namespaced });
-          }
-          return m;
-        },
-      );
+      cached = this.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>(
+        'GET',
+        gvPath,
+      ).then((list) => {
+        const m = new Map<string, ResourceInfo>();
+        for (const r of list.resources) {
+          if (!r.name.includes('/'))
+            m.set(r.kind, { path: gvPath, plural: r.name, namespaced: r.namespaced });
+        }
+        return m;
+      });
       cached.catch(() => this.discovery.delete(gvPath));
       this.discovery.set(gvPath, cached);
     }
@@ -169,7 +173,11 @@ export class KubeClient {
   }
 
   /** Server-side apply: our field manager owns only the fields we send. */
-  async apply<T extends KubeObject>(obj: T, fieldManager: string, opts: { force?: boolean; dryRun?: boolean } = {}): Promise<T> {
+  async apply<T extends KubeObject>(
+    obj: T,
+    fieldManager: string,
+    opts: { force?: boolean; dryRun?: boolean } = {},
+  ): Promise<T> {
     const path = await this.objectPath(obj);
     return await this.request<T>('PATCH', path, obj, {
       contentType: 'application/apply-patch+yaml',
@@ -177,8 +185,17 @@ export class KubeClient {
     });
   }
 
-  async get<T extends KubeObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T> {
-    const path = await this.objectPath({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
+  async get<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    namespace?: string,
+  ): Promise<T> {
+    const path = await this.objectPath({
+      apiVersion,
+      kind,
+      metadata: { name, ...(namespace ? { namespace } : {}) },
+    });
     return await this.request<T>('GET', path);
   }
 
@@ -213,7 +230,10 @@ export class KubeClient {
     return await this.request<T>('POST', path, obj, { query: { fieldManager: opts.fieldManager } });
   }
 
-  async delete(obj: KubeObject, opts: { gracePeriodSeconds?: number; propagationPolicy?: string } = {}): Promise<void> {
+  async delete(
+    obj: KubeObject,
+    opts: { gracePeriodSeconds?: number; propagationPolicy?: string } = {},
+  ): Promise<void> {
     const path = await this.objectPath(obj);
     const body: Record<string, unknown> = { kind: 'DeleteOptions', apiVersion: 'v1' };
     if (opts.gracePeriodSeconds !== undefined) body['gracePeriodSeconds'] = opts.gracePeriodSeconds;

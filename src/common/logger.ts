@@ -29,7 +29,9 @@ export function createLogger(
   const min = ORDER[envLevel()];
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...base, ...fields })}\n`);
+    write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...base, ...fields })}\n`,
+    );
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -28,7 +28,11 @@ export function observabilityRouter(registry: Registry, checks: ReadinessCheck[]
         failed.push(c.name);
       }
     }
-    if (failed.length > 0) res.status(503).type('text/plain').send(`not ready: ${failed.join(', ')}`);
+    if (failed.length > 0)
+      res
+        .status(503)
+        .type('text/plain')
+        .send(`not ready: ${failed.join(', ')}`);
     else res.type('text/plain').send('ok');
   });
   router.get('/metrics', async (_req, res) => {

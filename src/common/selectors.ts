@@ -50,11 +50,17 @@ export function nodeSelectorTermMatches(term: NodeSelectorTerm, labels: Labels, 
   const fields = term.matchFields ?? [];
   if (exprs.length === 0 && fields.length === 0) return false;
   if (!exprs.every((e) => expressionMatches(e, labels))) return false;
-  return fields.every((f) => f.key === 'metadata.name' && expressionMatches(f, { 'metadata.name': nodeName }));
+  return fields.every(
+    (f) => f.key === 'metadata.name' && expressionMatches(f, { 'metadata.name': nodeName }),
+  );
 }
 
 /** Terms are ORed, as in nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution. */
-export function nodeSelectorMatches(terms: readonly NodeSelectorTerm[], labels: Labels, nodeName: string): boolean {
+export function nodeSelectorMatches(
+  terms: readonly NodeSelectorTerm[],
+  labels: Labels,
+  nodeName: string,
+): boolean {
   return terms.some((t) => nodeSelectorTermMatches(t, labels, nodeName));
 }
 

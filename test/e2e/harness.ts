@@ -39,7 +39,9 @@ let kubectlBin: string | undefined;
 /** The kubectl built with the control plane (same version as the servers), else the one on PATH. */
 export function kubectlPath(): string {
   if (!kubectlBin) {
-    const r = spawnSync('bash', [join(process.cwd(), 'scripts', 'build-control-plane.sh')], { encoding: 'utf8' });
+    const r = spawnSync('bash', [join(process.cwd(), 'scripts', 'build-control-plane.sh')], {
+      encoding: 'utf8',
+    });
     const dir = r.stdout.trim().split('\n').pop() ?? '';
     kubectlBin = r.status === 0 && dir && existsSync(join(dir, 'kubectl')) ? join(dir, 'kubectl') : 'kubectl';
   }
@@ -47,13 +49,21 @@ export function kubectlPath(): string {
 }
 
 export function kubectl(kubeconfig: string, args: string[], input?: string): RunResult {
-  const r = spawnSync(kubectlPath(), ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+  const r = spawnSync(kubectlPath(), ['--kubeconfig', kubeconfig, ...args], {
+    encoding: 'utf8',
+    input,
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 60_000, intervalMs = 500): Promise<T> {
+export async function eventually<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs = 60_000,
+  intervalMs = 500,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -34,7 +34,10 @@ describe('kosmosctl sandbox up --topology', () => {
   });
 
   it('GIVEN node groups THEN each cluster has exactly those nodes, Ready', () => {
-    const names = (c: string) => kubectl(kubeconfig(c), ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}']).stdout.split(' ').sort();
+    const names = (c: string) =>
+      kubectl(kubeconfig(c), ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}'])
+        .stdout.split(' ')
+        .sort();
     expect(names('host')).toEqual(['host-node-0', 'host-node-1']);
     expect(names('leaf-1')).toHaveLength(6);
     expect(names('leaf-2')).toEqual(['big-1', 'gpu-1']);
@@ -48,14 +51,22 @@ describe('kosmosctl sandbox up --topology', () => {
     expect(node.status.allocatable['nvidia.com/gpu']).toBe('2');
     expect(node.status.capacity['nvidia.com/gpu']).toBe('2');
     expect(node.spec.taints).toEqual([{ key: 'gpu', value: 'yes', effect: 'NoSchedule' }]);
-    const leaf1 = JSON.parse(kubectl(kubeconfig('leaf-1'), ['get', 'node', 'leaf-1-node-0', '-o', 'json']).stdout) as {
+    const leaf1 = JSON.parse(
+      kubectl(kubeconfig('leaf-1'), ['get', 'node', 'leaf-1-node-0', '-o', 'json']).stdout,
+    ) as {
       status: { allocatable: Record<string, string> };
     };
     expect(leaf1.status.allocatable).toMatchObject({ cpu: '1500m', memory: '4Gi', pods: '110' });
   });
 
   it('labels from the file are on the node', () => {
-    const r = kubectl(kubeconfig('leaf-2'), ['get', 'node', 'big-1', '-o', 'jsonpath={.metadata.labels.topology\\.kubernetes\\.io/zone}']);
+    const r = kubectl(kubeconfig('leaf-2'), [
+      'get',
+      'node',
+      'big-1',
+      '-o',
+      'jsonpath={.metadata.labels.topology\\.kubernetes\\.io/zone}',
+    ]);
     expect(r.stdout).toBe('z2');
   });
 });

@@ -44,7 +44,10 @@ describe('kosmosctl sandbox', () => {
     expect(kubectl(k, ['run', 'web', '--image=nginx', '--restart=Never']).code).toBe(0);
     const pod = await eventually(() => {
       const r = kubectl(k, ['get', 'pod', 'web', '-o', 'json']);
-      const p = JSON.parse(r.stdout) as { spec: { nodeName?: string }; status: { phase: string; podIP?: string } };
+      const p = JSON.parse(r.stdout) as {
+        spec: { nodeName?: string };
+        status: { phase: string; podIP?: string };
+      };
       if (p.status.phase !== 'Running') throw new Error(`phase ${p.status.phase}`);
       return p;
     });
@@ -57,7 +60,8 @@ describe('kosmosctl sandbox', () => {
   it('kubectl explain shows the DistributionPolicy fields', () => {
     const r = kubectl(kubeconfig('host'), ['explain', 'dp.spec.policyTerms']);
     expect(r.code).toBe(0);
-    for (const field of ['name', 'nodeType', 'advancedTerm', 'topologySpreadConstraints']) expect(r.stdout).toContain(field);
+    for (const field of ['name', 'nodeType', 'advancedTerm', 'topologySpreadConstraints'])
+      expect(r.stdout).toContain(field);
     expect(r.stdout).toContain('enum: host, leaf, mix, adv');
   });
 
@@ -69,7 +73,10 @@ describe('kosmosctl sandbox', () => {
         apiVersion: 'kosmos.io/v1alpha1',
         kind: 'DistributionPolicy',
         metadata: { name: 'bad', namespace: 'default' },
-        spec: { resourceSelectors: [{ name: 'x', policyName: 't' }], policyTerms: [{ name: 't', nodeType: 'bogus' }] },
+        spec: {
+          resourceSelectors: [{ name: 'x', policyName: 't' }],
+          policyTerms: [{ name: 't', nodeType: 'bogus' }],
+        },
       }),
     );
     expect(r.code).not.toBe(0);
@@ -79,7 +86,16 @@ describe('kosmosctl sandbox', () => {
   it('every CRD is installed in every cluster', () => {
     for (const cluster of ['host', 'leaf-1', 'leaf-2']) {
       const r = kubectl(kubeconfig(cluster), ['get', 'crd', '-o', 'name']);
-      for (const plural of ['clusters', 'clusternodes', 'nodeconfigs', 'distributionpolicies', 'clusterdistributionpolicies', 'podconvertpolicies', 'clusterpodconvertpolicies', 'workloadpolicies']) {
+      for (const plural of [
+        'clusters',
+        'clusternodes',
+        'nodeconfigs',
+        'distributionpolicies',
+        'clusterdistributionpolicies',
+        'podconvertpolicies',
+        'clusterpodconvertpolicies',
+        'workloadpolicies',
+      ]) {
         expect(r.stdout).toContain(`${plural}.kosmos.io`);
       }
     }
@@ -94,8 +110,19 @@ describe('kosmosctl sandbox', () => {
   });
 
   it('up a second time changes nothing: same processes, same nodes', async () => {
-    const nodesBefore = kubectl(kubeconfig('host'), ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.uid}']).stdout;
-    const crdBefore = kubectl(kubeconfig('host'), ['get', 'crd', 'clusters.kosmos.io', '-o', 'jsonpath={.metadata.resourceVersion}']).stdout;
+    const nodesBefore = kubectl(kubeconfig('host'), [
+      'get',
+      'nodes',
+      '-o',
+      'jsonpath={.items[*].metadata.uid}',
+    ]).stdout;
+    const crdBefore = kubectl(kubeconfig('host'), [
+      'get',
+      'crd',
+      'clusters.kosmos.io',
+      '-o',
+      'jsonpath={.metadata.resourceVersion}',
+    ]).stdout;
     const again = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
     expect(again.code).toBe(0);
     expect(again.stderr).not.toContain('starting');
@@ -103,8 +130,18 @@ describe('kosmosctl sandbox', () => {
     expect(after.components.map((c) => [c.name, c.cluster, c.pid, c.port])).toEqual(
       state.components.map((c) => [c.name, c.cluster, c.pid, c.port]),
     );
-    expect(kubectl(kubeconfig('host'), ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.uid}']).stdout).toBe(nodesBefore);
-    expect(kubectl(kubeconfig('host'), ['get', 'crd', 'clusters.kosmos.io', '-o', 'jsonpath={.metadata.resourceVersion}']).stdout).toBe(crdBefore);
+    expect(
+      kubectl(kubeconfig('host'), ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.uid}']).stdout,
+    ).toBe(nodesBefore);
+    expect(
+      kubectl(kubeconfig('host'), [
+        'get',
+        'crd',
+        'clusters.kosmos.io',
+        '-o',
+        'jsonpath={.metadata.resourceVersion}',
+      ]).stdout,
+    ).toBe(crdBefore);
   });
 
   it('refuses to start a second sandbox with another topology in the same folder', async () => {

@@ -58,7 +58,10 @@ export const clusterSpecSchema = {
           },
         },
         defaultNICName: { type: 'string', default: '*' },
-        globalCIDRsMap: { ...stringMap, description: 'Real CIDR of this cluster -> global CIDR seen by others.' },
+        globalCIDRsMap: {
+          ...stringMap,
+          description: 'Real CIDR of this cluster -> global CIDR seen by others.',
+        },
         autodetectionMethod: { type: 'string' },
         serviceCIDRs: {
           ...stringList,

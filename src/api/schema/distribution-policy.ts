@@ -38,7 +38,8 @@ export const distributionPolicySpecSchema = {
             type: 'string',
             enum: NODE_TYPES,
             default: 'mix',
-            description: 'host: host nodes only; leaf: virtual nodes only; mix: both; adv: advancedTerm decides.',
+            description:
+              'host: host nodes only; leaf: virtual nodes only; mix: both; adv: advancedTerm decides.',
           },
           advancedTerm: {
             type: 'object',

@@ -18,26 +18,22 @@ export const nodeConfigSpecSchema = {
       } as const,
       ['type', 'name', 'addr', 'mac', 'bindDev', 'id', 'port'] as const,
     ),
-    routes: entry({ cidr: { type: 'string' }, gw: { type: 'string' }, dev: { type: 'string' } } as const, [
-      'cidr',
-      'gw',
-      'dev',
-    ] as const),
-    iptables: entry({ table: { type: 'string' }, chain: { type: 'string' }, rule: { type: 'string' } } as const, [
-      'table',
-      'chain',
-      'rule',
-    ] as const),
-    fdbs: entry({ ip: { type: 'string' }, mac: { type: 'string' }, dev: { type: 'string' } } as const, [
-      'ip',
-      'mac',
-      'dev',
-    ] as const),
-    arps: entry({ ip: { type: 'string' }, mac: { type: 'string' }, dev: { type: 'string' } } as const, [
-      'ip',
-      'mac',
-      'dev',
-    ] as const),
+    routes: entry(
+      { cidr: { type: 'string' }, gw: { type: 'string' }, dev: { type: 'string' } } as const,
+      ['cidr', 'gw', 'dev'] as const,
+    ),
+    iptables: entry(
+      { table: { type: 'string' }, chain: { type: 'string' }, rule: { type: 'string' } } as const,
+      ['table', 'chain', 'rule'] as const,
+    ),
+    fdbs: entry(
+      { ip: { type: 'string' }, mac: { type: 'string' }, dev: { type: 'string' } } as const,
+      ['ip', 'mac', 'dev'] as const,
+    ),
+    arps: entry(
+      { ip: { type: 'string' }, mac: { type: 'string' }, dev: { type: 'string' } } as const,
+      ['ip', 'mac', 'dev'] as const,
+    ),
   },
   additionalProperties: false,
 } as const;

@@ -9,7 +9,8 @@ import { printTable } from '../table.js';
 function positiveInt(max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || n > max) throw new InvalidArgumentError(`must be an integer from 0 to ${max}`);
+    if (!Number.isInteger(n) || n < 0 || n > max)
+      throw new InvalidArgumentError(`must be an integer from 0 to ${max}`);
     return n;
   };
 }
@@ -31,7 +32,9 @@ export function guide(dir: string, clusters: string[]): string {
 }
 
 export function sandboxCommand(): Command {
-  const cmd = new Command('sandbox').description('a local multi-cluster Kubernetes (host + leaf clusters) on loopback');
+  const cmd = new Command('sandbox').description(
+    'a local multi-cluster Kubernetes (host + leaf clusters) on loopback',
+  );
 
   cmd
     .command('up')
@@ -41,22 +44,30 @@ export function sandboxCommand(): Command {
     .option('--nodes <n>', 'nodes per cluster when no topology file is given', positiveInt(5000), 3)
     .option('--bare', 'start the clusters and Redis only', false)
     .option('--with-guide', 'print how to use the sandbox when it is up', false)
-    .action(async (o: { topology?: string; leaves: number; nodes: number; bare: boolean; withGuide: boolean }) => {
-      let topology;
-      if (o.topology) {
-        let text: string;
-        try {
-          text = readFileSync(o.topology, 'utf8');
-        } catch (e) {
-          throw new UserError(`--topology: cannot read ${o.topology}: ${(e as Error).message}`);
+    .action(
+      async (o: { topology?: string; leaves: number; nodes: number; bare: boolean; withGuide: boolean }) => {
+        let topology;
+        if (o.topology) {
+          let text: string;
+          try {
+            text = readFileSync(o.topology, 'utf8');
+          } catch (e) {
+            throw new UserError(`--topology: cannot read ${o.topology}: ${(e as Error).message}`);
+          }
+          topology = parseTopology(text, o.topology);
+        } else if (!readState()) {
+          topology = defaultTopology(o.leaves, Math.max(1, o.nodes));
         }
-        topology = parseTopology(text, o.topology);
-      } else if (!readState()) {
-        topology = defaultTopology(o.leaves, Math.max(1, o.nodes));
-      }
-      const state = await sandboxUp({ ...(topology ? { topology } : {}), bare: o.bare });
-      if (o.withGuide) process.stdout.write(guide(sandboxDir(), state.topology.clusters.map((c) => c.name)));
-    });
+        const state = await sandboxUp({ ...(topology ? { topology } : {}), bare: o.bare });
+        if (o.withGuide)
+          process.stdout.write(
+            guide(
+              sandboxDir(),
+              state.topology.clusters.map((c) => c.name),
+            ),
+          );
+      },
+    );
 
   cmd
     .command('down')
@@ -80,7 +91,13 @@ export function sandboxCommand(): Command {
       }
       printTable(
         ['COMPONENT', 'CLUSTER', 'PID', 'PORT', 'HEALTHY'],
-        rows.map((r) => [r.component, r.cluster, String(r.pid), String(r.port), r.healthy ? 'yes' : r.running ? 'no' : 'not running']),
+        rows.map((r) => [
+          r.component,
+          r.cluster,
+          String(r.pid),
+          String(r.port),
+          r.healthy ? 'yes' : r.running ? 'no' : 'not running',
+        ]),
       );
       if (rows.some((r) => !r.healthy)) process.exitCode = 1;
     });
@@ -93,7 +110,8 @@ export function sandboxCommand(): Command {
       const state = readState();
       if (!state) throw new UserError(`no sandbox in ${sandboxDir()}; run 'kosmosctl sandbox up'`);
       const names = state.topology.clusters.map((c) => c.name);
-      if (!names.includes(cluster)) throw new UserError(`unknown cluster "${cluster}": the sandbox has ${names.join(', ')}`);
+      if (!names.includes(cluster))
+        throw new UserError(`unknown cluster "${cluster}": the sandbox has ${names.join(', ')}`);
       process.stdout.write(`${kubeconfigPath(cluster)}\n`);
     });
   return cmd;

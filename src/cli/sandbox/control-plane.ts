@@ -263,7 +263,18 @@ export function redisDef(root: string, port: number): ComponentDef {
     spec: {
       name: 'redis',
       command: 'redis-server',
-      args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', join(root, 'redis')],
+      args: [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        join(root, 'redis'),
+      ],
       logFile: join(root, 'redis', 'redis.log'),
     },
   };

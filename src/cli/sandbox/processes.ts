@@ -157,9 +157,13 @@ export async function waitHealthy(
   while (Date.now() < deadline) {
     if (await probe(h)) return;
     if (!isAlive(pid)) {
-      throw new KosmosError(`${name} exited during start-up; last lines of ${logFile}:\n${tailFile(logFile)}`);
+      throw new KosmosError(
+        `${name} exited during start-up; last lines of ${logFile}:\n${tailFile(logFile)}`,
+      );
     }
     await sleep(250);
   }
-  throw new KosmosError(`${name} not healthy after ${timeoutMs / 1000}s at ${h.url}; last lines of ${logFile}:\n${tailFile(logFile)}`);
+  throw new KosmosError(
+    `${name} not healthy after ${timeoutMs / 1000}s at ${h.url}; last lines of ${logFile}:\n${tailFile(logFile)}`,
+  );
 }

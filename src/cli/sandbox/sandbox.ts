@@ -12,7 +12,7 @@ import type { KubeObject } from '../../api/meta.js';
 import { KubeClient, isAlreadyExists } from '../../common/kube.js';
 import { KosmosError, UserError } from '../../common/errors.js';
 import { projectRoot } from '../paths.js';
-import { ensureBinaries, type Binaries } from './binaries.js';
+import { ensureBinaries } from './binaries.js';
 import {
   KWOK_NODE_ANNOTATION,
   apiserverDef,
@@ -41,7 +41,6 @@ export interface UpOptions {
   dir?: string;
   progress?: (msg: string) => void;
 }
-
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -73,7 +72,13 @@ function ensureClusterPki(ca: KeyPair, files: ClusterFiles, cluster: string, api
   if (!existsSync(files.serverCert)) {
     const server = issueCert(ca, {
       commonName: `kube-apiserver-${cluster}`,
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      dnsNames: [
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ],
       ips: ['127.0.0.1', '::1'],
       server: true,
     });
@@ -81,7 +86,11 @@ function ensureClusterPki(ca: KeyPair, files: ClusterFiles, cluster: string, api
     writeFileSync(files.serverCert, server.certPem);
   }
   if (!existsSync(files.adminCert)) {
-    const admin = issueCert(ca, { commonName: 'kosmos-admin', organizations: ['system:masters'], client: true });
+    const admin = issueCert(ca, {
+      commonName: 'kosmos-admin',
+      organizations: ['system:masters'],
+      client: true,
+    });
     writeFileSync(files.adminKey, admin.keyPem, { mode: 0o600 });
     writeFileSync(files.adminCert, admin.certPem);
   }
@@ -106,7 +115,9 @@ async function ensureComponent(ctx: SandboxContext, def: ComponentDef): Promise<
   if (existing && isAlive(existing.pid, def.hint)) return existing;
   const label = def.cluster ? `${def.name} (${def.cluster})` : def.name;
   if (await portInUse(def.port)) {
-    throw new UserError(`port ${def.port} for ${label} is in use by another process; free it or run 'kosmosctl sandbox down'`);
+    throw new UserError(
+      `port ${def.port} for ${label} is in use by another process; free it or run 'kosmosctl sandbox down'`,
+    );
   }
   mkdirSync(join(def.spec.logFile, '..'), { recursive: true });
   ctx.progress(`starting ${label} on 127.0.0.1:${def.port}`);
@@ -139,13 +150,12 @@ async function applyCrds(client: KubeClient): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (const info of KINDS) {
     for (;;) {
-      const crd = await client.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(
-        'apiextensions.k8s.io/v1',
-        'CustomResourceDefinition',
-        `${info.plural}.kosmos.io`,
-      );
+      const crd = await client.get<
+        KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
+      >('apiextensions.k8s.io/v1', 'CustomResourceDefinition', `${info.plural}.kosmos.io`);
       if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new KosmosError(`CRD ${info.plural}.kosmos.io not established after 60s`);
+      if (Date.now() > deadline)
+        throw new KosmosError(`CRD ${info.plural}.kosmos.io not established after 60s`);
       await sleep(200);
     }
   }
@@ -184,16 +194,23 @@ async function ensureNodes(client: KubeClient, cluster: SandboxCluster): Promise
   await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
 }
 
-async function waitNodesReady(client: KubeClient, cluster: SandboxCluster, timeoutMs = 180_000): Promise<void> {
+async function waitNodesReady(
+  client: KubeClient,
+  cluster: SandboxCluster,
+  timeoutMs = 180_000,
+): Promise<void> {
   const want = new Set(cluster.nodes.map((n) => n.name));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const nodes = (await client.list<Node>('v1', 'Node')).items;
     const ready = nodes.filter(
-      (n) => want.has(n.metadata?.name ?? '') && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      (n) =>
+        want.has(n.metadata?.name ?? '') &&
+        n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
     ).length;
     if (ready === want.size) return;
-    if (Date.now() > deadline) throw new KosmosError(`${cluster.name}: ${ready}/${want.size} nodes Ready after ${timeoutMs / 1000}s`);
+    if (Date.now() > deadline)
+      throw new KosmosError(`${cluster.name}: ${ready}/${want.size} nodes Ready after ${timeoutMs / 1000}s`);
     await sleep(500);
   }
 }
@@ -203,10 +220,14 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
   const progress = opts.progress ?? ((m: string) => process.stderr.write(`[sandbox] ${m}\n`));
   let state = readState(dir);
   if (state && opts.topology && !sameTopology(state.topology, opts.topology)) {
-    throw new UserError(`a sandbox with another topology is up in ${dir}; run 'kosmosctl sandbox down' first`);
+    throw new UserError(
+      `a sandbox with another topology is up in ${dir}; run 'kosmosctl sandbox down' first`,
+    );
   }
   if (state && opts.bare !== undefined && state.bare !== opts.bare) {
-    throw new UserError(`a sandbox ${state.bare ? 'with --bare' : 'without --bare'} is up in ${dir}; run 'kosmosctl sandbox down' first`);
+    throw new UserError(
+      `a sandbox ${state.bare ? 'with --bare' : 'without --bare'} is up in ${dir}; run 'kosmosctl sandbox down' first`,
+    );
   }
   const topology = state?.topology ?? opts.topology ?? defaultTopology();
   if (!state) {
@@ -248,7 +269,10 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
   }
 
   mkdirSync(join(dir, 'etcd'), { recursive: true });
-  const etcd = await ensureComponent(ctx, etcdDef(bin, dir, await ctx.port('etcd'), await ctx.port('etcd-peer')));
+  const etcd = await ensureComponent(
+    ctx,
+    etcdDef(bin, dir, await ctx.port('etcd'), await ctx.port('etcd-peer')),
+  );
   await waitComponent(etcd);
   for (const c of s.components.filter((x) => x.name === 'redis')) await waitComponent(c);
 
@@ -276,15 +300,30 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
     }
     const schedFile = join(files.dir, 'kube-scheduler.yaml');
     writeFileSync(schedFile, schedulerConfig(files.kubeconfig, [{ schedulerName: 'default-scheduler' }]));
-    started.push(await ensureComponent(ctx, controllerManagerDef(bin, cluster, files, await ctx.port(`${cluster.name}/kcm`))));
-    started.push(await ensureComponent(ctx, schedulerDef(bin, cluster, files, await ctx.port(`${cluster.name}/scheduler`), schedFile)));
+    started.push(
+      await ensureComponent(
+        ctx,
+        controllerManagerDef(bin, cluster, files, await ctx.port(`${cluster.name}/kcm`)),
+      ),
+    );
+    started.push(
+      await ensureComponent(
+        ctx,
+        schedulerDef(bin, cluster, files, await ctx.port(`${cluster.name}/scheduler`), schedFile),
+      ),
+    );
     const logsFile = join(files.dir, 'kwok', 'container.log');
     // CRI log format, which kwok parses: time, stream, tag (F = full line), message.
-    writeFileSync(logsFile, `${new Date().toISOString()} stdout F kosmos sandbox: a container of cluster ${cluster.name}\n`);
+    writeFileSync(
+      logsFile,
+      `${new Date().toISOString()} stdout F kosmos sandbox: a container of cluster ${cluster.name}\n`,
+    );
     const logsConfig = join(files.dir, 'kwok', 'logs.yaml');
     writeFileSync(logsConfig, kwokLogsConfig(logsFile));
     const kwokPort = await ctx.port(`${cluster.name}/kwok`);
-    started.push(await ensureComponent(ctx, kwokDef(bin, cluster, files, kwokPort, [stagesFile, logsConfig])));
+    started.push(
+      await ensureComponent(ctx, kwokDef(bin, cluster, files, kwokPort, [stagesFile, logsConfig])),
+    );
   }
   await Promise.all(started.map((c) => waitComponent(c)));
   progress('waiting for nodes to be Ready');
@@ -350,7 +389,15 @@ export async function sandboxDown(
   let stopped = 0;
   // Kosmos components and kwok first, then the control planes, etcd and Redis last.
   const order = (c: ComponentState) =>
-    c.name === 'redis' ? 4 : c.name === 'etcd' ? 3 : c.name === 'kube-apiserver' ? 2 : c.name.startsWith('kube-') ? 1 : 0;
+    c.name === 'redis'
+      ? 4
+      : c.name === 'etcd'
+        ? 3
+        : c.name === 'kube-apiserver'
+          ? 2
+          : c.name.startsWith('kube-')
+            ? 1
+            : 0;
   comps.sort((a, b) => order(a) - order(b));
   for (const c of comps) {
     if (isAlive(c.pid, c.command)) {

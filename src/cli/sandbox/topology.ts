@@ -41,7 +41,17 @@ export interface Topology {
 const QUANTITY = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const GROUP_KEYS = new Set(['count', 'name', 'namePrefix', 'cpu', 'memory', 'pods', 'ephemeral-storage', 'labels', 'taints']);
+const GROUP_KEYS = new Set([
+  'count',
+  'name',
+  'namePrefix',
+  'cpu',
+  'memory',
+  'pods',
+  'ephemeral-storage',
+  'labels',
+  'taints',
+]);
 const DEFAULT_NODE = { cpu: '4', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' };
 
 /** Pod and service CIDRs per cluster index: disjoint, so ClusterLink needs no global map. */
@@ -75,7 +85,9 @@ export function parseTopologyObject(doc: unknown, source = 'topology'): Topology
   const errors: FieldError[] = [];
   const clusters: SandboxCluster[] = [];
   if (!isRecord(doc) || !Array.isArray(doc['clusters']) || doc['clusters'].length === 0) {
-    throw new UserError(`${source}: ${formatFieldError(required('clusters', 'a list of at least one cluster'))}`);
+    throw new UserError(
+      `${source}: ${formatFieldError(required('clusters', 'a list of at least one cluster'))}`,
+    );
   }
   const seenClusters = new Set<string>();
   (doc['clusters'] as unknown[]).forEach((raw, ci) => {
@@ -89,7 +101,8 @@ export function parseTopologyObject(doc: unknown, source = 'topology'): Topology
       errors.push(invalid(`${path}.name`, name, 'must be a DNS label (lower-case letters, digits, "-")'));
       return;
     }
-    if (seenClusters.has(name)) errors.push({ field: `${path}.name`, type: 'Duplicate', value: name, detail: '' });
+    if (seenClusters.has(name))
+      errors.push({ field: `${path}.name`, type: 'Duplicate', value: name, detail: '' });
     seenClusters.add(name);
     const nodes: SandboxNode[] = [];
     const groups = raw['nodes'] ?? [{ count: 3 }];
@@ -100,7 +113,13 @@ export function parseTopologyObject(doc: unknown, source = 'topology'): Topology
     groups.forEach((g, gi) => nodes.push(...parseGroup(g, `${path}.nodes[${gi}]`, name, errors)));
     const names = new Set<string>();
     for (const n of nodes) {
-      if (names.has(n.name)) errors.push({ field: `${path}.nodes`, type: 'Duplicate', value: n.name, detail: 'node names must be unique' });
+      if (names.has(n.name))
+        errors.push({
+          field: `${path}.nodes`,
+          type: 'Duplicate',
+          value: n.name,
+          detail: 'node names must be unique',
+        });
       names.add(n.name);
     }
     const cidrs = cidrsFor(clusters.length);
@@ -123,7 +142,9 @@ function parseGroup(g: unknown, path: string, cluster: string, errors: FieldErro
   }
   for (const key of Object.keys(g)) {
     if (!GROUP_KEYS.has(key) && !key.includes('/')) {
-      errors.push(unsupported(`${path}.${key}`, key, [...GROUP_KEYS, '<extended resource such as nvidia.com/gpu>']));
+      errors.push(
+        unsupported(`${path}.${key}`, key, [...GROUP_KEYS, '<extended resource such as nvidia.com/gpu>']),
+      );
     }
   }
   const count = g['count'] ?? 1;

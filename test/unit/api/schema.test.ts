@@ -28,10 +28,21 @@ const dp: DistributionPolicy = {
   kind: 'DistributionPolicy',
   metadata: { name: 'p', namespace: 'default' },
   spec: {
-    resourceSelectors: [{ name: 'nginx', policyName: 'leaf' }, { labelSelector: { matchLabels: { a: '1' } }, policyName: 'adv' }],
+    resourceSelectors: [
+      { name: 'nginx', policyName: 'leaf' },
+      { labelSelector: { matchLabels: { a: '1' } }, policyName: 'adv' },
+    ],
     policyTerms: [
-      { name: 'leaf', nodeType: 'leaf', topologySpreadConstraints: [{ topologyKey: 'kosmos.io/cluster', maxSkew: 1 }] },
-      { name: 'adv', nodeType: 'adv', advancedTerm: { nodeSelector: { advNode: 'true' }, tolerations: [{ key: 'k', operator: 'Exists' }] } },
+      {
+        name: 'leaf',
+        nodeType: 'leaf',
+        topologySpreadConstraints: [{ topologyKey: 'kosmos.io/cluster', maxSkew: 1 }],
+      },
+      {
+        name: 'adv',
+        nodeType: 'adv',
+        advancedTerm: { nodeSelector: { advNode: 'true' }, tolerations: [{ key: 'k', operator: 'Exists' }] },
+      },
     ],
   },
 };
@@ -43,7 +54,10 @@ const wlp: WorkloadPolicy = {
   spec: {
     topologyKey: 'kosmos.io/cluster',
     labelSelector: { matchLabels: { app: 'web' } },
-    allocationPolicy: [{ name: 'leaf-1', replicas: 3 }, { name: 'leaf-2', replicas: 6 }],
+    allocationPolicy: [
+      { name: 'leaf-1', replicas: 3 },
+      { name: 'leaf-2', replicas: 6 },
+    ],
     allocationType: 'Required',
     allocationMethod: 'Fill',
   },
@@ -54,8 +68,14 @@ const cluster: Cluster = {
   metadata: { name: 'leaf-1' },
   spec: {
     kubeconfig: Buffer.from('apiVersion: v1').toString('base64'),
-    clusterLinkOptions: { networkType: 'gateway', ipFamily: 'ipv4', globalCIDRsMap: { '10.0.0.0/16': '20.0.0.0/16' } },
-    clusterTreeOptions: { leafModels: [{ leafNodeName: 'party', nodeSelector: { labelSelector: { matchLabels: { z: '1' } } } }] },
+    clusterLinkOptions: {
+      networkType: 'gateway',
+      ipFamily: 'ipv4',
+      globalCIDRsMap: { '10.0.0.0/16': '20.0.0.0/16' },
+    },
+    clusterTreeOptions: {
+      leafModels: [{ leafNodeName: 'party', nodeSelector: { labelSelector: { matchLabels: { z: '1' } } } }],
+    },
   },
   status: { clusterLinkStatus: { podCIDRs: ['10.0.0.0/16'] } },
 };
@@ -63,14 +83,30 @@ const clusterNode: ClusterNode = {
   apiVersion: API_VERSION,
   kind: 'ClusterNode',
   metadata: { name: 'leaf-1-n1' },
-  spec: { clusterName: 'leaf-1', nodeName: 'n1', podCIDRs: ['10.0.1.0/24'], ip: '192.168.0.2', roles: ['gateway'] },
+  spec: {
+    clusterName: 'leaf-1',
+    nodeName: 'n1',
+    podCIDRs: ['10.0.1.0/24'],
+    ip: '192.168.0.2',
+    roles: ['gateway'],
+  },
 };
 const nodeConfig: NodeConfig = {
   apiVersion: API_VERSION,
   kind: 'NodeConfig',
   metadata: { name: 'leaf-1-n1' },
   spec: {
-    devices: [{ type: 'vxlan', name: 'vx-bridge', addr: '220.0.0.2/8', mac: '02:00:00:00:00:01', bindDev: 'eth0', id: 54, port: 4876 }],
+    devices: [
+      {
+        type: 'vxlan',
+        name: 'vx-bridge',
+        addr: '220.0.0.2/8',
+        mac: '02:00:00:00:00:01',
+        bindDev: 'eth0',
+        id: 54,
+        port: 4876,
+      },
+    ],
     routes: [{ cidr: '10.1.0.0/16', gw: '220.0.0.3', dev: 'vx-bridge' }],
   },
   status: { appliedGeneration: 1, lastSyncTime: '2026-01-01T00:00:00Z' },
@@ -109,7 +145,12 @@ describe('the kosmos.io/v1alpha1 schemas', () => {
   });
 
   it('report a missing required field and an empty list with their paths', () => {
-    expect(messages('WorkloadPolicy', { ...wlp, spec: { ...wlp.spec, allocationPolicy: [], topologyKey: undefined } })).toEqual(
+    expect(
+      messages('WorkloadPolicy', {
+        ...wlp,
+        spec: { ...wlp.spec, allocationPolicy: [], topologyKey: undefined },
+      }),
+    ).toEqual(
       expect.arrayContaining([
         'spec.topologyKey: Required value',
         'spec.allocationPolicy: Required value: must have at least 1 item(s)',
@@ -126,26 +167,48 @@ describe('the kosmos.io/v1alpha1 schemas', () => {
 });
 
 describe('the CRDs in deploy/crds', () => {
-  it.each(KINDS.map((k) => [k.kind, k] as const))('%s matches what the schema generates (npm run gen:crds)', (_kind, info) => {
-    const onDisk = readFileSync(join('deploy', 'crds', crdFileName(info)), 'utf8');
-    expect(onDisk).toBe(crdFileContent(info));
-  });
+  it.each(KINDS.map((k) => [k.kind, k] as const))(
+    '%s matches what the schema generates (npm run gen:crds)',
+    (_kind, info) => {
+      const onDisk = readFileSync(join('deploy', 'crds', crdFileName(info)), 'utf8');
+      expect(onDisk).toBe(crdFileContent(info));
+    },
+  );
 
   it('are structural: no additionalProperties:false anywhere', () => {
-    for (const info of KINDS) expect(JSON.stringify(crdFor(info))).not.toContain('"additionalProperties":false');
+    for (const info of KINDS)
+      expect(JSON.stringify(crdFor(info))).not.toContain('"additionalProperties":false');
   });
 
   it('keep the Go project names: short names, category, scope and status subresources', () => {
-    const byKind = Object.fromEntries(KINDS.map((k) => [k.kind, crdFor(k) as { spec: Record<string, unknown> }]));
-    expect(byKind['DistributionPolicy']!.spec).toMatchObject({ scope: 'Namespaced', names: { shortNames: ['dp'], categories: ['kosmos-io'] } });
-    expect(byKind['ClusterDistributionPolicy']!.spec).toMatchObject({ scope: 'Cluster', names: { shortNames: ['cdp'] } });
-    expect(byKind['WorkloadPolicy']!.spec).toMatchObject({ scope: 'Namespaced', names: { shortNames: ['wlp'] } });
+    const byKind = Object.fromEntries(
+      KINDS.map((k) => [k.kind, crdFor(k) as { spec: Record<string, unknown> }]),
+    );
+    expect(byKind['DistributionPolicy']!.spec).toMatchObject({
+      scope: 'Namespaced',
+      names: { shortNames: ['dp'], categories: ['kosmos-io'] },
+    });
+    expect(byKind['ClusterDistributionPolicy']!.spec).toMatchObject({
+      scope: 'Cluster',
+      names: { shortNames: ['cdp'] },
+    });
+    expect(byKind['WorkloadPolicy']!.spec).toMatchObject({
+      scope: 'Namespaced',
+      names: { shortNames: ['wlp'] },
+    });
     expect(JSON.stringify(byKind['NodeConfig'])).toContain('"subresources":{"status":{}}');
     expect(JSON.stringify(byKind['DistributionPolicy'])).not.toContain('subresources');
   });
 
   it('toStructural keeps Kubernetes extensions and defaults', () => {
-    expect(toStructural({ type: 'object', additionalProperties: false, 'x-kubernetes-map-type': 'atomic', default: {} })).toEqual({
+    expect(
+      toStructural({
+        type: 'object',
+        additionalProperties: false,
+        'x-kubernetes-map-type': 'atomic',
+        default: {},
+      }),
+    ).toEqual({
       type: 'object',
       'x-kubernetes-map-type': 'atomic',
       default: {},

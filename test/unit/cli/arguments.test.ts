@@ -24,18 +24,22 @@ describe('kosmosctl arguments', () => {
     expect(r.stdout).toContain('sandbox');
   });
 
-  it.each([['sandbox', 'up', '--help'], ['sandbox', 'status', '--help'], ['sandbox', 'kubeconfig', '--help']])(
-    '%s %s %s documents the command',
-    (...args) => {
-      const r = run(...args);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^Usage: kosmosctl sandbox/);
-    },
-  );
+  it.each([
+    ['sandbox', 'up', '--help'],
+    ['sandbox', 'status', '--help'],
+    ['sandbox', 'kubeconfig', '--help'],
+  ])('%s %s %s documents the command', (...args) => {
+    const r = run(...args);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: kosmosctl sandbox/);
+  });
 
   it.each([
     [['bogus'], "unknown command 'bogus'"],
-    [['sandbox', 'up', '--leaves', 'many'], "option '--leaves <n>' argument 'many' is invalid. must be an integer"],
+    [
+      ['sandbox', 'up', '--leaves', 'many'],
+      "option '--leaves <n>' argument 'many' is invalid. must be an integer",
+    ],
     [['sandbox', 'up', '--topology', '/no/such/file'], '--topology: cannot read /no/such/file'],
     [['sandbox', 'kubeconfig'], "missing required argument 'cluster'"],
     [['sandbox', 'status'], 'no sandbox in'],

@@ -24,8 +24,15 @@ describe('sandbox topology files', () => {
       ['leaf-2', 2],
     ]);
     expect(t.clusters[0]!.nodes.map((n) => n.name)).toEqual(['host-node-0', 'host-node-1']);
-    expect(t.clusters[1]!.nodes[5]).toMatchObject({ name: 'leaf-1-node-5', capacity: { cpu: '1500m', memory: '4Gi', pods: '110' } });
-    expect(t.clusters[2]!.nodes[0]).toMatchObject({ name: 'big-1', labels: { 'topology.kubernetes.io/zone': 'z2' }, taints: [] });
+    expect(t.clusters[1]!.nodes[5]).toMatchObject({
+      name: 'leaf-1-node-5',
+      capacity: { cpu: '1500m', memory: '4Gi', pods: '110' },
+    });
+    expect(t.clusters[2]!.nodes[0]).toMatchObject({
+      name: 'big-1',
+      labels: { 'topology.kubernetes.io/zone': 'z2' },
+      taints: [],
+    });
     expect(t.clusters[2]!.nodes[1]).toMatchObject({
       capacity: { 'nvidia.com/gpu': '1' },
       taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }],
@@ -47,13 +54,19 @@ describe('sandbox topology files', () => {
   it.each([
     ['clusters: []', 'clusters: Required value'],
     ['clusters: [{name: leaf-1}]', 'one cluster must be named "host"'],
-    ['clusters: [{name: host, nodes: [{cpu: lots}]}]', 'clusters[0].nodes[0].cpu: Invalid value: "lots": must be a resource quantity'],
+    [
+      'clusters: [{name: host, nodes: [{cpu: lots}]}]',
+      'clusters[0].nodes[0].cpu: Invalid value: "lots": must be a resource quantity',
+    ],
     ['clusters: [{name: host, nodes: [{count: 0}]}]', 'clusters[0].nodes[0].count: Invalid value: 0'],
     ['clusters: [{name: host, nodes: [{cpus: "2"}]}]', 'clusters[0].nodes[0].cpus: Unsupported value'],
     ['clusters: [{name: Host_1}]', 'clusters[0].name: Invalid value: "Host_1"'],
     ['clusters: [{name: host}, {name: host}]', 'clusters[1].name: Duplicate value: "host"'],
     ['clusters: [{name: host, nodes: [{name: a}, {name: a}]}]', 'Duplicate value: "a"'],
-    ['clusters: [{name: host, nodes: [{taints: [{key: k, effect: Never}]}]}]', 'clusters[0].nodes[0].taints[0].effect: Unsupported value: "Never"'],
+    [
+      'clusters: [{name: host, nodes: [{taints: [{key: k, effect: Never}]}]}]',
+      'clusters[0].nodes[0].taints[0].effect: Unsupported value: "Never"',
+    ],
     ['clusters: [ {', 'not valid YAML'],
   ])('refuses %s naming the field and the reason', (text, message) => {
     expect(() => parseTopology(text, 'file.yaml')).toThrow(message);

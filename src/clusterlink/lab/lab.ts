@@ -193,6 +193,8 @@ export async function labUp(config: LabConfig, o: LabOptions = {}): Promise<LabS
   try {
     await waitFor('redis', 10_000, async () => ((await store.redis.ping()) === 'PONG' ? true : undefined));
     for (const c of plan.clusters) for (const n of c.nodes) await createNode(plan, n, c.families);
+    for (const n of all) state.nodes[`${n.podNs}`] = { pid: startPodServer(dir, n.podNs) };
+    await saveState(dir, state);
     for (const c of plan.clusters) await emulateCni(plan, c.config.name);
 
     // The controller's writes: Clusters with their status, ClusterNodes with IPs and NIC.
@@ -324,8 +326,18 @@ async function createNode(plan: LabPlan, n: PlannedNode, families: Family[]): Pr
     await pip('-6', 'route', 'add', 'default', 'via', 'fe80::1', 'dev', 'eth0');
     await nip('-6', 'route', 'add', `${n.pod[6]}/128`, 'dev', 'pod0');
   }
-  // The pod's server: iperf3 answers TCP connects for `lab check` and throughput for the bench.
-  await inNs(n.podNs, 'iperf3', '-s', '-D', '-p', String(LAB_PORT));
+}
+
+/**
+ * The pod's workload: a TCP server that accepts any number of concurrent connections
+ * and survives clients that reset (iperf3 -s serves one client at a time, so concurrent
+ * checks of one service pod failed).
+ */
+const POD_SERVER = `require('node:net').createServer((s) => { s.on('error', () => {}); s.end('ok'); }).listen(Number(process.argv[1]), '::');`;
+
+function startPodServer(dir: string, podNs: string): number {
+  const p = startDetached('ip', ['netns', 'exec', podNs, process.execPath, '-e', POD_SERVER, String(LAB_PORT)], join(dir, `${podNs}.log`));
+  return p.pid ?? 0;
 }
 
 /** What the CNI does inside a cluster: every node routes every other node's pod CIDRs over the underlay. */

@@ -6,7 +6,7 @@ import { familiesOf } from '../netconfig/model.js';
 import { type Family, type IP, firstHost, formatIP, parseCIDR, parseIP } from '../netconfig/ip.js';
 import type { LabCluster, LabConfig } from './config.js';
 
-export const LAB_PORT = 5201; // iperf3's port: the pod servers are iperf3, so TCP checks and the bench share them
+export const LAB_PORT = 8080;
 
 export interface PlannedNode {
   cluster: string;

@@ -168,6 +168,8 @@ export class ExtenderCache implements PlacementWorld {
     if (this.podsByKey.get(key(slim.namespace, slim.name)) === uid) this.podsByKey.delete(key(slim.namespace, slim.name));
     this.hosts.deletePod(HOST, uid);
     for (const r of this.reservations.values()) r.delete(uid);
+    const cluster = slim.nodeName ? this.nodes.get(slim.nodeName)?.cluster : undefined;
+    if (cluster) this.members.release(cluster, slim.namespace, slim.name);
   }
 
   pod(namespace: string, name: string): SlimPod | undefined {

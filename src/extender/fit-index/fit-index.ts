@@ -46,6 +46,8 @@ interface Held {
   cluster: string;
   node: string;
   requests: Resources;
+  /** Holds only: epoch ms after which the hold is dropped if the pod never showed up. */
+  expiresAt?: number;
 }
 
 const ORDER = ['cpu', 'memory', 'ephemeral-storage', 'pods'];
@@ -172,10 +174,22 @@ export class FitIndex {
   }
 
   /** Hold capacity on a member node for a pod placed but not yet seen in the leaf. Idempotent per pod. */
-  reserve(cluster: string, memberNode: string, namespace: string, name: string, requests: Resources): void {
+  reserve(cluster: string, memberNode: string, namespace: string, name: string, requests: Resources, expiresAt = Infinity): void {
     const key = `${cluster}\u0000${namespace}/${name}`;
     this.unaccount(key, this.holds);
-    this.account(key, this.holds, { cluster, node: memberNode, requests });
+    this.account(key, this.holds, { cluster, node: memberNode, requests, expiresAt });
+  }
+
+  /** Drop holds whose pods never showed up in the leaf (ClusterTree down, pod deleted meanwhile). */
+  sweep(now: number): number {
+    let dropped = 0;
+    for (const [k, h] of this.holds) {
+      if ((h.expiresAt ?? Infinity) <= now) {
+        this.unaccount(k, this.holds);
+        dropped++;
+      }
+    }
+    return dropped;
   }
 
   release(cluster: string, namespace: string, name: string): void {

@@ -287,7 +287,10 @@ describe('scoring between host and leaf nodes', () => {
     const scores = prioritizePod(toPodView(pod('p')), ['host-1', 'kosmos-leaf-1'], smallWorld(), { preference, packing: 'best-fit' });
     const sorted = [...scores].sort((a, b) => b.Score - a.Score);
     expect(sorted[0]?.Host).toBe(top);
-    for (const s of scores) expect(s.Score).toBeGreaterThanOrEqual(0), expect(s.Score).toBeLessThanOrEqual(10);
+    for (const s of scores) {
+      expect(s.Score).toBeGreaterThanOrEqual(0);
+      expect(s.Score).toBeLessThanOrEqual(10);
+    }
   });
 
   it('capacity ranks the host node with more free cpu higher', () => {

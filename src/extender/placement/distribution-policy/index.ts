@@ -16,12 +16,12 @@ export function checkDistribution(policy: ResolvedPolicy | undefined, node: Node
       return PASS;
     case 'host':
       return node.leaf
-        ? { ok: false, unresolvable: true, reason: `leaf node ${node.name} excluded by ${who} (host nodes only)` }
+        ? { ok: false, unresolvable: true, reason: `leaf node(s) excluded by ${who} (host nodes only)` }
         : PASS;
     case 'leaf':
       return node.leaf
         ? PASS
-        : { ok: false, unresolvable: true, reason: `host node ${node.name} excluded by ${who} (leaf nodes only)` };
+        : { ok: false, unresolvable: true, reason: `host node(s) excluded by ${who} (leaf nodes only)` };
     case 'adv': {
       const adv = policy.term?.advancedTerm;
       if (adv?.nodeName && adv.nodeName === node.name) return PASS;
@@ -30,7 +30,7 @@ export function checkDistribution(policy: ResolvedPolicy | undefined, node: Node
       // returned false; here the tolerations select the nodes whose taints they tolerate.
       const tolerations = adv?.tolerations ?? [];
       if (tolerations.length > 0 && node.taints.some((t) => toleratedBy(tolerations, t))) return PASS;
-      return { ok: false, unresolvable: true, reason: `node ${node.name} does not match the advanced term of ${who}` };
+      return { ok: false, unresolvable: true, reason: `node(s) didn't match the advanced term of ${who}` };
     }
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, portInUse } from '../../src/cli/sandbox/processes.js';
 import type { SandboxState } from '../../src/cli/sandbox/state.js';
@@ -142,6 +143,29 @@ describe('kosmosctl sandbox', () => {
         'jsonpath={.metadata.resourceVersion}',
       ]).stdout,
     ).toBe(crdBefore);
+  });
+
+  it('a dead component whose port another process took makes up fail naming the port', async () => {
+    const redis = state.components.find((c) => c.name === 'redis')!;
+    process.kill(redis.pid, 'SIGKILL');
+    await eventually(() => {
+      if (isAlive(redis.pid)) throw new Error('still alive');
+    }, 10_000);
+    const squatter = net.createServer().listen(redis.port, '127.0.0.1');
+    await new Promise((r) => squatter.once('listening', r));
+    try {
+      const r = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`port ${redis.port} for redis is in use by another process`);
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+    // With the port free again, up brings Redis back on the same port.
+    const again = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('starting redis');
+    state = readStateFile();
+    expect(state.components.find((c) => c.name === 'redis')!.port).toBe(redis.port);
   });
 
   it('refuses to start a second sandbox with another topology in the same folder', async () => {

@@ -44,6 +44,11 @@ export interface UpOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function onPath(command: string): boolean {
+  if (command.includes('/')) return existsSync(command);
+  return (process.env['PATH'] ?? '').split(':').some((d) => d && existsSync(join(d, command)));
+}
+
 function sameTopology(a: Topology, b: Topology): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -120,6 +125,13 @@ async function ensureComponent(ctx: SandboxContext, def: ComponentDef): Promise<
     );
   }
   mkdirSync(join(def.spec.logFile, '..'), { recursive: true });
+  if (!onPath(def.spec.command)) {
+    throw new UserError(
+      def.name === 'redis'
+        ? 'redis-server is not installed: apt-get install redis-server (or set REDIS_URL to a Redis of yours)'
+        : `${def.spec.command} not found for ${label}`,
+    );
+  }
   ctx.progress(`starting ${label} on 127.0.0.1:${def.port}`);
   const pid = startDetached(def.spec);
   const record: ComponentState = {

@@ -19,13 +19,48 @@ export interface DecideDeps {
   world?: PlacementWorld;
 }
 
-const MAX_ATTEMPTS = 5;
+const MAX_ATTEMPTS = 20;
+
+/** Per-policy queue inside one process: local calls never conflict with each other, only with other replicas. */
+const queues = new Map<string, Promise<unknown>>();
+
+function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = queues.get(key) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  const tail = next.catch(() => undefined);
+  queues.set(key, tail);
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key);
+  });
+  return next;
+}
 
 export async function decideFilter(pod: PodView, nodeNames: readonly string[], deps: DecideDeps): Promise<FilterDecision> {
   const world = deps.world ?? deps.cache;
   const wlp = pod.workloadPolicy && !pod.daemonSet ? world.workloadPolicy(pod.namespace, pod.workloadPolicy) : undefined;
   if (!wlp) return filterPod(pod, nodeNames, world);
   const key = policyKey(wlp);
+  return await serialised(`${storeId(deps.store)}:${key}`, () => decideReserved(pod, nodeNames, deps, world, key));
+}
+
+const storeIds = new WeakMap<object, number>();
+let nextStoreId = 1;
+function storeId(store: object): number {
+  let id = storeIds.get(store);
+  if (id === undefined) {
+    id = nextStoreId++;
+    storeIds.set(store, id);
+  }
+  return id;
+}
+
+async function decideReserved(
+  pod: PodView,
+  nodeNames: readonly string[],
+  deps: DecideDeps,
+  world: PlacementWorld,
+  key: string,
+): Promise<FilterDecision> {
   for (let attempt = 1; ; attempt++) {
     const snap = await deps.store.snapshot(key);
     // Synchronous from here to the reserve call's start: the cache mirror and the decision agree.
@@ -39,6 +74,8 @@ export async function decideFilter(pod: PodView, nodeNames: readonly string[], d
       ]);
       return decision;
     }
+    // Another replica wrote first: back off a little (jittered) so the two do not collide again.
+    await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
     if (attempt >= MAX_ATTEMPTS) {
       const reason = `workload policy ${key}: reservations changed ${MAX_ATTEMPTS} times while deciding; retrying later`;
       return {

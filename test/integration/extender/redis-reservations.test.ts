@@ -1,0 +1,163 @@
+/**
+ * Reservations against a real redis-server: each file starts its own on a free loopback
+ * port (or uses REDIS_URL), every test works under a random key prefix, and everything is
+ * removed afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ExtenderCache } from '../../../src/extender/cache.js';
+import { decideFilter } from '../../../src/extender/decide.js';
+import { toPodView } from '../../../src/extender/placement/pod-view.js';
+import { RedisReservationStore } from '../../../src/extender/reservations/redis-store.js';
+import { WLP_LABEL, leafNode, pod, wlp } from '../../unit/extender/fixtures.js';
+
+let server: ChildProcess | undefined;
+let url = process.env['REDIS_URL'] ?? '';
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (url) return;
+  const port = await freePort();
+  server = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  url = `redis://127.0.0.1:${port}`;
+  // Wait until the server accepts connections.
+  for (let i = 0; ; i++) {
+    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      await probe.quit();
+      break;
+    } catch (err) {
+      probe.disconnect();
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+});
+
+afterAll(async () => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server?.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+});
+
+let prefix = '';
+let admin: Redis;
+const stores: RedisReservationStore[] = [];
+const store = (): RedisReservationStore => {
+  const s = new RedisReservationStore({ url, prefix });
+  stores.push(s);
+  return s;
+};
+
+beforeEach(() => {
+  prefix = `test:${randomBytes(6).toString('hex')}:`;
+  admin = new Redis(url);
+});
+
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  const keys = await admin.keys(`${prefix}*`);
+  if (keys.length > 0) await admin.del(...keys);
+  await admin.quit();
+});
+
+describe('Redis reservation store', () => {
+  it('a reservation is visible to another replica with the version to compare against', async () => {
+    const a = store();
+    const b = store();
+    expect(await a.reserve('ns/p', 0, 'u1', 'leaf-1', 30_000)).toBe(true);
+    const snap = await b.snapshot('ns/p');
+    expect(snap.version).toBe(1);
+    expect(snap.entries).toMatchObject([{ uid: 'u1', domain: 'leaf-1' }]);
+  });
+
+  it('a write based on a stale version is refused, so two replicas never both take the last slot', async () => {
+    const a = store();
+    const b = store();
+    const seenByA = await a.snapshot('ns/p');
+    const seenByB = await b.snapshot('ns/p');
+    expect(await a.reserve('ns/p', seenByA.version, 'ua', 'leaf-1', 30_000)).toBe(true);
+    expect(await b.reserve('ns/p', seenByB.version, 'ub', 'leaf-1', 30_000)).toBe(false);
+    expect((await b.snapshot('ns/p')).entries.map((e) => e.uid)).toEqual(['ua']);
+  });
+
+  it('confirm records the node; release removes the entry; both bump the version', async () => {
+    const a = store();
+    await a.reserve('ns/p', 0, 'u1', 'leaf-1', 30_000);
+    await a.confirm('ns/p', 'u1', 'kosmos-leaf-1', 60_000);
+    expect((await a.snapshot('ns/p')).entries[0]).toMatchObject({ node: 'kosmos-leaf-1' });
+    await a.release('ns/p', 'u1');
+    const snap = await a.snapshot('ns/p');
+    expect(snap.entries).toEqual([]);
+    expect(snap.version).toBe(3);
+  });
+
+  it('an entry stops counting once its TTL has passed (Redis clock)', async () => {
+    const a = store();
+    await a.reserve('ns/p', 0, 'u1', 'leaf-1', 1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await a.snapshot('ns/p')).entries).toEqual([]);
+  });
+
+  it('all keys live under the configured prefix', async () => {
+    const a = store();
+    await a.reserve('ns/p', 0, 'u1', 'leaf-1', 30_000);
+    const keys = await admin.keys('*');
+    expect(keys.filter((k) => k.startsWith(prefix)).sort()).toEqual([`${prefix}wlp:{ns/p}:entries`, `${prefix}wlp:{ns/p}:version`]);
+  });
+});
+
+describe('two extender replicas sharing Redis', () => {
+  it('a burst of 9 replicas split across two replicas still ends with exactly leaf-1: 3, leaf-2: 6', async () => {
+    const policy = wlp('split', 'default', {
+      topologyKey: 'kosmos.io/cluster',
+      labelSelector: { matchLabels: { app: 'web' } },
+      allocationType: 'Required',
+      allocationPolicy: [
+        { name: 'leaf-1', replicas: 3 },
+        { name: 'leaf-2', replicas: 6 },
+      ],
+    });
+    const replica = (): ExtenderCache => {
+      const c = new ExtenderCache();
+      c.upsertNode(leafNode('kosmos-leaf-1', 'leaf-1'));
+      c.upsertNode(leafNode('kosmos-leaf-2', 'leaf-2'));
+      c.upsertWorkloadPolicy(policy);
+      return c;
+    };
+    const caches = [replica(), replica()];
+    const stores2 = [store(), store()];
+    const names = ['kosmos-leaf-1', 'kosmos-leaf-2'];
+    // Ten pods at once, alternating replicas, all in flight together: one must be refused.
+    const decisions = await Promise.all(
+      [...Array(10).keys()].map((i) =>
+        decideFilter(toPodView(pod(`web-${i}`, { labels: { app: 'web', [WLP_LABEL]: 'split' } })), names, {
+          cache: caches[i % 2] as ExtenderCache,
+          store: stores2[i % 2] as RedisReservationStore,
+          reservationTtlMs: 30_000,
+        }),
+      ),
+    );
+    const counts: Record<string, number> = {};
+    for (const d of decisions) if (d.reserve) counts[d.reserve.domain] = (counts[d.reserve.domain] ?? 0) + 1;
+    expect(counts).toEqual({ 'leaf-1': 3, 'leaf-2': 6 });
+    expect(decisions.filter((d) => d.passed.length === 0)).toHaveLength(1);
+  });
+});

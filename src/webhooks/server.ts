@@ -113,16 +113,14 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
       if (typeof parsed === 'string') {
         metrics.requests.inc({ webhook, result: 'malformed' });
         log.warn('malformed AdmissionReview', { webhook, reason: parsed });
-        res
-          .status(400)
-          .json({
-            kind: 'Status',
-            apiVersion: 'v1',
-            status: 'Failure',
-            reason: 'BadRequest',
-            code: 400,
-            message: `malformed AdmissionReview: ${parsed}`,
-          });
+        res.status(400).json({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          reason: 'BadRequest',
+          code: 400,
+          message: `malformed AdmissionReview: ${parsed}`,
+        });
         return;
       }
       let response: AdmissionResponse;
@@ -174,16 +172,14 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     if (status === 500) log.error('unexpected server error', errorFields(err));
     const reason = status === 413 ? 'RequestEntityTooLarge' : status === 500 ? 'InternalError' : 'BadRequest';
     metrics.requests.inc({ webhook: 'none', result: status === 500 ? 'error' : 'malformed' });
-    res
-      .status(status)
-      .json({
-        kind: 'Status',
-        apiVersion: 'v1',
-        status: 'Failure',
-        reason,
-        code: status,
-        message: `malformed AdmissionReview: ${e.message ?? String(err)}`,
-      });
+    res.status(status).json({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason,
+      code: status,
+      message: `malformed AdmissionReview: ${e.message ?? String(err)}`,
+    });
   });
   return app;
 }

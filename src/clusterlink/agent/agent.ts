@@ -100,6 +100,8 @@ export class Agent {
   private async syncOnce(): Promise<SyncResult | undefined> {
     const t0 = performance.now();
     const obj = await this.o.store.getNodeConfig(this.o.name);
+    // After a restart, continue from the status the previous process wrote (lastChangeTime stays).
+    if (!this.lastStatus && obj?.status) this.lastStatus = obj.status;
     let refused: string | undefined;
     if (!obj) {
       // The network manager deleted our NodeConfig: the node is no longer linked, so tear down.

@@ -336,7 +336,11 @@ async function createNode(plan: LabPlan, n: PlannedNode, families: Family[]): Pr
 const POD_SERVER = `require('node:net').createServer((s) => { s.on('error', () => {}); s.end('ok'); }).listen(Number(process.argv[1]), '::');`;
 
 function startPodServer(dir: string, podNs: string): number {
-  const p = startDetached('ip', ['netns', 'exec', podNs, process.execPath, '-e', POD_SERVER, String(LAB_PORT)], join(dir, `${podNs}.log`));
+  const p = startDetached(
+    'ip',
+    ['netns', 'exec', podNs, process.execPath, '-e', POD_SERVER, String(LAB_PORT)],
+    join(dir, `${podNs}.log`),
+  );
   return p.pid ?? 0;
 }
 

@@ -43,7 +43,12 @@ async function main(argv: string[]): Promise<void> {
       untilSignal(await runElector({ ...target, cluster: need('cluster'), name: need('name') }));
       return;
     case 'network-manager':
-      untilSignal(await runNetworkManager(target));
+      untilSignal(
+        await runNetworkManager({
+          ...target,
+          ...(values['resync-ms'] ? { resyncMs: Number(values['resync-ms']) } : {}),
+        }),
+      );
       return;
     default:
       throw new Error(`unknown command ${cmd ?? '(none)'}: expected agent, elector or network-manager`);

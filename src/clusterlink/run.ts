@@ -65,10 +65,11 @@ export async function runElector(o: RedisTarget & { cluster: string; name: strin
   };
 }
 
-export async function runNetworkManager(o: RedisTarget): Promise<Stop> {
+export async function runNetworkManager(o: RedisTarget & { resyncMs?: number }): Promise<Stop> {
   const store = new RedisStore(o.redisUrl, o.prefix);
   const manager = new NetworkManager({
     store,
+    ...(o.resyncMs ? { resyncMs: o.resyncMs } : {}),
     log: createLogger('clusterlink-network-manager'),
     bullmq: { connection: { url: o.redisUrl }, prefix: `${o.prefix}:bull` },
   });

@@ -180,6 +180,11 @@ export function validateKosmos(req: AdmissionRequest, ctx: AdmissionContext): De
     ];
     return { response: decide(req, kind, GROUP, name, { errors, warnings: [] }), subject: kind };
   }
+  if (!isObject(obj['metadata'])) {
+    // The apiserver always sends metadata; the semantic rules read it, so do not guess.
+    const errors: FieldError[] = [{ field: 'metadata', type: 'Required', detail: '' }];
+    return { response: decide(req, kind, GROUP, name, { errors, warnings: [] }), subject: kind };
+  }
   const schemaErrors = validateSchema(kind, obj);
   if (schemaErrors.length > 0) {
     return {

@@ -58,10 +58,21 @@ class Builder {
 
 const addrOnly = (d: Device): string => d.addr.slice(0, d.addr.indexOf('/'));
 
-function sortedUnique<T>(items: T[]): T[] {
-  const m = new Map<string, T>();
-  for (const i of items) m.set(JSON.stringify(i), i);
-  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+/**
+ * Sort by the given fields and drop duplicates. A NUL between fields sorts a shorter value
+ * first, which is the order of the items' JSON; plain string keys keep 1000 p2p bridge nodes
+ * (3 million FDB/ARP entries) affordable, where JSON.stringify per item was not.
+ */
+function sortedUnique<T>(items: T[], fields: readonly (keyof T)[]): T[] {
+  const keyed = items.map((item) => ({ k: fields.map((f) => String(item[f])).join('\0'), item }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  const out: T[] = [];
+  let last: string | undefined;
+  for (const { k, item } of keyed) {
+    if (k !== last) out.push(item);
+    last = k;
+  }
+  return out;
 }
 
 export function computeNodeConfigs(input: NetworkInput): NetworkResult {
@@ -244,12 +255,12 @@ export function computeNodeConfigs(input: NetworkInput): NetworkResult {
   for (const name of [...out.keys()].sort()) {
     const x = out.get(name) as Builder;
     const spec: NodeConfigSpec = {};
-    if (x.devices.length) spec.devices = sortedUnique(x.devices);
-    if (x.routes.length) spec.routes = sortedUnique(x.routes);
-    if (x.iptables.length) spec.iptables = sortedUnique(x.iptables);
-    if (x.fdbs.length) spec.fdbs = sortedUnique(x.fdbs);
-    if (x.arps.length) spec.arps = sortedUnique(x.arps);
+    if (x.devices.length) spec.devices = sortedUnique(x.devices, ['name']);
+    if (x.routes.length) spec.routes = sortedUnique(x.routes, ['cidr', 'gw', 'dev']);
+    if (x.iptables.length) spec.iptables = sortedUnique(x.iptables, ['table', 'chain', 'rule']);
+    if (x.fdbs.length) spec.fdbs = sortedUnique(x.fdbs, ['ip', 'mac', 'dev']);
+    if (x.arps.length) spec.arps = sortedUnique(x.arps, ['ip', 'mac', 'dev']);
     nodeConfigs.set(name, spec);
   }
-  return { nodeConfigs, problems: sortedUnique(problems) };
+  return { nodeConfigs, problems: sortedUnique(problems, ['cluster', 'reason', 'node', 'message']) };
 }

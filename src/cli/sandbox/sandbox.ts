@@ -32,7 +32,7 @@ import { createCA, issueCert, newServiceAccountKey, type KeyPair } from './pki.j
 import { freePort, isAlive, portInUse, probe, startDetached, stopProcess, waitHealthy } from './processes.js';
 import { readState, sandboxDir, writeState, type ComponentState, type SandboxState } from './state.js';
 import { defaultTopology, HOST_CLUSTER, type SandboxCluster, type Topology } from './topology.js';
-import { kosmosComponents } from './kosmos-components.js';
+import { hostSchedulerConfig, kosmosComponents } from './kosmos-components.js';
 import type { SandboxContext } from './context.js';
 
 export interface UpOptions {
@@ -300,18 +300,32 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
   await Promise.all(apiservers.map((c) => waitComponent(c)));
 
   const stagesFile = join(projectRoot(), 'config', 'kwok-stages.yaml');
-  const started: ComponentState[] = [];
   for (const cluster of topology.clusters) {
-    const files = ctx.files(cluster.name);
-    const client = KubeClient.fromFile(files.kubeconfig);
+    const client = KubeClient.fromFile(ctx.files(cluster.name).kubeconfig);
     try {
       await applyCrds(client);
       await ensureNodes(client, cluster);
     } finally {
       client.close();
     }
-    const schedFile = join(files.dir, 'kube-scheduler.yaml');
-    writeFileSync(schedFile, schedulerConfig(files.kubeconfig, [{ schedulerName: 'default-scheduler' }]));
+  }
+
+  // Kosmos components only need the apiservers and Redis; starting them before the
+  // schedulers means the host scheduler never calls an extender that is not there yet.
+  const kosmos: ComponentState[] = [];
+  if (!s.bare) {
+    for (const def of await kosmosComponents(ctx)) kosmos.push(await ensureComponent(ctx, def));
+    await Promise.all(kosmos.map((c) => waitComponent(c)));
+  }
+
+  const started: ComponentState[] = [];
+  for (const cluster of topology.clusters) {
+    const files = ctx.files(cluster.name);
+    let schedFile = cluster.name === HOST_CLUSTER ? await hostSchedulerConfig(ctx) : undefined;
+    if (!schedFile) {
+      schedFile = join(files.dir, 'kube-scheduler.yaml');
+      writeFileSync(schedFile, schedulerConfig(files.kubeconfig, [{ schedulerName: 'default-scheduler' }]));
+    }
     started.push(
       await ensureComponent(
         ctx,
@@ -348,12 +362,6 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
     }
   }
 
-  if (!s.bare) {
-    const defs = await kosmosComponents(ctx);
-    const kosmos: ComponentState[] = [];
-    for (const def of defs) kosmos.push(await ensureComponent(ctx, def));
-    await Promise.all(kosmos.map((c) => waitComponent(c)));
-  }
   writeState(s, dir);
   progress(`up: ${topology.clusters.map((c) => `${c.name} (${c.nodes.length} nodes)`).join(', ')}`);
   return s;

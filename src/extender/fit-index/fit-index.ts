@@ -86,6 +86,14 @@ function fits(m: MemberNode, req: Resources): boolean {
   return true;
 }
 
+function shortOf(r: string, want: number, largest: number): FitAnswer {
+  if (r === 'pods') return { ok: false, reason: 'no member node has a free pod slot' };
+  return {
+    ok: false,
+    reason: `no member node has ${formatResource(r, want)} ${r} free; largest ${formatResource(r, Math.max(largest, 0))}`,
+  };
+}
+
 export class FitIndex {
   private readonly clusters = new Map<string, ClusterMembers>();
   private readonly pods = new Map<string, Held>();
@@ -226,7 +234,10 @@ export class FitIndex {
     if (scope.kind === 'cluster') {
       for (const r in req) {
         const want = req[r] as number;
-        if (want > 0 && (c.maxFree[r] ?? 0) < want) return this.failure(c, scope, req, constraints);
+        const largest = c.maxFree[r] ?? 0;
+        // O(resources): bigger than every member node. The largest chunk is over all usable
+        // nodes here, which is what a user needs to see to size the pod.
+        if (want > 0 && largest < want) return shortOf(r, want, largest);
       }
     }
     const wantCpu = req['cpu'] ?? 0;
@@ -253,14 +264,9 @@ export class FitIndex {
     for (const r of names) {
       const want = req[r] ?? 0;
       if (want <= 0) continue;
-      const largest = Math.max(...usable.map((m) => free(m, r)));
-      if (largest < want) {
-        if (r === 'pods') return { ok: false, reason: 'no member node has a free pod slot' };
-        return {
-          ok: false,
-          reason: `no member node has ${formatResource(r, want)} ${r} free; largest ${formatResource(r, Math.max(largest, 0))}`,
-        };
-      }
+      let largest = -Infinity;
+      for (const m of usable) largest = Math.max(largest, free(m, r));
+      if (largest < want) return shortOf(r, want, largest);
     }
     const asked = names.filter((r) => (req[r] ?? 0) > 0 && r !== 'pods').map((r) => `${formatResource(r, req[r] as number)} ${r}`);
     return { ok: false, reason: `no member node has ${asked.join(' and ')} free together` };

@@ -149,22 +149,19 @@ export function prioritizePod(
   world: PlacementWorld,
   options: PlacementOptions = DEFAULT_OPTIONS,
 ): HostScore[] {
-  const nodes = nodeNames.map((n) => world.node(n));
   // Leftover after placement, per leaf, normalised across this call's leaves.
   const fit = new Map<string, number>();
   let lo = Infinity;
   let hi = -Infinity;
-  const needFit = options.preference === 'capacity' ? true : nodes.some((n) => n?.leaf);
-  if (needFit) {
-    for (const n of nodes) {
-      if (!n) continue;
-      const a = n.leaf ? world.memberFit(n, pod, true) : options.preference === 'capacity' ? world.hostFit(n, pod) : undefined;
-      if (!a?.ok || a.leftover === undefined) continue;
-      const frac = a.capacity ? a.leftover / a.capacity : 0;
-      fit.set(n.name, frac);
-      if (frac < lo) lo = frac;
-      if (frac > hi) hi = frac;
-    }
+  for (const name of nodeNames) {
+    const n = world.node(name);
+    if (!n || (!n.leaf && options.preference !== 'capacity')) continue;
+    const a = n.leaf ? world.memberFit(n, pod, true) : world.hostFit(n, pod);
+    if (!a?.ok || a.leftover === undefined) continue;
+    const frac = a.capacity ? a.leftover / a.capacity : 0;
+    fit.set(n.name, frac);
+    if (frac < lo) lo = frac;
+    if (frac > hi) hi = frac;
   }
   const packScore = (name: string): number => {
     const f = fit.get(name);
@@ -185,8 +182,8 @@ export function prioritizePod(
     }
   }
 
-  return nodeNames.map((name, i) => {
-    const n = nodes[i];
+  return nodeNames.map((name) => {
+    const n = world.node(name);
     if (!n) return { Host: name, Score: 0 };
     let score: number;
     switch (options.preference) {

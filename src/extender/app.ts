@@ -40,6 +40,8 @@ export interface ExtenderAppDeps {
   reservationTtlMs?: number;
   /** How long a bound pod's reservations count while informers catch up. */
   boundTtlMs?: number;
+  /** How long a filter-time member-capacity hold lasts without a bind. */
+  tentativeTtlMs?: number;
   readiness?: ReadinessCheck[];
 }
 
@@ -88,6 +90,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
   const placement = deps.placement ?? DEFAULT_OPTIONS;
   const reservationTtlMs = deps.reservationTtlMs ?? 30_000;
   const boundTtlMs = deps.boundTtlMs ?? 120_000;
+  const tentativeTtlMs = deps.tentativeTtlMs ?? 10_000;
   const recent = new RecentPods();
   const { cache, store } = deps;
 
@@ -116,6 +119,8 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
       const args = parseExtenderArgs(req.body);
       const pod = toPodView(args.Pod);
       const { world, names } = worldFor(args);
+      // A pod filtered again (retry) must not be blocked by its own earlier holds.
+      cache.members.releaseTentative(pod.uid);
       const decision = await decideFilter(pod, names, {
         cache,
         store,
@@ -123,6 +128,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
         ...(world === cache ? {} : { world }),
       });
       recent.set(pod);
+      holdForBurst(pod, decision.passed, world);
       const failed: Record<string, string> = {};
       const unresolvable: Record<string, string> = {};
       const byRule = new Map<string, number>();
@@ -197,8 +203,25 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
     }
   });
 
+  /**
+   * Between filter and bind the scheduler already works on the next pod; hold this pod's
+   * chunk on every leaf it passed so that pod is not promised the same member capacity.
+   */
+  function holdForBurst(pod: PodView, passed: readonly string[], world: PlacementWorld): void {
+    if (!Object.entries(pod.requests).some(([r, v]) => r !== 'pods' && v > 0)) return;
+    const placements: { cluster: string; node: string }[] = [];
+    for (const name of passed) {
+      const node = world.node(name);
+      if (!node?.leaf || !node.cluster) continue;
+      const fit = cache.memberFit(node, pod);
+      if (fit?.ok && fit.memberNode) placements.push({ cluster: node.cluster, node: fit.memberNode });
+    }
+    if (placements.length > 0) cache.members.holdTentatively(pod.uid, placements, pod.requests, Date.now() + tentativeTtlMs);
+  }
+
   /** After a successful bind: extend the domain reservation, hold member-node capacity. */
   async function recordPlacement(ref: { namespace: string; name: string; uid: string }, nodeName: string): Promise<void> {
+    cache.members.releaseTentative(ref.uid);
     const pod = recent.get(ref.uid);
     if (!pod) return;
     if (pod.workloadPolicy) {

@@ -170,6 +170,7 @@ export class ExtenderCache implements PlacementWorld {
     for (const r of this.reservations.values()) r.delete(uid);
     const cluster = slim.nodeName ? this.nodes.get(slim.nodeName)?.cluster : undefined;
     if (cluster) this.members.release(cluster, slim.namespace, slim.name);
+    this.members.releaseTentative(uid);
   }
 
   pod(namespace: string, name: string): SlimPod | undefined {

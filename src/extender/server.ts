@@ -108,7 +108,7 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
   const addr = server.address() as AddressInfo;
   const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${options.tls ? 'https' : 'http'}://${hostPart}:${addr.port}`;
-  const sweeper = setInterval(() => cache.members.sweep(Date.now()), 10_000);
+  const sweeper = setInterval(() => cache.members.sweep(Date.now()), 2_000);
   sweeper.unref();
   log.info('extender listening', { url, informers: !!kc, redis: !!options.redisUrl });
 

@@ -28,7 +28,10 @@ interface ClusterMembers {
   nodes: Map<string, MemberNode>;
   sorted: MemberNode[];
   maxFree: Resources;
+  /** Membership or capacity changed: re-filter and re-sort. */
   dirty: boolean;
+  /** Only usage changed: the order was repaired in place, the maxima need recomputing. */
+  maxDirty: boolean;
 }
 
 /** What the index needs of a pod running in a leaf cluster. */
@@ -98,11 +101,12 @@ export class FitIndex {
   private readonly clusters = new Map<string, ClusterMembers>();
   private readonly pods = new Map<string, Held>();
   private readonly holds = new Map<string, Held>();
+  private readonly tentative = new Map<string, string[]>();
 
   private members(cluster: string): ClusterMembers {
     let c = this.clusters.get(cluster);
     if (!c) {
-      c = { nodes: new Map(), sorted: [], maxFree: {}, dirty: true };
+      c = { nodes: new Map(), sorted: [], maxFree: {}, dirty: true, maxDirty: true };
       this.clusters.set(cluster, c);
     }
     return c;
@@ -115,8 +119,8 @@ export class FitIndex {
       // A pod can arrive before its node; keep its usage on a placeholder until the node shows up.
       m = { name, labels: {}, taints: [], usable: false, allocatable: {}, used: {} };
       c.nodes.set(name, m);
+      c.dirty = true;
     }
-    c.dirty = true;
     return m;
   }
 
@@ -137,6 +141,7 @@ export class FitIndex {
     const alloc: Resources = {};
     for (const [k, v] of Object.entries(node.status?.allocatable ?? {})) alloc[k] = parseResource(k, v);
     m.allocatable = alloc;
+    this.members(cluster).dirty = true;
   }
 
   deleteNode(cluster: string, name: string): void {
@@ -159,13 +164,63 @@ export class FitIndex {
     const m = c?.nodes.get(h.node);
     if (c && m) {
       addTo(m.used, h.requests, -1);
-      c.dirty = true;
+      this.moved(c, m);
     }
   }
 
   private account(key: string, map: Map<string, Held>, held: Held): void {
     map.set(key, held);
-    addTo(this.member(held.cluster, held.node).used, held.requests, 1);
+    const m = this.member(held.cluster, held.node);
+    addTo(m.used, held.requests, 1);
+    this.moved(this.members(held.cluster), m);
+  }
+
+  /**
+   * A node's usage changed: repair the cpu order by moving just that node (O(members),
+   * no sort), and recompute the maxima lazily. Pod churn and holds therefore cost little.
+   */
+  private moved(c: ClusterMembers, m: MemberNode): void {
+    c.maxDirty = true;
+    if (c.dirty || !m.usable) return;
+    const arr = c.sorted;
+    let i = arr.indexOf(m);
+    if (i < 0) {
+      c.dirty = true;
+      return;
+    }
+    const f = free(m, 'cpu');
+    while (i > 0 && free(arr[i - 1] as MemberNode, 'cpu') < f) {
+      arr[i] = arr[i - 1] as MemberNode;
+      i--;
+    }
+    while (i < arr.length - 1 && free(arr[i + 1] as MemberNode, 'cpu') > f) {
+      arr[i] = arr[i + 1] as MemberNode;
+      i++;
+    }
+    arr[i] = m;
+  }
+
+  /**
+   * Filter-time holds: while a pod is between filter and bind, each leaf that passed keeps
+   * room for it on the member node the filter found, so the next pod of a burst cannot be
+   * promised the same chunk (the scheduler starts the next pod before this one's bind).
+   * Replaced on every filter of the same pod; dropped at bind (for all but the chosen leaf,
+   * which gets a bind-time hold instead) or when they expire.
+   */
+  holdTentatively(uid: string, placements: readonly { cluster: string; node: string }[], requests: Resources, expiresAt: number): void {
+    this.releaseTentative(uid);
+    const keys: string[] = [];
+    for (const p of placements) {
+      const key = `${p.cluster}\u0000tentative\u0000${uid}`;
+      this.account(key, this.holds, { cluster: p.cluster, node: p.node, requests, expiresAt });
+      keys.push(key);
+    }
+    if (keys.length > 0) this.tentative.set(uid, keys);
+  }
+
+  releaseTentative(uid: string): void {
+    for (const k of this.tentative.get(uid) ?? []) this.unaccount(k, this.holds);
+    this.tentative.delete(uid);
   }
 
   upsertPod(cluster: string, pod: MemberPod): void {
@@ -197,6 +252,11 @@ export class FitIndex {
         dropped++;
       }
     }
+    for (const [uid, keys] of this.tentative) {
+      const left = keys.filter((k) => this.holds.has(k));
+      if (left.length === 0) this.tentative.delete(uid);
+      else this.tentative.set(uid, left);
+    }
     return dropped;
   }
 
@@ -204,14 +264,19 @@ export class FitIndex {
     this.unaccount(`${cluster}\u0000${namespace}/${name}`, this.holds);
   }
 
+  /** Bind-time holds (filter-time ones are not counted: they come and go with every pod). */
   reservationCount(): number {
-    return this.holds.size;
+    return this.holds.size - [...this.tentative.values()].reduce((n, k) => n + k.length, 0);
   }
 
   private refresh(c: ClusterMembers): void {
-    if (!c.dirty) return;
-    c.sorted = [...c.nodes.values()].filter((m) => m.usable);
-    c.sorted.sort((a, b) => free(b, 'cpu') - free(a, 'cpu'));
+    if (c.dirty) {
+      c.sorted = [...c.nodes.values()].filter((m) => m.usable);
+      c.sorted.sort((a, b) => free(b, 'cpu') - free(a, 'cpu'));
+      c.dirty = false;
+      c.maxDirty = true;
+    }
+    if (!c.maxDirty) return;
     const max: Resources = {};
     for (const m of c.sorted) {
       for (const r of Object.keys(m.allocatable)) {
@@ -220,7 +285,7 @@ export class FitIndex {
       }
     }
     c.maxFree = max;
-    c.dirty = false;
+    c.maxDirty = false;
   }
 
   /**

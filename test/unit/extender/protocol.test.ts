@@ -133,6 +133,20 @@ describe('bind verb', () => {
     expect(next.body.FailedNodes['kosmos-leaf-1']).toBe('leaf-1: no member node has 2 cpu free; largest 1');
   });
 
+  it('a burst cannot promise the same member chunk twice: the next pod is held off before the first one is bound', async () => {
+    const { app } = setup();
+    const first = pod('a', { requests: { cpu: '3' } });
+    const second = pod('b', { requests: { cpu: '2' } });
+    const f1 = await request(app).post('/filter').send({ Pod: first, NodeNames: ['kosmos-leaf-1'] }).expect(200);
+    expect(f1.body.NodeNames).toEqual(['kosmos-leaf-1']);
+    // The scheduler moves on to the next pod before binding the first one.
+    const f2 = await request(app).post('/filter').send({ Pod: second, NodeNames: ['kosmos-leaf-1'] }).expect(200);
+    expect(f2.body.FailedNodes['kosmos-leaf-1']).toBe('leaf-1: no member node has 2 cpu free; largest 1');
+    // The first pod filtered again (a retry) is not blocked by its own hold.
+    const again = await request(app).post('/filter').send({ Pod: first, NodeNames: ['kosmos-leaf-1'] }).expect(200);
+    expect(again.body.NodeNames).toEqual(['kosmos-leaf-1']);
+  });
+
   it('passes an apiserver failure back in Error with HTTP 200, as the scheduler expects', async () => {
     const { app, binder } = setup();
     binder.fail = 'pods "x" not found';

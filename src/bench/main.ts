@@ -13,6 +13,7 @@ async function loadSuites(): Promise<Suite[]> {
   // Suites of modules that exist; each module exports bench<Name>(): Promise<BenchRow[]>.
   const optional: [string, string, string][] = [
     ['extender', './extender.js', 'benchExtender'],
+    ['scheduling', './scheduling.js', 'benchScheduling'],
     ['webhooks', './webhooks.js', 'benchWebhooks'],
     ['clusterlink', './clusterlink.js', 'benchClusterlink'],
     ['clustertree', './clustertree.js', 'benchClustertree'],

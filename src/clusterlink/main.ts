@@ -27,6 +27,12 @@ async function main(argv: string[]): Promise<void> {
     if (typeof v !== 'string' || !v) throw new Error(`${cmd}: --${k} is required`);
     return v;
   };
+  if (cmd === 'apply-bench') {
+    // Internal: run by the benchmark inside a network namespace; prints one JSON line.
+    const { runApplyBench } = await import('./agent/apply-bench.js');
+    process.stdout.write(`${JSON.stringify(await runApplyBench(Number(values.name ?? 1000)))}\n`);
+    return;
+  }
   const target = { redisUrl: need('redis'), prefix: need('prefix') };
   switch (cmd) {
     case 'agent':

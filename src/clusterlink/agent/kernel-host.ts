@@ -18,8 +18,8 @@ export class KernelHost implements HostPort {
   }
 
   async load(): Promise<HostState> {
-    const base = await this.nl.load();
-    const [n4, n6] = await Promise.all([loadNat(4), loadNat(6)]);
+    // iptables-save runs as a separate process: overlap it with the netlink dumps.
+    const [base, n4, n6] = await Promise.all([this.nl.load(), loadNat(4), loadNat(6)]);
     return { ...base, iptables: { 4: n4, 6: n6 } };
   }
 

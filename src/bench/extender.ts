@@ -11,7 +11,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { ANNOTATION_OWNED_BY_CLUSTER, API_VERSION, LABEL_CLUSTER, LABEL_NODE, TAINT_NODE } from '../api/constants.js';
+import {
+  ANNOTATION_OWNED_BY_CLUSTER,
+  API_VERSION,
+  LABEL_CLUSTER,
+  LABEL_NODE,
+  TAINT_NODE,
+} from '../api/constants.js';
 import type { Node, Pod } from '../api/core.js';
 import { createExtenderApp } from '../extender/app.js';
 import { ExtenderCache } from '../extender/cache.js';
@@ -27,9 +33,15 @@ const MEMBERS_PER_CLUSTER = 50;
 function hostNode(i: number): Node {
   const name = `host-${i}`;
   return {
-    metadata: { name, labels: { 'kubernetes.io/hostname': name, 'topology.kubernetes.io/zone': `z${i % 3}` } },
+    metadata: {
+      name,
+      labels: { 'kubernetes.io/hostname': name, 'topology.kubernetes.io/zone': `z${i % 3}` },
+    },
     spec: {},
-    status: { allocatable: { cpu: '16', memory: '64Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      allocatable: { cpu: '16', memory: '64Gi', pods: '110' },
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   };
 }
 
@@ -42,25 +54,52 @@ function leafNode(c: number): Node {
       annotations: { [ANNOTATION_OWNED_BY_CLUSTER]: cluster },
     },
     spec: { taints: [{ ...TAINT_NODE }] },
-    status: { allocatable: { cpu: '800', memory: '3200Gi', pods: '5500' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      allocatable: { cpu: '800', memory: '3200Gi', pods: '5500' },
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   };
 }
 
 function memberNode(c: number, m: number): Node {
   return {
-    metadata: { name: `leaf-${c}-m-${m}`, labels: { 'kubernetes.io/hostname': `leaf-${c}-m-${m}`, pool: m % 5 === 0 ? 'gpu' : 'general' } },
+    metadata: {
+      name: `leaf-${c}-m-${m}`,
+      labels: { 'kubernetes.io/hostname': `leaf-${c}-m-${m}`, pool: m % 5 === 0 ? 'gpu' : 'general' },
+    },
     spec: {},
-    status: { allocatable: { cpu: '16', memory: '64Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      allocatable: { cpu: '16', memory: '64Gi', pods: '110' },
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   };
 }
 
 function workPod(i: number, nodeName: string | undefined, cpu: string): Pod {
   return {
-    metadata: { name: `w-${i}`, namespace: `ns-${i % 20}`, uid: `uid-${i}`, labels: { app: `app-${i % 50}`, tier: 'web' } },
+    metadata: {
+      name: `w-${i}`,
+      namespace: `ns-${i % 20}`,
+      uid: `uid-${i}`,
+      labels: { app: `app-${i % 50}`, tier: 'web' },
+    },
     spec: {
       ...(nodeName ? { nodeName } : {}),
-      containers: [{ name: 'c', image: 'nginx', resources: { requests: { cpu, memory: '256Mi' }, limits: { cpu, memory: '256Mi' } } }],
-      tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }],
+      containers: [
+        {
+          name: 'c',
+          image: 'nginx',
+          resources: { requests: { cpu, memory: '256Mi' }, limits: { cpu, memory: '256Mi' } },
+        },
+      ],
+      tolerations: [
+        {
+          key: 'node.kubernetes.io/not-ready',
+          operator: 'Exists',
+          effect: 'NoExecute',
+          tolerationSeconds: 300,
+        },
+      ],
     },
     status: { phase: 'Running' },
   };
@@ -85,12 +124,16 @@ export function benchWorld(total: number, pods = 0): { cache: ExtenderCache; nam
       cache.upsertMemberPod(`leaf-${c}`, p);
     }
   }
-  for (let i = 0; i < pods; i++) cache.upsertPod(workPod(1_000_000 + i, `host-${i % Math.max(1, total - clusters)}`, '100m'));
+  for (let i = 0; i < pods; i++)
+    cache.upsertPod(workPod(1_000_000 + i, `host-${i % Math.max(1, total - clusters)}`, '100m'));
   cache.upsertDistributionPolicy({
     apiVersion: API_VERSION,
     kind: 'ClusterDistributionPolicy',
     metadata: { name: 'web-mix', creationTimestamp: '2024-01-01T00:00:00Z' },
-    spec: { resourceSelectors: [{ labelSelector: { matchLabels: { tier: 'web' } }, policyName: 'mix' }], policyTerms: [{ name: 'mix', nodeType: 'mix' }] },
+    spec: {
+      resourceSelectors: [{ labelSelector: { matchLabels: { tier: 'web' } }, policyName: 'mix' }],
+      policyTerms: [{ name: 'mix', nodeType: 'mix' }],
+    },
   });
   return { cache, names };
 }
@@ -115,11 +158,21 @@ function benchCore(total: number, iterations: number): { p50: number; p99: numbe
   return quantiles(samples);
 }
 
-function benchFitIndex(members: number, iterations: number): { fits: { p50: number; p99: number }; tooBig: { p50: number; p99: number } } {
+function benchFitIndex(
+  members: number,
+  iterations: number,
+): { fits: { p50: number; p99: number }; tooBig: { p50: number; p99: number } } {
   const index = new FitIndex();
   for (let m = 0; m < members; m++) {
     index.upsertNode('big', memberNode(0, m));
-    index.upsertPod('big', { uid: `p${m}`, namespace: 'x', name: `p${m}`, nodeName: `leaf-0-m-${m}`, terminal: false, requests: { cpu: m % 7 === 0 ? 4000 : 15000, pods: 1 } });
+    index.upsertPod('big', {
+      uid: `p${m}`,
+      namespace: 'x',
+      name: `p${m}`,
+      nodeName: `leaf-0-m-${m}`,
+      terminal: false,
+      requests: { cpu: m % 7 === 0 ? 4000 : 15000, pods: 1 },
+    });
   }
   const constraints = { nodeSelector: {}, requiredTerms: undefined, tolerations: [] };
   const run = (req: Record<string, number>): { p50: number; p99: number } => {
@@ -137,10 +190,20 @@ function benchFitIndex(members: number, iterations: number): { fits: { p50: numb
 async function post(agent: http.Agent, url: string, body: string): Promise<number> {
   const t = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${url}: HTTP ${res.statusCode}`))));
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.on('data', () => {});
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`${url}: HTTP ${res.statusCode}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -153,7 +216,13 @@ async function startEcho(): Promise<{ url: string; close(): Promise<void> }> {
   app.use(express.json({ limit: '256mb' }));
   app.post('/filter', (req, res) => {
     const body = req.body as { NodeNames?: string[] };
-    res.json({ Nodes: null, NodeNames: body.NodeNames ?? [], FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: '' });
+    res.json({
+      Nodes: null,
+      NodeNames: body.NodeNames ?? [],
+      FailedNodes: {},
+      FailedAndUnresolvableNodes: {},
+      Error: '',
+    });
   });
   app.post('/prioritize', (req, res) => {
     const body = req.body as { NodeNames?: string[] };
@@ -171,14 +240,21 @@ async function startEcho(): Promise<{ url: string; close(): Promise<void> }> {
   };
 }
 
-async function benchHttp(iterations: number): Promise<Record<'filter' | 'prioritize', { ours: { p50: number; p99: number }; echo: { p50: number; p99: number } }>> {
+async function benchHttp(
+  iterations: number,
+): Promise<
+  Record<'filter' | 'prioritize', { ours: { p50: number; p99: number }; echo: { p50: number; p99: number } }>
+> {
   const { cache, names } = benchWorld(5000);
   const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
   const ours = await startExtender({ cache, logger: silent });
   const echo = await startEcho();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const body = JSON.stringify({ Pod: workPod(7, undefined, '2'), Nodes: null, NodeNames: names });
-  const out = { filter: { ours: [] as number[], echo: [] as number[] }, prioritize: { ours: [] as number[], echo: [] as number[] } };
+  const out = {
+    filter: { ours: [] as number[], echo: [] as number[] },
+    prioritize: { ours: [] as number[], echo: [] as number[] },
+  };
   try {
     for (let i = 0; i < iterations + 50; i++) {
       // Interleave, so both see the same machine state.
@@ -207,20 +283,36 @@ const RSS_FLAG = '--kosmos-extender-rss-child';
 /** Child process: an extender app holding 5000 nodes and 50 000 pods; prints its RSS in bytes. */
 async function rssChild(): Promise<void> {
   const { cache } = benchWorld(5000, 50_000);
-  const { app } = createExtenderApp({ cache, store: new MemoryReservationStore(), logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } } });
+  const { app } = createExtenderApp({
+    cache,
+    store: new MemoryReservationStore(),
+    logger: {
+      debug() {},
+      info() {},
+      warn() {},
+      error() {},
+      child() {
+        return this;
+      },
+    },
+  });
   const server = http.createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((r) => setTimeout(r, 200));
   (globalThis as { gc?: () => void }).gc?.();
-  process.stdout.write(`${JSON.stringify({ rss: process.memoryUsage().rss, nodes: cache.nodeCount(), pods: cache.podCount() })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ rss: process.memoryUsage().rss, nodes: cache.nodeCount(), pods: cache.podCount() })}\n`,
+  );
   server.close();
 }
 
 async function benchRss(): Promise<{ rss: number; nodes: number; pods: number }> {
   const self = fileURLToPath(import.meta.url);
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', self, RSS_FLAG], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', self, RSS_FLAG], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.on('error', reject);
@@ -239,7 +331,12 @@ export async function benchExtender(): Promise<BenchRow[]> {
     [5000, 1000],
   ] as const) {
     const q = benchCore(total, iterations);
-    rows.push({ suite, metric: `(a) filter+prioritize, 1 pod, ${total} nodes, p50`, value: q.p50, unit: 'ms' });
+    rows.push({
+      suite,
+      metric: `(a) filter+prioritize, 1 pod, ${total} nodes, p50`,
+      value: q.p50,
+      unit: 'ms',
+    });
     rows.push({
       suite,
       metric: `(a) filter+prioritize, 1 pod, ${total} nodes, p99`,
@@ -249,13 +346,30 @@ export async function benchExtender(): Promise<BenchRow[]> {
     });
   }
   const fit = benchFitIndex(5000, 3000);
-  rows.push({ suite, metric: "(a') fit index: fitting pod, 1 cluster of 5000 member nodes, p99", value: fit.fits.p99, unit: 'ms' });
-  rows.push({ suite, metric: "(a') fit index: pod larger than every member node, p99", value: fit.tooBig.p99, unit: 'ms' });
+  rows.push({
+    suite,
+    metric: "(a') fit index: fitting pod, 1 cluster of 5000 member nodes, p99",
+    value: fit.fits.p99,
+    unit: 'ms',
+  });
+  rows.push({
+    suite,
+    metric: "(a') fit index: pod larger than every member node, p99",
+    value: fit.tooBig.p99,
+    unit: 'ms',
+  });
 
   const h = await benchHttp(300);
   for (const verb of ['filter', 'prioritize'] as const) {
     const r = h[verb];
-    rows.push({ suite, metric: `(b) HTTP ${verb}, 5000 node names, p50`, value: r.ours.p50, unit: 'ms', baseline: { name: 'echo extender', value: r.echo.p50 }, ratio: r.ours.p50 / r.echo.p50 });
+    rows.push({
+      suite,
+      metric: `(b) HTTP ${verb}, 5000 node names, p50`,
+      value: r.ours.p50,
+      unit: 'ms',
+      baseline: { name: 'echo extender', value: r.echo.p50 },
+      ratio: r.ours.p50 / r.echo.p50,
+    });
     rows.push({
       suite,
       metric: `(b) HTTP ${verb}, 5000 node names, p99`,
@@ -269,7 +383,14 @@ export async function benchExtender(): Promise<BenchRow[]> {
   }
 
   const rss = await benchRss();
-  rows.push({ suite, metric: `(d) RSS with ${rss.nodes} nodes and ${rss.pods} pods`, value: rss.rss / 2 ** 20, unit: 'MB', target: '< 300 MB', met: rss.rss < 300 * 2 ** 20 });
+  rows.push({
+    suite,
+    metric: `(d) RSS with ${rss.nodes} nodes and ${rss.pods} pods`,
+    value: rss.rss / 2 ** 20,
+    unit: 'MB',
+    target: '< 300 MB',
+    met: rss.rss < 300 * 2 ** 20,
+  });
   return rows;
 }
 

@@ -12,7 +12,13 @@ import type { ExtenderCache } from './cache.js';
 import { decideFilter } from './decide.js';
 import type { EventRecorder, PodBinder } from './kube-adapters.js';
 import { extenderMetrics, type ExtenderMetrics } from './metrics.js';
-import { DEFAULT_OPTIONS, prioritizePod, summarise, type PlacementOptions } from './placement/engine.js';
+import {
+  DEFAULT_OPTIONS,
+  filterPod,
+  prioritizePod,
+  summarise,
+  type PlacementOptions,
+} from './placement/engine.js';
 import { toNodeView } from './placement/node-view.js';
 import { toPodView } from './placement/pod-view.js';
 import { policyKey } from './placement/replica-ratio/index.js';
@@ -21,6 +27,8 @@ import {
   BadRequest,
   parseBindingArgs,
   parseExtenderArgs,
+  parsePreemptionArgs,
+  type ExtenderPreemptionResult,
   type ExtenderArgs,
   type ExtenderBindingResult,
   type ExtenderFilterResult,
@@ -101,13 +109,20 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
   // NodeLists of thousands of nodes arrive when the scheduler is not nodeCacheCapable.
   app.use(express.json({ limit: '256mb' }));
 
-  function worldFor(args: ExtenderArgs): { world: PlacementWorld; names: string[]; inline?: Map<string, NodeView> } {
+  function worldFor(args: ExtenderArgs): {
+    world: PlacementWorld;
+    names: string[];
+    inline?: Map<string, NodeView>;
+  } {
     if (args.NodeNames) return { world: cache, names: args.NodeNames };
     const inline = new Map<string, NodeView>();
     const names: string[] = [];
     for (const n of args.Nodes?.items ?? []) {
       const view = toNodeView(n);
-      inline.set(view.name, cache.node(view.name)?.scope ? { ...view, scope: cache.node(view.name)!.scope! } : view);
+      inline.set(
+        view.name,
+        cache.node(view.name)?.scope ? { ...view, scope: cache.node(view.name)!.scope! } : view,
+      );
       names.push(view.name);
     }
     return { world: inlineWorld(cache, inline), names, inline };
@@ -179,6 +194,31 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
     }
   });
 
+  /**
+   * Preemption candidates the extender agrees with: only nodes the pod passes every rule on.
+   * Host nodes we reject fail a rule that evicting pods cannot change (policy, taints,
+   * volumes); leaf nodes we reject lack a member chunk, and evicting host-side pods of a
+   * virtual node is not known to free that chunk, so they are dropped too (conservative).
+   * No reservation is taken: the pod comes back through filter after preemption.
+   */
+  app.post('/preempt', (req: Request, res: Response) => {
+    const end = metrics.latency.startTimer({ verb: 'preempt' });
+    try {
+      const { pod: raw, candidates } = parsePreemptionArgs(req.body);
+      const pod = toPodView(raw);
+      const decision = filterPod(pod, Object.keys(candidates), cache);
+      const result: ExtenderPreemptionResult = { NodeNameToMetaVictims: {} };
+      for (const node of decision.passed)
+        result.NodeNameToMetaVictims[node] = candidates[node] as (typeof candidates)[string];
+      res.json(result);
+      metrics.requests.inc({ verb: 'preempt', outcome: 'answered' });
+    } catch (err) {
+      answerError(res, 'preempt', err, (reason) => ({ Error: reason }));
+    } finally {
+      end();
+    }
+  });
+
   app.post('/bind', async (req: Request, res: Response) => {
     const end = metrics.latency.startTimer({ verb: 'bind' });
     try {
@@ -216,11 +256,15 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
       const fit = cache.memberFit(node, pod);
       if (fit?.ok && fit.memberNode) placements.push({ cluster: node.cluster, node: fit.memberNode });
     }
-    if (placements.length > 0) cache.members.holdTentatively(pod.uid, placements, pod.requests, Date.now() + tentativeTtlMs);
+    if (placements.length > 0)
+      cache.members.holdTentatively(pod.uid, placements, pod.requests, Date.now() + tentativeTtlMs);
   }
 
   /** After a successful bind: extend the domain reservation, hold member-node capacity. */
-  async function recordPlacement(ref: { namespace: string; name: string; uid: string }, nodeName: string): Promise<void> {
+  async function recordPlacement(
+    ref: { namespace: string; name: string; uid: string },
+    nodeName: string,
+  ): Promise<void> {
     cache.members.releaseTentative(ref.uid);
     const pod = recent.get(ref.uid);
     if (!pod) return;
@@ -230,7 +274,10 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
         try {
           await store.confirm(policyKey(wlp), pod.uid, nodeName, boundTtlMs);
         } catch (err) {
-          log.warn('confirming reservation failed; it will expire on its own', { pod: `${ref.namespace}/${ref.name}`, ...errorFields(err) });
+          log.warn('confirming reservation failed; it will expire on its own', {
+            pod: `${ref.namespace}/${ref.name}`,
+            ...errorFields(err),
+          });
         }
       }
     }
@@ -238,7 +285,14 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
     if (node?.leaf && node.cluster) {
       const fit = cache.memberFit(node, pod, true);
       if (fit?.ok && fit.memberNode) {
-        cache.members.reserve(node.cluster, fit.memberNode, pod.namespace, pod.name, pod.requests, Date.now() + boundTtlMs);
+        cache.members.reserve(
+          node.cluster,
+          fit.memberNode,
+          pod.namespace,
+          pod.name,
+          pod.requests,
+          Date.now() + boundTtlMs,
+        );
         metrics.reservations.set(cache.members.reservationCount());
       }
     }

@@ -50,7 +50,13 @@ export function slimPod(pod: Pod): SlimPod {
 }
 
 function memberPod(p: SlimPod): MemberPod {
-  const m: MemberPod = { uid: p.uid, namespace: p.namespace, name: p.name, terminal: p.terminal, requests: p.requests };
+  const m: MemberPod = {
+    uid: p.uid,
+    namespace: p.namespace,
+    name: p.name,
+    terminal: p.terminal,
+    requests: p.requests,
+  };
   if (p.nodeName) m.nodeName = p.nodeName;
   return m;
 }
@@ -165,7 +171,8 @@ export class ExtenderCache implements PlacementWorld {
     if (!slim) return;
     this.pods.delete(uid);
     this.podsByNamespace.get(slim.namespace)?.delete(uid);
-    if (this.podsByKey.get(key(slim.namespace, slim.name)) === uid) this.podsByKey.delete(key(slim.namespace, slim.name));
+    if (this.podsByKey.get(key(slim.namespace, slim.name)) === uid)
+      this.podsByKey.delete(key(slim.namespace, slim.name));
     this.hosts.deletePod(HOST, uid);
     for (const r of this.reservations.values()) r.delete(uid);
     const cluster = slim.nodeName ? this.nodes.get(slim.nodeName)?.cluster : undefined;

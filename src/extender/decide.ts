@@ -35,12 +35,21 @@ function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
   return next;
 }
 
-export async function decideFilter(pod: PodView, nodeNames: readonly string[], deps: DecideDeps): Promise<FilterDecision> {
+export async function decideFilter(
+  pod: PodView,
+  nodeNames: readonly string[],
+  deps: DecideDeps,
+): Promise<FilterDecision> {
   const world = deps.world ?? deps.cache;
-  const wlp = pod.workloadPolicy && !pod.daemonSet ? world.workloadPolicy(pod.namespace, pod.workloadPolicy) : undefined;
+  const wlp =
+    pod.workloadPolicy && !pod.daemonSet
+      ? world.workloadPolicy(pod.namespace, pod.workloadPolicy)
+      : undefined;
   if (!wlp) return filterPod(pod, nodeNames, world);
   const key = policyKey(wlp);
-  return await serialised(`${storeId(deps.store)}:${key}`, () => decideReserved(pod, nodeNames, deps, world, key));
+  return await serialised(`${storeId(deps.store)}:${key}`, () =>
+    decideReserved(pod, nodeNames, deps, world, key),
+  );
 }
 
 const storeIds = new WeakMap<object, number>();
@@ -67,7 +76,9 @@ async function decideReserved(
     deps.cache.setReservations(key, snap.entries);
     const decision = filterPod(pod, nodeNames, world);
     if (!decision.reserve) return decision;
-    if (await deps.store.reserve(key, snap.version, pod.uid, decision.reserve.domain, deps.reservationTtlMs)) {
+    if (
+      await deps.store.reserve(key, snap.version, pod.uid, decision.reserve.domain, deps.reservationTtlMs)
+    ) {
       deps.cache.setReservations(key, [
         ...snap.entries.filter((e) => e.uid !== pod.uid),
         { uid: pod.uid, domain: decision.reserve.domain },
@@ -82,7 +93,12 @@ async function decideReserved(
         passed: [],
         rejected: [
           ...decision.rejected,
-          ...decision.passed.map((node) => ({ node, rule: 'workload-policy' as const, reason, unresolvable: false })),
+          ...decision.passed.map((node) => ({
+            node,
+            rule: 'workload-policy' as const,
+            reason,
+            unresolvable: false,
+          })),
         ],
       };
     }

@@ -37,7 +37,11 @@ class HttpStatusError extends KosmosError {
 }
 
 /** GET a path with the kubeconfig's server, CA and credentials; plain JSON back. */
-export async function rawGet<T>(kc: KubeConfig, path: string, query: Record<string, string> = {}): Promise<T> {
+export async function rawGet<T>(
+  kc: KubeConfig,
+  path: string,
+  query: Record<string, string> = {},
+): Promise<T> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KosmosError('kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/$/, '') + path);
@@ -46,26 +50,37 @@ export async function rawGet<T>(kc: KubeConfig, path: string, query: Record<stri
   await kc.applyToHTTPSOptions(opts);
   const mod = url.protocol === 'https:' ? https : http;
   return await new Promise<T>((resolve, reject) => {
-    const req = mod.request(url, { ...opts, method: 'GET', headers: { ...(opts.headers ?? {}), Accept: 'application/json' }, timeout: 60_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
-          reject(new HttpStatusError(status, `GET ${path}: HTTP ${status} ${text.slice(0, 200)}`));
-          return;
-        }
-        try {
-          resolve(JSON.parse(text) as T);
-        } catch (err) {
-          reject(new KosmosError(`GET ${path}: response is not JSON`, { cause: err }));
-        }
-      });
-      res.on('error', reject);
-    });
+    const req = mod.request(
+      url,
+      {
+        ...opts,
+        method: 'GET',
+        headers: { ...(opts.headers ?? {}), Accept: 'application/json' },
+        timeout: 60_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            reject(new HttpStatusError(status, `GET ${path}: HTTP ${status} ${text.slice(0, 200)}`));
+            return;
+          }
+          try {
+            resolve(JSON.parse(text) as T);
+          } catch (err) {
+            reject(new KosmosError(`GET ${path}: response is not JSON`, { cause: err }));
+          }
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new KosmosError(`GET ${path}: timed out`)));
-    req.on('error', (err) => reject(new KosmosError(`GET ${url.origin}${path}: ${err.message}`, { cause: err })));
+    req.on('error', (err) =>
+      reject(new KosmosError(`GET ${url.origin}${path}: ${err.message}`, { cause: err })),
+    );
     req.end();
   });
 }
@@ -116,7 +131,11 @@ export class ResourceSource<T extends KubeObject> {
       let cont = '';
       let rv = '';
       do {
-        const body = await rawGet<ListBody<T>>(this.kc, this.path, { ...this.query, limit: '5000', ...(cont ? { continue: cont } : {}) });
+        const body = await rawGet<ListBody<T>>(this.kc, this.path, {
+          ...this.query,
+          limit: '5000',
+          ...(cont ? { continue: cont } : {}),
+        });
         for (const raw of body.items ?? []) {
           const obj = this.prepare(raw);
           seen.set(objKey(obj), obj);
@@ -236,23 +255,48 @@ export interface Informers {
 export function startInformers(opts: InformerOptions): Informers {
   const { host, cache, log } = opts;
   const sources: ResourceSource<KubeObject>[] = [];
-  const add = <T extends KubeObject>(path: string, h: Handlers<T>, prepare?: (o: T) => T, query?: Record<string, string>): ResourceSource<T> => {
+  const add = <T extends KubeObject>(
+    path: string,
+    h: Handlers<T>,
+    prepare?: (o: T) => T,
+    query?: Record<string, string>,
+  ): ResourceSource<T> => {
     const s = new ResourceSource<T>(host, path, h, log.child({ source: path }), prepare, query);
     sources.push(s as unknown as ResourceSource<KubeObject>);
     return s;
   };
-  const nodes = add<Node>('/api/v1/nodes', { upsert: (n) => cache.upsertNode(n), remove: (n) => cache.deleteNode(n.metadata?.name ?? '') });
-  const pods = add<Pod>('/api/v1/pods', { upsert: (p) => cache.upsertPod(p), remove: (p) => cache.deletePod(p) });
-  add<PersistentVolumeClaim>('/api/v1/persistentvolumeclaims', { upsert: (o) => cache.upsertPvc(o), remove: (o) => cache.deletePvc(o) });
-  add<PersistentVolume>('/api/v1/persistentvolumes', { upsert: (o) => cache.upsertPv(o), remove: (o) => cache.deletePv(o) });
+  const nodes = add<Node>('/api/v1/nodes', {
+    upsert: (n) => cache.upsertNode(n),
+    remove: (n) => cache.deleteNode(n.metadata?.name ?? ''),
+  });
+  const pods = add<Pod>('/api/v1/pods', {
+    upsert: (p) => cache.upsertPod(p),
+    remove: (p) => cache.deletePod(p),
+  });
+  add<PersistentVolumeClaim>('/api/v1/persistentvolumeclaims', {
+    upsert: (o) => cache.upsertPvc(o),
+    remove: (o) => cache.deletePvc(o),
+  });
+  add<PersistentVolume>('/api/v1/persistentvolumes', {
+    upsert: (o) => cache.upsertPv(o),
+    remove: (o) => cache.deletePv(o),
+  });
   const base = `/apis/${API_VERSION}`;
-  add<DistributionPolicy>(`${base}/distributionpolicies`, { upsert: (o) => cache.upsertDistributionPolicy(o), remove: (o) => cache.deleteDistributionPolicy(o) }, kind('DistributionPolicy', API_VERSION));
+  add<DistributionPolicy>(
+    `${base}/distributionpolicies`,
+    { upsert: (o) => cache.upsertDistributionPolicy(o), remove: (o) => cache.deleteDistributionPolicy(o) },
+    kind('DistributionPolicy', API_VERSION),
+  );
   add<ClusterDistributionPolicy>(
     `${base}/clusterdistributionpolicies`,
     { upsert: (o) => cache.upsertDistributionPolicy(o), remove: (o) => cache.deleteDistributionPolicy(o) },
     kind('ClusterDistributionPolicy', API_VERSION),
   );
-  add<WorkloadPolicy>(`${base}/workloadpolicies`, { upsert: (o) => cache.upsertWorkloadPolicy(o), remove: (o) => cache.deleteWorkloadPolicy(o) }, kind('WorkloadPolicy', API_VERSION));
+  add<WorkloadPolicy>(
+    `${base}/workloadpolicies`,
+    { upsert: (o) => cache.upsertWorkloadPolicy(o), remove: (o) => cache.deleteWorkloadPolicy(o) },
+    kind('WorkloadPolicy', API_VERSION),
+  );
 
   const leaves = new Map<string, { sources: ResourceSource<KubeObject>[]; version: string }>();
   const stopLeaf = (name: string): void => {
@@ -270,16 +314,31 @@ export function startInformers(opts: InformerOptions): Informers {
       return;
     }
     const l = log.child({ cluster: name });
-    const memberNodes = new ResourceSource<Node>(kc, '/api/v1/nodes', {
-      upsert: (n) => cache.upsertMemberNode(name, n),
-      remove: (n) => cache.deleteMemberNode(name, n.metadata?.name ?? ''),
-    }, l);
+    const memberNodes = new ResourceSource<Node>(
+      kc,
+      '/api/v1/nodes',
+      {
+        upsert: (n) => cache.upsertMemberNode(name, n),
+        remove: (n) => cache.deleteMemberNode(name, n.metadata?.name ?? ''),
+      },
+      l,
+    );
     // Only pods on a node hold capacity; unbound member pods are not fetched at all.
-    const memberPods = new ResourceSource<Pod>(kc, '/api/v1/pods', {
-      upsert: (p) => cache.upsertMemberPod(name, p),
-      remove: (p) => cache.deleteMemberPod(name, p),
-    }, l, undefined, { fieldSelector: 'spec.nodeName!=' });
-    leaves.set(name, { sources: [memberNodes, memberPods] as unknown as ResourceSource<KubeObject>[], version });
+    const memberPods = new ResourceSource<Pod>(
+      kc,
+      '/api/v1/pods',
+      {
+        upsert: (p) => cache.upsertMemberPod(name, p),
+        remove: (p) => cache.deleteMemberPod(name, p),
+      },
+      l,
+      undefined,
+      { fieldSelector: 'spec.nodeName!=' },
+    );
+    leaves.set(name, {
+      sources: [memberNodes, memberPods] as unknown as ResourceSource<KubeObject>[],
+      version,
+    });
     void memberNodes.start();
     void memberPods.start();
   };
@@ -289,7 +348,9 @@ export function startInformers(opts: InformerOptions): Informers {
       {
         upsert: (c) => {
           cache.upsertCluster(c);
-          startLeaf(c).catch((err: unknown) => log.warn('cannot watch leaf cluster', { cluster: c.metadata.name, ...errorFields(err) }));
+          startLeaf(c).catch((err: unknown) =>
+            log.warn('cannot watch leaf cluster', { cluster: c.metadata.name, ...errorFields(err) }),
+          );
         },
         remove: (c) => {
           stopLeaf(c.metadata.name ?? '');

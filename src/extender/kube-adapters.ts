@@ -51,11 +51,16 @@ export class KubeBinder implements PodBinder {
         // A retried bind whose first attempt went through (its answer was lost): same node is success.
         const current = await this.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name });
         if (current.spec?.nodeName === node) return;
-        throw new KosmosError(`pod ${pod.namespace}/${pod.name} is already bound to ${current.spec?.nodeName ?? '?'}, not ${node}`);
+        throw new KosmosError(
+          `pod ${pod.namespace}/${pod.name} is already bound to ${current.spec?.nodeName ?? '?'}, not ${node}`,
+        );
       }
-      throw new KosmosError(`binding pod ${pod.namespace}/${pod.name} to ${node}: ${err instanceof Error ? err.message : String(err)}`, {
-        cause: err,
-      });
+      throw new KosmosError(
+        `binding pod ${pod.namespace}/${pod.name} to ${node}: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 }
@@ -87,7 +92,13 @@ export class KubeEventRecorder implements EventRecorder {
         namespace: pod.namespace,
         body: {
           metadata: { generateName: `${pod.name}.`, namespace: pod.namespace },
-          involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid },
+          involvedObject: {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            name: pod.name,
+            namespace: pod.namespace,
+            uid: pod.uid,
+          },
           type: 'Warning',
           reason: 'KosmosPlacementFailed',
           message: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,

@@ -38,6 +38,23 @@ export interface ExtenderBindingResult {
   Error: string;
 }
 
+export interface MetaVictims {
+  Pods: { UID: string }[];
+  NumPDBViolations: number;
+}
+
+export interface ExtenderPreemptionArgs {
+  Pod: Pod;
+  /** Set when the scheduler is nodeCacheCapable. */
+  NodeNameToMetaVictims: Record<string, MetaVictims> | null;
+  /** Set otherwise: full victim pods. */
+  NodeNameToVictims: Record<string, { Pods: Pod[]; NumPDBViolations: number }> | null;
+}
+
+export interface ExtenderPreemptionResult {
+  NodeNameToMetaVictims: Record<string, MetaVictims>;
+}
+
 export class BadRequest extends Error {
   constructor(message: string) {
     super(message);
@@ -72,7 +89,8 @@ export function parseExtenderArgs(body: unknown): ExtenderArgs {
     return { Pod: pod as unknown as Pod, Nodes: null, NodeNames: names as string[] };
   }
   if (nodes !== undefined && nodes !== null) {
-    if (!isObject(nodes) || !Array.isArray(nodes['items'])) throw new BadRequest('ExtenderArgs.Nodes.items must be an array');
+    if (!isObject(nodes) || !Array.isArray(nodes['items']))
+      throw new BadRequest('ExtenderArgs.Nodes.items must be an array');
     return { Pod: pod as unknown as Pod, Nodes: { items: nodes['items'] as Node[] }, NodeNames: null };
   }
   throw new BadRequest('ExtenderArgs has neither NodeNames nor Nodes');
@@ -83,8 +101,41 @@ export function parseBindingArgs(body: unknown): ExtenderBindingArgs {
   const out: Record<string, string> = {};
   for (const k of ['PodName', 'PodNamespace', 'PodUID', 'Node']) {
     const v = field(body, k);
-    if (typeof v !== 'string' || (k !== 'PodUID' && v === '')) throw new BadRequest(`ExtenderBindingArgs.${k} is missing`);
+    if (typeof v !== 'string' || (k !== 'PodUID' && v === ''))
+      throw new BadRequest(`ExtenderBindingArgs.${k} is missing`);
     out[k] = v;
   }
   return out as unknown as ExtenderBindingArgs;
+}
+
+/** Validates an ExtenderPreemptionArgs body and returns the candidates as meta victims (UIDs). */
+export function parsePreemptionArgs(body: unknown): { pod: Pod; candidates: Record<string, MetaVictims> } {
+  if (!isObject(body)) throw new BadRequest('request body must be a JSON object (ExtenderPreemptionArgs)');
+  const pod = field(body, 'Pod');
+  if (!isObject(pod) || !isObject(pod['metadata']) || !isObject(pod['spec']))
+    throw new BadRequest('ExtenderPreemptionArgs.Pod is missing');
+  const meta = field(body, 'NodeNameToMetaVictims');
+  const full = field(body, 'NodeNameToVictims');
+  const candidates: Record<string, MetaVictims> = {};
+  if (isObject(meta)) {
+    for (const [node, v] of Object.entries(meta)) {
+      if (!isObject(v) || !Array.isArray(v['Pods']))
+        throw new BadRequest(`NodeNameToMetaVictims[${node}].Pods must be an array`);
+      candidates[node] = {
+        Pods: (v['Pods'] as { UID: string }[]).map((p) => ({ UID: String(p.UID) })),
+        NumPDBViolations: Number(v['NumPDBViolations'] ?? 0),
+      };
+    }
+  } else if (isObject(full)) {
+    for (const [node, v] of Object.entries(full)) {
+      if (!isObject(v) || !Array.isArray(v['Pods']))
+        throw new BadRequest(`NodeNameToVictims[${node}].Pods must be an array`);
+      candidates[node] = {
+        Pods: (v['Pods'] as Pod[]).map((p) => ({ UID: p.metadata?.uid ?? '' })),
+        NumPDBViolations: Number(v['NumPDBViolations'] ?? 0),
+      };
+    }
+  } else
+    throw new BadRequest('ExtenderPreemptionArgs has neither NodeNameToMetaVictims nor NodeNameToVictims');
+  return { pod: pod as unknown as Pod, candidates };
 }

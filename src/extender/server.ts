@@ -67,7 +67,10 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
   const store =
     options.store ??
     (options.redisUrl
-      ? new RedisReservationStore({ url: options.redisUrl, prefix: options.redisPrefix ?? 'kosmos:extender:' })
+      ? new RedisReservationStore({
+          url: options.redisUrl,
+          prefix: options.redisPrefix ?? 'kosmos:extender:',
+        })
       : new MemoryReservationStore());
   let informers: Informers | undefined;
   if (kc) {
@@ -81,7 +84,10 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
   }
   const binder = options.binder ?? (kc ? new KubeBinder(kc) : undefined);
   const events =
-    options.events ?? (kc ? new KubeEventRecorder(kc, (err) => log.warn('event not recorded', { error: String(err) })) : undefined);
+    options.events ??
+    (kc
+      ? new KubeEventRecorder(kc, (err) => log.warn('event not recorded', { error: String(err) }))
+      : undefined);
   const synced = (): boolean => informers?.synced() ?? true;
 
   const { app } = createExtenderApp({

@@ -29,7 +29,9 @@ export function selfSigned(hosts: string[] = ['localhost', '127.0.0.1']): TlsMat
     { name: 'extKeyUsage', serverAuth: true },
     {
       name: 'subjectAltName',
-      altNames: hosts.map((h) => (/^[\d.]+$/.test(h) || h.includes(':') ? { type: 7, ip: h } : { type: 2, value: h })),
+      altNames: hosts.map((h) =>
+        /^[\d.]+$/.test(h) || h.includes(':') ? { type: 7, ip: h } : { type: 2, value: h },
+      ),
     },
   ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
@@ -41,6 +43,9 @@ export function loadTls(options: TlsOptions): TlsMaterial {
   try {
     return { cert: readFileSync(options.certFile, 'utf8'), key: readFileSync(options.keyFile, 'utf8') };
   } catch (err) {
-    throw new Error(`reading TLS certificate ${options.certFile} / key ${options.keyFile}: ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `reading TLS certificate ${options.certFile} / key ${options.keyFile}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }

@@ -7,7 +7,8 @@ import { startExtender } from '../../extender/server.js';
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number from 0 to 65535');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('must be a port number from 0 to 65535');
   return n;
 }
 
@@ -35,9 +36,16 @@ interface ExtenderFlags {
 export function extenderCommand(): Command {
   return new Command('extender')
     .description('run the kube-scheduler extender (filter, prioritize, bind) for host and leaf nodes')
-    .addOption(new Option('--port <port>', 'listen port (config/scheduler-config.yaml expects 10262)').default(10262).argParser(port))
+    .addOption(
+      new Option('--port <port>', 'listen port (config/scheduler-config.yaml expects 10262)')
+        .default(10262)
+        .argParser(port),
+    )
     .option('--host <address>', 'listen address', '127.0.0.1')
-    .option('--kubeconfig <path>', 'host cluster kubeconfig (default: KUBECONFIG, ~/.kube/config or in-cluster)')
+    .option(
+      '--kubeconfig <path>',
+      'host cluster kubeconfig (default: KUBECONFIG, ~/.kube/config or in-cluster)',
+    )
     .option('--redis-url <url>', 'share reservations with other extender replicas through this Redis')
     .option('--redis-prefix <prefix>', 'key prefix in Redis', 'kosmos:extender:')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
@@ -48,8 +56,16 @@ export function extenderCommand(): Command {
         .choices(['host-first', 'leaf-first', 'capacity'])
         .default('host-first'),
     )
-    .addOption(new Option('--packing <mode>', 'order among leaf nodes').choices(['best-fit', 'spread']).default('best-fit'))
-    .addOption(new Option('--reservation-ttl <seconds>', 'how long an unbound decision holds its slot').default(30).argParser(seconds))
+    .addOption(
+      new Option('--packing <mode>', 'order among leaf nodes')
+        .choices(['best-fit', 'spread'])
+        .default('best-fit'),
+    )
+    .addOption(
+      new Option('--reservation-ttl <seconds>', 'how long an unbound decision holds its slot')
+        .default(30)
+        .argParser(seconds),
+    )
     .option('--no-leaf-clusters', 'do not read member nodes of leaf clusters (no fragmented-fit check)')
     .action(async (flags: ExtenderFlags) => {
       if (!!flags.tlsCert !== !!flags.tlsKey) throw new UserError('--tls-cert and --tls-key go together');
@@ -60,7 +76,9 @@ export function extenderCommand(): Command {
         if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
         else kc.loadFromDefault();
       } catch (err) {
-        throw new UserError(`cannot load kubeconfig ${flags.kubeconfig ?? '(default)'}: ${(err as Error).message}`);
+        throw new UserError(
+          `cannot load kubeconfig ${flags.kubeconfig ?? '(default)'}: ${(err as Error).message}`,
+        );
       }
       const ext = await startExtender({
         port: flags.port,

@@ -207,7 +207,12 @@ export class FitIndex {
    * Replaced on every filter of the same pod; dropped at bind (for all but the chosen leaf,
    * which gets a bind-time hold instead) or when they expire.
    */
-  holdTentatively(uid: string, placements: readonly { cluster: string; node: string }[], requests: Resources, expiresAt: number): void {
+  holdTentatively(
+    uid: string,
+    placements: readonly { cluster: string; node: string }[],
+    requests: Resources,
+    expiresAt: number,
+  ): void {
     this.releaseTentative(uid);
     const keys: string[] = [];
     for (const p of placements) {
@@ -237,7 +242,14 @@ export class FitIndex {
   }
 
   /** Hold capacity on a member node for a pod placed but not yet seen in the leaf. Idempotent per pod. */
-  reserve(cluster: string, memberNode: string, namespace: string, name: string, requests: Resources, expiresAt = Infinity): void {
+  reserve(
+    cluster: string,
+    memberNode: string,
+    namespace: string,
+    name: string,
+    requests: Resources,
+    expiresAt = Infinity,
+  ): void {
     const key = `${cluster}\u0000${namespace}/${name}`;
     this.unaccount(key, this.holds);
     this.account(key, this.holds, { cluster, node: memberNode, requests, expiresAt });
@@ -292,7 +304,13 @@ export class FitIndex {
    * Can one member node in `scope` hold `req`? `best` walks every node with enough cpu to
    * report the tightest one (for best-fit scoring); otherwise the first fit answers.
    */
-  fit(cluster: string, scope: MemberScope, req: Resources, constraints: MemberConstraints, best = false): FitAnswer | undefined {
+  fit(
+    cluster: string,
+    scope: MemberScope,
+    req: Resources,
+    constraints: MemberConstraints,
+    best = false,
+  ): FitAnswer | undefined {
     const c = this.clusters.get(cluster);
     if (!c || c.nodes.size === 0) return undefined;
     this.refresh(c);
@@ -306,7 +324,10 @@ export class FitIndex {
       }
     }
     const wantCpu = req['cpu'] ?? 0;
-    const candidates = scope.kind === 'node' ? [c.nodes.get(scope.name)].filter((m): m is MemberNode => !!m?.usable) : c.sorted;
+    const candidates =
+      scope.kind === 'node'
+        ? [c.nodes.get(scope.name)].filter((m): m is MemberNode => !!m?.usable)
+        : c.sorted;
     let chosen: MemberNode | undefined;
     for (const m of candidates) {
       if (free(m, 'cpu') < wantCpu) break;
@@ -320,12 +341,25 @@ export class FitIndex {
   }
 
   /** Slow path, only when nothing fits: name the resource that is short and the largest chunk of it. */
-  private failure(c: ClusterMembers, scope: MemberScope, req: Resources, constraints: MemberConstraints): FitAnswer {
+  private failure(
+    c: ClusterMembers,
+    scope: MemberScope,
+    req: Resources,
+    constraints: MemberConstraints,
+  ): FitAnswer {
     const usable = c.sorted.filter((m) => inScope(m, scope) && eligible(m, constraints));
     if (usable.length === 0) {
-      return { ok: false, reason: 'no Ready, schedulable member node matches the pod’s node selector, affinity and tolerations' };
+      return {
+        ok: false,
+        reason: 'no Ready, schedulable member node matches the pod’s node selector, affinity and tolerations',
+      };
     }
-    const names = [...ORDER, ...Object.keys(req).filter((r) => !ORDER.includes(r)).sort()];
+    const names = [
+      ...ORDER,
+      ...Object.keys(req)
+        .filter((r) => !ORDER.includes(r))
+        .sort(),
+    ];
     for (const r of names) {
       const want = req[r] ?? 0;
       if (want <= 0) continue;
@@ -333,7 +367,9 @@ export class FitIndex {
       for (const m of usable) largest = Math.max(largest, free(m, r));
       if (largest < want) return shortOf(r, want, largest);
     }
-    const asked = names.filter((r) => (req[r] ?? 0) > 0 && r !== 'pods').map((r) => `${formatResource(r, req[r] as number)} ${r}`);
+    const asked = names
+      .filter((r) => (req[r] ?? 0) > 0 && r !== 'pods')
+      .map((r) => `${formatResource(r, req[r] as number)} ${r}`);
     return { ok: false, reason: `no member node has ${asked.join(' and ')} free together` };
   }
 }

@@ -13,7 +13,8 @@ import type { NodeView, PlacementWorld, PodView, RuleVerdict } from './types.js'
 import { checkVolumes } from './volumes/index.js';
 
 /** The rule that rejected a node, for metrics and summaries. */
-export type RuleName = 'unknown-node' | 'distribution-policy' | 'taints' | 'volumes' | 'fragmented-fit' | 'workload-policy';
+export type RuleName =
+  'unknown-node' | 'distribution-policy' | 'taints' | 'volumes' | 'fragmented-fit' | 'workload-policy';
 
 export interface Rejection {
   node: string;
@@ -56,12 +57,19 @@ function context(pod: PodView, world: PlacementWorld): PodContext {
 function resolvePolicyForView(pod: PodView, world: PlacementWorld): ResolvedPolicy | undefined {
   if (pod.daemonSet) return undefined;
   return resolvePolicy(
-    { metadata: { name: pod.name, namespace: pod.namespace, labels: { ...pod.labels } }, spec: { containers: [] } },
+    {
+      metadata: { name: pod.name, namespace: pod.namespace, labels: { ...pod.labels } },
+      spec: { containers: [] },
+    },
     world.policies(),
   );
 }
 
-function judgeNode(ctx: PodContext, node: NodeView, world: PlacementWorld): { rule: RuleName; verdict: RuleVerdict } | undefined {
+function judgeNode(
+  ctx: PodContext,
+  node: NodeView,
+  world: PlacementWorld,
+): { rule: RuleName; verdict: RuleVerdict } | undefined {
   let v = checkDistribution(ctx.policy, node);
   if (!v.ok) return { rule: 'distribution-policy', verdict: v };
   v = checkTaints(ctx.tolerations, ctx.policy, node);
@@ -86,7 +94,12 @@ export function filterPod(pod: PodView, nodeNames: readonly string[], world: Pla
   for (const name of nodeNames) {
     const node = world.node(name);
     if (!node) {
-      rejected.push({ node: name, rule: 'unknown-node', reason: `node ${name} is not in the extender's cache yet`, unresolvable: false });
+      rejected.push({
+        node: name,
+        rule: 'unknown-node',
+        reason: `node ${name} is not in the extender's cache yet`,
+        unresolvable: false,
+      });
       continue;
     }
     const bad = judgeNode(ctx, node, world);
@@ -121,7 +134,13 @@ export function filterPod(pod: PodView, nodeNames: readonly string[], world: Pla
       for (const n of kept) {
         const d = byDomain.get(n) as string;
         const closed = plan.closed.get(d);
-        if (closed) rejected.push({ node: n.name, rule: 'workload-policy', reason: closed.reason, unresolvable: closed.unresolvable });
+        if (closed)
+          rejected.push({
+            node: n.name,
+            rule: 'workload-policy',
+            reason: closed.reason,
+            unresolvable: closed.unresolvable,
+          });
         else survivors.push(n);
       }
       if (plan.target !== undefined && survivors.length > 0) {

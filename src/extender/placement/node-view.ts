@@ -37,7 +37,10 @@ export function memberScopeOf(node: Node, cluster: Cluster | undefined): MemberS
 
 const BLOCKING = new Set(['NoSchedule', 'NoExecute']);
 
-export function toNodeView(node: Node, clusterOf: (name: string) => Cluster | undefined = () => undefined): NodeView {
+export function toNodeView(
+  node: Node,
+  clusterOf: (name: string) => Cluster | undefined = () => undefined,
+): NodeView {
   const labels = node.metadata?.labels ?? {};
   const taints: Taint[] = (node.spec?.taints ?? []).filter((t) => BLOCKING.has(t.effect));
   const view: NodeView = { name: node.metadata?.name ?? '', labels, taints, leaf: isLeafNode(labels) };

@@ -1,5 +1,11 @@
 /** Turns a Pod into a PodView: effective requests, tolerations, and constraints as they apply in a leaf. */
-import { LABEL_CLUSTER, LABEL_HOSTNAME, LABEL_NODE, LABEL_ROLE_AGENT, LABEL_WORKLOAD_POLICY } from '../../api/constants.js';
+import {
+  LABEL_CLUSTER,
+  LABEL_HOSTNAME,
+  LABEL_NODE,
+  LABEL_ROLE_AGENT,
+  LABEL_WORKLOAD_POLICY,
+} from '../../api/constants.js';
 import type { Container, NodeSelectorTerm, Pod, ResourceList } from '../../api/core.js';
 import { isDaemonSetPod } from '../../common/distribution-policy.js';
 import { parseResource } from '../../common/quantity.js';
@@ -27,7 +33,8 @@ function containerRequests(c: Container): Resources {
  */
 export function podRequests(pod: Pod): Resources {
   const sum: Resources = {};
-  for (const c of pod.spec.containers ?? []) add(sum, { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) });
+  for (const c of pod.spec.containers ?? [])
+    add(sum, { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) });
   const sidecars: Resources = {};
   const initPeak: Resources = {};
   for (const c of pod.spec.initContainers ?? []) {
@@ -55,8 +62,10 @@ const VIRTUAL_ONLY_KEYS = new Set([LABEL_NODE, LABEL_CLUSTER, LABEL_HOSTNAME, LA
 
 function memberConstraints(pod: Pod): MemberConstraints {
   const nodeSelector: Record<string, string> = {};
-  for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) if (!VIRTUAL_ONLY_KEYS.has(k)) nodeSelector[k] = v;
-  const required = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {}))
+    if (!VIRTUAL_ONLY_KEYS.has(k)) nodeSelector[k] = v;
+  const required =
+    pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   let requiredTerms: NodeSelectorTerm[] | undefined;
   if (required && required.length > 0) {
     requiredTerms = [];

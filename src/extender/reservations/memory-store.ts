@@ -32,7 +32,13 @@ export class MemoryReservationStore implements ReservationStore {
     return Promise.resolve({ version: p.version, entries: [...p.entries.values()].map((e) => ({ ...e })) });
   }
 
-  reserve(policyKey: string, expectedVersion: number, uid: string, domain: string, ttlMs: number): Promise<boolean> {
+  reserve(
+    policyKey: string,
+    expectedVersion: number,
+    uid: string,
+    domain: string,
+    ttlMs: number,
+  ): Promise<boolean> {
     const p = this.live(policyKey);
     if (p.version !== expectedVersion) return Promise.resolve(false);
     p.entries.set(uid, { uid, domain, expiresAt: this.now() + ttlMs });

@@ -65,7 +65,14 @@ return 1
 
 type ScriptRedis = Redis & {
   kosmosSnapshot(hash: string, version: string): Promise<[number, string[]]>;
-  kosmosReserve(hash: string, version: string, expected: number, uid: string, domain: string, ttl: number): Promise<number>;
+  kosmosReserve(
+    hash: string,
+    version: string,
+    expected: number,
+    uid: string,
+    domain: string,
+    ttl: number,
+  ): Promise<number>;
   kosmosConfirm(hash: string, version: string, uid: string, node: string, ttl: number): Promise<number>;
   kosmosRelease(hash: string, version: string, uid: string): Promise<number>;
 };
@@ -85,7 +92,8 @@ export class RedisReservationStore implements ReservationStore {
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix ?? 'kosmos:extender:';
     this.ownsClient = !options.client;
-    const redis = options.client ?? new Redis(options.url ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
+    const redis =
+      options.client ?? new Redis(options.url ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
     redis.defineCommand('kosmosSnapshot', { numberOfKeys: 2, lua: SNAPSHOT });
     redis.defineCommand('kosmosReserve', { numberOfKeys: 2, lua: RESERVE });
     redis.defineCommand('kosmosConfirm', { numberOfKeys: 2, lua: CONFIRM });
@@ -103,7 +111,13 @@ export class RedisReservationStore implements ReservationStore {
     return { version: Number(v), entries: raw.map((s) => JSON.parse(s) as DomainReservation) };
   }
 
-  async reserve(policyKey: string, expectedVersion: number, uid: string, domain: string, ttlMs: number): Promise<boolean> {
+  async reserve(
+    policyKey: string,
+    expectedVersion: number,
+    uid: string,
+    domain: string,
+    ttlMs: number,
+  ): Promise<boolean> {
     const [hash, version] = this.keys(policyKey);
     return (await this.redis.kosmosReserve(hash, version, expectedVersion, uid, domain, ttlMs)) === 1;
   }

@@ -28,7 +28,13 @@ export interface ReservationStore {
    * Record (or move) the reservation of `uid`, only if the policy's version is still
    * `expectedVersion`; false means someone else changed it first: re-read and decide again.
    */
-  reserve(policyKey: string, expectedVersion: number, uid: string, domain: string, ttlMs: number): Promise<boolean>;
+  reserve(
+    policyKey: string,
+    expectedVersion: number,
+    uid: string,
+    domain: string,
+    ttlMs: number,
+  ): Promise<boolean>;
   /** After bind: note the node and extend the entry so lagging informers still count it. */
   confirm(policyKey: string, uid: string, node: string, ttlMs: number): Promise<void>;
   /** Drop the reservation of a pod (it was deleted). */

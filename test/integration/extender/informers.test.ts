@@ -28,7 +28,9 @@ async function fakeApiserver(resources: Record<string, KubeObject[]>): Promise<F
     const url = new URL(req.url ?? '/', 'http://x');
     const items = resources[url.pathname];
     if (!items) {
-      res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 404 }));
+      res
+        .writeHead(404, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ kind: 'Status', code: 404 }));
       return;
     }
     if (url.searchParams.get('watch') === 'true') {
@@ -39,7 +41,9 @@ async function fakeApiserver(resources: Record<string, KubeObject[]>): Promise<F
       watches.set(url.pathname, list);
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'List', metadata: { resourceVersion: String(rv) }, items }));
+    res
+      .writeHead(200, { 'Content-Type': 'application/json' })
+      .end(JSON.stringify({ kind: 'List', metadata: { resourceVersion: String(rv) }, items }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -100,7 +104,10 @@ describe('informers', () => {
       '/api/v1/pods': [pod('busy', { nodeName: 'm-1', requests: { cpu: '3' }, phase: 'Running' })],
     });
     cleanup.push(() => leafApi.close());
-    const policy = cdp('leafy', { resourceSelectors: [{ namePrefix: 'leafy', policyName: 'leaf' }], policyTerms: TERMS });
+    const policy = cdp('leafy', {
+      resourceSelectors: [{ namePrefix: 'leafy', policyName: 'leaf' }],
+      policyTerms: TERMS,
+    });
     const { kind: _k, apiVersion: _a, ...policyWithoutKind } = policy; // lists omit kind on items
     const hostApi = await fakeApiserver({
       '/api/v1/nodes': [hostNode('h-1'), leafNode('kosmos-leaf-1', 'leaf-1')],
@@ -109,7 +116,10 @@ describe('informers', () => {
       '/api/v1/persistentvolumes': [],
       '/apis/kosmos.io/v1alpha1/clusterdistributionpolicies': [policyWithoutKind as KubeObject],
       '/apis/kosmos.io/v1alpha1/clusters': [
-        { metadata: { name: 'leaf-1' }, spec: { kubeconfig: Buffer.from(kubeconfigYaml(leafApi.url)).toString('base64') } } as KubeObject,
+        {
+          metadata: { name: 'leaf-1' },
+          spec: { kubeconfig: Buffer.from(kubeconfigYaml(leafApi.url)).toString('base64') },
+        } as KubeObject,
       ],
       // distributionpolicies and workloadpolicies are missing: the CRDs are "not installed".
     });
@@ -120,16 +130,38 @@ describe('informers', () => {
 
     await until(() => informers.synced() && cache.members.hasCluster('leaf-1'), 'initial sync');
     await until(() => cache.policies().length === 1, 'policies');
-    expect(cache.node('kosmos-leaf-1')).toMatchObject({ leaf: true, cluster: 'leaf-1', scope: { kind: 'cluster' } });
-    expect(cache.policies()[0]).toMatchObject({ kind: 'ClusterDistributionPolicy', metadata: { creationTimestamp: '2024-01-01T00:00:00Z' } });
+    expect(cache.node('kosmos-leaf-1')).toMatchObject({
+      leaf: true,
+      cluster: 'leaf-1',
+      scope: { kind: 'cluster' },
+    });
+    expect(cache.policies()[0]).toMatchObject({
+      kind: 'ClusterDistributionPolicy',
+      metadata: { creationTimestamp: '2024-01-01T00:00:00Z' },
+    });
 
     // The cluster policy sends leafy-* pods to leaves; the only member node has 1 cpu free.
-    await until(() => filterPod(toPodView(pod('leafy-1', { requests: { cpu: '2' } })), ['h-1', 'kosmos-leaf-1'], cache).rejected.length === 2, 'member pods');
-    const d = filterPod(toPodView(pod('leafy-1', { requests: { cpu: '2' } })), ['h-1', 'kosmos-leaf-1'], cache);
-    expect(d.rejected.find((r) => r.node === 'kosmos-leaf-1')?.reason).toBe('leaf-1: no member node has 2 cpu free; largest 1');
+    await until(
+      () =>
+        filterPod(toPodView(pod('leafy-1', { requests: { cpu: '2' } })), ['h-1', 'kosmos-leaf-1'], cache)
+          .rejected.length === 2,
+      'member pods',
+    );
+    const d = filterPod(
+      toPodView(pod('leafy-1', { requests: { cpu: '2' } })),
+      ['h-1', 'kosmos-leaf-1'],
+      cache,
+    );
+    expect(d.rejected.find((r) => r.node === 'kosmos-leaf-1')?.reason).toBe(
+      'leaf-1: no member node has 2 cpu free; largest 1',
+    );
 
     // Watch events: the member pod finishes, a host node is added, another removed.
-    leafApi.emit('/api/v1/pods', 'MODIFIED', pod('busy', { uid: 'x', nodeName: 'm-1', requests: { cpu: '3' }, phase: 'Running' }));
+    leafApi.emit(
+      '/api/v1/pods',
+      'MODIFIED',
+      pod('busy', { uid: 'x', nodeName: 'm-1', requests: { cpu: '3' }, phase: 'Running' }),
+    );
     leafApi.emit('/api/v1/pods', 'DELETED', pod('busy', { uid: 'x' }));
     hostApi.emit('/api/v1/nodes', 'ADDED', hostNode('h-2'));
     hostApi.emit('/api/v1/nodes', 'DELETED', hostNode('h-1'));

@@ -31,7 +31,11 @@ async function freePort(): Promise<number> {
 beforeAll(async () => {
   if (url) return;
   const port = await freePort();
-  server = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  server = spawn(
+    '/usr/bin/redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   url = `redis://127.0.0.1:${port}`;
   // Wait until the server accepts connections.
   for (let i = 0; ; i++) {
@@ -120,7 +124,10 @@ describe('Redis reservation store', () => {
     const a = store();
     await a.reserve('ns/p', 0, 'u1', 'leaf-1', 30_000);
     const keys = await admin.keys('*');
-    expect(keys.filter((k) => k.startsWith(prefix)).sort()).toEqual([`${prefix}wlp:{ns/p}:entries`, `${prefix}wlp:{ns/p}:version`]);
+    expect(keys.filter((k) => k.startsWith(prefix)).sort()).toEqual([
+      `${prefix}wlp:{ns/p}:entries`,
+      `${prefix}wlp:{ns/p}:version`,
+    ]);
   });
 });
 

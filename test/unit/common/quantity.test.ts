@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { QuantityError, formatResource, parseMilli, parseResource, parseUnits } from '../../../src/common/quantity.js';
+import {
+  QuantityError,
+  formatResource,
+  parseMilli,
+  parseResource,
+  parseUnits,
+} from '../../../src/common/quantity.js';
 
 describe('resource quantities', () => {
   it.each([
@@ -37,10 +43,13 @@ describe('resource quantities', () => {
     expect(parseResource('nvidia.com/gpu', '2')).toBe(2);
   });
 
-  it.each(['', 'abc', '1.2.3', '5Qi', 'Gi', '1 Gi', '--1'])('"%s" is rejected with the Kubernetes message', (q) => {
-    expect(() => parseUnits(q)).toThrow(QuantityError);
-    expect(() => parseUnits(q)).toThrow(/quantities must match the regular expression/);
-  });
+  it.each(['', 'abc', '1.2.3', '5Qi', 'Gi', '1 Gi', '--1'])(
+    '"%s" is rejected with the Kubernetes message',
+    (q) => {
+      expect(() => parseUnits(q)).toThrow(QuantityError);
+      expect(() => parseUnits(q)).toThrow(/quantities must match the regular expression/);
+    },
+  );
 
   it.each([
     ['cpu', 1500, '1500m'],

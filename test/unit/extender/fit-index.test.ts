@@ -14,7 +14,11 @@ function index(cpus: number[]): FitIndex {
 describe('fit index', () => {
   it('finds the tightest member node that fits when asked for the best fit', () => {
     const ix = index([8, 3, 4, 2]);
-    expect(ix.fit('leaf', cluster, { cpu: 2500 }, any, true)).toMatchObject({ ok: true, memberNode: 'm-1', leftover: 500 });
+    expect(ix.fit('leaf', cluster, { cpu: 2500 }, any, true)).toMatchObject({
+      ok: true,
+      memberNode: 'm-1',
+      leftover: 500,
+    });
   });
 
   it('keeps answering correctly as pods come and go on member nodes', () => {
@@ -25,7 +29,10 @@ describe('fit index', () => {
     run('b', 'm-1', 3500);
     expect(ix.fit('leaf', cluster, { cpu: 2000 }, any)).toMatchObject({ ok: true, memberNode: 'm-2' });
     run('c', 'm-2', 3000);
-    expect(ix.fit('leaf', cluster, { cpu: 2000 }, any)).toMatchObject({ ok: false, reason: 'no member node has 2 cpu free; largest 1' });
+    expect(ix.fit('leaf', cluster, { cpu: 2000 }, any)).toMatchObject({
+      ok: false,
+      reason: 'no member node has 2 cpu free; largest 1',
+    });
     run('a', 'm-0', 3000, true); // finished
     expect(ix.fit('leaf', cluster, { cpu: 2000 }, any)).toMatchObject({ ok: true, memberNode: 'm-0' });
     ix.deletePod('leaf', 'b');
@@ -44,9 +51,19 @@ describe('fit index', () => {
 
   it('a pod that arrives before its member node is counted once the node shows up', () => {
     const ix = new FitIndex();
-    ix.upsertPod('leaf', { uid: 'a', namespace: 'd', name: 'a', nodeName: 'late', terminal: false, requests: { cpu: 3000 } });
+    ix.upsertPod('leaf', {
+      uid: 'a',
+      namespace: 'd',
+      name: 'a',
+      nodeName: 'late',
+      terminal: false,
+      requests: { cpu: 3000 },
+    });
     ix.upsertNode('leaf', memberNode('late', { cpu: '4' }));
-    expect(ix.fit('leaf', cluster, { cpu: 2000 }, any)).toMatchObject({ ok: false, reason: 'no member node has 2 cpu free; largest 1' });
+    expect(ix.fit('leaf', cluster, { cpu: 2000 }, any)).toMatchObject({
+      ok: false,
+      reason: 'no member node has 2 cpu free; largest 1',
+    });
   });
 
   it('knows nothing about a cluster it was never fed', () => {

@@ -30,7 +30,12 @@ export function hostNode(name: string, labels: Record<string, string> = {}, tain
 }
 
 /** A virtual node as ClusterTree makes it: kosmos label, cluster label, owner annotation, leaf taint. */
-export function leafNode(name: string, cluster: string, labels: Record<string, string> = {}, taints: Taint[] = [{ ...TAINT_NODE }]): Node {
+export function leafNode(
+  name: string,
+  cluster: string,
+  labels: Record<string, string> = {},
+  taints: Taint[] = [{ ...TAINT_NODE }],
+): Node {
   return {
     metadata: {
       name,
@@ -38,7 +43,10 @@ export function leafNode(name: string, cluster: string, labels: Record<string, s
       annotations: { [ANNOTATION_OWNED_BY_CLUSTER]: cluster },
     },
     spec: { taints },
-    status: { allocatable: { cpu: '1000', memory: '1000Gi', pods: '10000' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      allocatable: { cpu: '1000', memory: '1000Gi', pods: '10000' },
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   };
 }
 
@@ -80,14 +88,18 @@ export function pod(
       namespace: opts.namespace ?? 'default',
       uid: opts.uid ?? `uid-${name}-${++uidCounter}`,
       labels: opts.labels ?? {},
-      ...(opts.ownerKind ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: opts.ownerKind, name: 'owner', uid: 'o' }] } : {}),
+      ...(opts.ownerKind
+        ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: opts.ownerKind, name: 'owner', uid: 'o' }] }
+        : {}),
     },
     spec: {
       containers: [{ name: 'c', resources: { requests: opts.requests ?? {} } }],
       ...(opts.tolerations ? { tolerations: opts.tolerations } : {}),
       ...(opts.nodeSelector ? { nodeSelector: opts.nodeSelector } : {}),
       ...(opts.nodeName ? { nodeName: opts.nodeName } : {}),
-      ...(opts.claims ? { volumes: opts.claims.map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })) } : {}),
+      ...(opts.claims
+        ? { volumes: opts.claims.map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })) }
+        : {}),
     },
     status: { phase: opts.phase ?? 'Pending' },
   };
@@ -100,11 +112,25 @@ export function dp(
   spec: DistributionPolicySpec,
   creationTimestamp = '2024-01-01T00:00:00Z',
 ): DistributionPolicy {
-  return { apiVersion: API_VERSION, kind: 'DistributionPolicy', metadata: { name, namespace, creationTimestamp }, spec };
+  return {
+    apiVersion: API_VERSION,
+    kind: 'DistributionPolicy',
+    metadata: { name, namespace, creationTimestamp },
+    spec,
+  };
 }
 
-export function cdp(name: string, spec: DistributionPolicySpec, creationTimestamp = '2024-01-01T00:00:00Z'): ClusterDistributionPolicy {
-  return { apiVersion: API_VERSION, kind: 'ClusterDistributionPolicy', metadata: { name, creationTimestamp }, spec };
+export function cdp(
+  name: string,
+  spec: DistributionPolicySpec,
+  creationTimestamp = '2024-01-01T00:00:00Z',
+): ClusterDistributionPolicy {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'ClusterDistributionPolicy',
+    metadata: { name, creationTimestamp },
+    spec,
+  };
 }
 
 export function wlp(name: string, namespace: string, spec: WorkloadPolicySpec): WorkloadPolicy {
@@ -136,7 +162,10 @@ export function kosmosE2ePolicies(): [DistributionPolicy, ClusterDistributionPol
       resourceSelectors: [
         { name: 'cluster-nginx', policyName: 'mix' },
         { namePrefix: 'cluster-nginx-prefix', policyName: 'host' },
-        { labelSelector: { matchLabels: { 'example-distribution-policy': 'cluster-nginx' } }, policyName: 'leaf' },
+        {
+          labelSelector: { matchLabels: { 'example-distribution-policy': 'cluster-nginx' } },
+          policyName: 'leaf',
+        },
       ],
       policyTerms: TERMS,
     }),

@@ -18,7 +18,9 @@ interface Config {
   extenders: Extender[];
 }
 
-const config = parse(readFileSync(new URL('../../../config/scheduler-config.yaml', import.meta.url), 'utf8')) as Config;
+const config = parse(
+  readFileSync(new URL('../../../config/scheduler-config.yaml', import.meta.url), 'utf8'),
+) as Config;
 
 describe('config/scheduler-config.yaml', () => {
   it('is a kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration with a kosmos-scheduler profile', () => {
@@ -41,6 +43,7 @@ describe('config/scheduler-config.yaml', () => {
   });
 
   it('turns off the in-tree taint filter in every profile, since the extender judges taints with the leaf rule', () => {
-    for (const p of config.profiles) expect(p.plugins?.filter?.disabled?.map((d) => d.name)).toContain('TaintToleration');
+    for (const p of config.profiles)
+      expect(p.plugins?.filter?.disabled?.map((d) => d.name)).toContain('TaintToleration');
   });
 });

@@ -10,5 +10,9 @@ export function checkFragmentedFit(pod: PodView, node: NodeView, world: Placemen
   const answer = world.memberFit(node, pod);
   // Nothing known about that cluster yet (not fed or not reachable): do not block on it.
   if (!answer || answer.ok) return PASS;
-  return { ok: false, unresolvable: false, reason: `${node.cluster ?? node.name}: ${answer.reason ?? 'no member node fits'}` };
+  return {
+    ok: false,
+    unresolvable: false,
+    reason: `${node.cluster ?? node.name}: ${answer.reason ?? 'no member node fits'}`,
+  };
 }

@@ -22,7 +22,8 @@ import type { LabelSelector } from '../../../api/meta.js';
 import type { NodeView, PodView, RuleVerdict } from '../types.js';
 
 export const WLP_NOT_MATCH = "node(s) didn't match pod workload-policy constraints";
-export const WLP_FULL = 'node(s) occupied that scheduled pods reach the replicas configured in the workload-policy';
+export const WLP_FULL =
+  'node(s) occupied that scheduled pods reach the replicas configured in the workload-policy';
 
 export function policyKey(policy: WorkloadPolicy): string {
   return `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name ?? ''}`;
@@ -38,16 +39,25 @@ export function workloadGate(pod: PodView, policy: WorkloadPolicy | undefined): 
     };
   }
   if (!labelSelectorMatches(policy.spec.labelSelector as LabelSelector, pod.labels)) {
-    return { ok: false, unresolvable: false, reason: `${WLP_NOT_MATCH} (pod labels do not match ${policyKey(policy)})` };
+    return {
+      ok: false,
+      unresolvable: false,
+      reason: `${WLP_NOT_MATCH} (pod labels do not match ${policyKey(policy)})`,
+    };
   }
   return { ok: true };
 }
 
 /** The node's domain, or a verdict when the node has none or one the policy does not name. */
-export function domainOf(policy: WorkloadPolicy, node: NodeView): { domain: string } | { verdict: RuleVerdict } {
+export function domainOf(
+  policy: WorkloadPolicy,
+  node: NodeView,
+): { domain: string } | { verdict: RuleVerdict } {
   const domain = node.labels[policy.spec.topologyKey];
   if (domain === undefined) {
-    return { verdict: { ok: false, unresolvable: true, reason: `${WLP_NOT_MATCH} (missing required label)` } };
+    return {
+      verdict: { ok: false, unresolvable: true, reason: `${WLP_NOT_MATCH} (missing required label)` },
+    };
   }
   if (!policy.spec.allocationPolicy.some((e) => e.name === domain)) {
     return { verdict: { ok: false, unresolvable: false, reason: `${WLP_NOT_MATCH} (not match value)` } };
@@ -64,7 +74,11 @@ export interface DomainPlan {
   scores?: Map<string, number>;
 }
 
-function describeCounts(policy: WorkloadPolicy, counts: ReadonlyMap<string, number>, weighted: boolean): string {
+function describeCounts(
+  policy: WorkloadPolicy,
+  counts: ReadonlyMap<string, number>,
+  weighted: boolean,
+): string {
   return policy.spec.allocationPolicy
     .map((e) => `${e.name} ${counts.get(e.name) ?? 0}/${weighted ? `w${e.weight ?? 0}` : (e.replicas ?? 0)}`)
     .join(', ');
@@ -104,7 +118,8 @@ export function planDomains(
     const open = entries.filter((e) => feasible.has(e.name) && count(e.name) < (e.replicas ?? 0));
     if (open.length === 0) {
       if (policy.spec.allocationType === 'Required') {
-        for (const d of feasible) closed.set(d, { reason: `${WLP_FULL} (${key}: ${state})`, unresolvable: true });
+        for (const d of feasible)
+          closed.set(d, { reason: `${WLP_FULL} (${key}: ${state})`, unresolvable: true });
         return { closed };
       }
       // Preferred: replicas beyond the counts may go to any domain, leaning by the method.
@@ -132,7 +147,10 @@ export function planDomains(
 
   for (const d of feasible) {
     if (d !== target) {
-      closed.set(d, { reason: `workload policy ${key} places this replica in ${target ?? 'no domain'} (${state})`, unresolvable: false });
+      closed.set(d, {
+        reason: `workload policy ${key} places this replica in ${target ?? 'no domain'} (${state})`,
+        unresolvable: false,
+      });
     }
   }
   return target === undefined ? { closed } : { target, closed };

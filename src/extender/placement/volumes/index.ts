@@ -22,7 +22,8 @@ export function checkVolumes(pod: PodView, node: NodeView, world: PlacementWorld
     const pv = volumeName ? world.pv(volumeName) : undefined;
     if (volumeName && !pv) return { ok: false, unresolvable: true, reason: VOLUME_MISSING_PV };
     const owner =
-      pvc.metadata?.annotations?.[ANNOTATION_CLUSTER_OWNERS] ?? pv?.metadata?.annotations?.[ANNOTATION_CLUSTER_OWNERS];
+      pvc.metadata?.annotations?.[ANNOTATION_CLUSTER_OWNERS] ??
+      pv?.metadata?.annotations?.[ANNOTATION_CLUSTER_OWNERS];
     if (owner !== undefined) {
       if (!node.leaf || node.cluster !== owner) {
         return {

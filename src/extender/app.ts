@@ -17,6 +17,7 @@ import {
   filterPod,
   prioritizePod,
   summarise,
+  type FilterDecision,
   type PlacementOptions,
 } from './placement/engine.js';
 import { toNodeView } from './placement/node-view.js';
@@ -34,6 +35,9 @@ import {
   type ExtenderFilterResult,
 } from './protocol.js';
 import type { ReservationStore } from './reservations/store.js';
+import { MemoryHoldStore, type HoldStore } from './reservations/hold-store.js';
+import { HoldSync } from './hold-sync.js';
+import type { HoldPlacement } from './fit-index/fit-index.js';
 
 export interface ExtenderAppDeps {
   cache: ExtenderCache;
@@ -50,6 +54,8 @@ export interface ExtenderAppDeps {
   boundTtlMs?: number;
   /** How long a filter-time member-capacity hold lasts without a bind. */
   tentativeTtlMs?: number;
+  /** Member-capacity holds, shared by replicas (Redis) or not (memory, the default). */
+  holds?: HoldStore;
   readiness?: ReadinessCheck[];
 }
 
@@ -99,8 +105,15 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
   const reservationTtlMs = deps.reservationTtlMs ?? 30_000;
   const boundTtlMs = deps.boundTtlMs ?? 120_000;
   const tentativeTtlMs = deps.tentativeTtlMs ?? 10_000;
-  const recent = new RecentPods();
   const { cache, store } = deps;
+  const holds = new HoldSync(deps.holds ?? new MemoryHoldStore(), cache.members);
+  // A pod seen in its leaf (or deleted) releases its hold everywhere, not only here.
+  cache.onHolderGone = (holder) => {
+    holds
+      .drop(holder)
+      .catch((err: unknown) => log.debug('dropping a hold failed', { holder, ...errorFields(err) }));
+  };
+  const recent = new RecentPods();
 
   const app = express();
   app.disable('x-powered-by');
@@ -134,16 +147,25 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
       const args = parseExtenderArgs(req.body);
       const pod = toPodView(args.Pod);
       const { world, names } = worldFor(args);
-      // A pod filtered again (retry) must not be blocked by its own earlier holds.
-      cache.members.releaseTentative(pod.uid);
-      const decision = await decideFilter(pod, names, {
-        cache,
-        store,
-        reservationTtlMs,
-        ...(world === cache ? {} : { world }),
-      });
+      const holder = `${pod.namespace}/${pod.name}`;
+      const needsHolds = Object.entries(pod.requests).some(([r, v]) => r !== 'pods' && v > 0);
+      let decision: FilterDecision | undefined;
+      for (let attempt = 1; !decision; attempt++) {
+        const basis = await holds.refresh();
+        // A pod filtered again (a retry) must not be blocked by its own earlier holds.
+        cache.members.setHolder(holder, []);
+        const d = await decideFilter(pod, names, {
+          cache,
+          store,
+          reservationTtlMs,
+          ...(world === cache ? {} : { world }),
+        });
+        const placements = needsHolds ? burstHolds(pod, d.passed, world) : [];
+        if (placements.length === 0 || (await holds.place(holder, placements, tentativeTtlMs, basis)))
+          decision = d;
+        else if (attempt >= 5) decision = withoutLeaves(d, world);
+      }
       recent.set(pod);
-      holdForBurst(pod, decision.passed, world);
       const failed: Record<string, string> = {};
       const unresolvable: Record<string, string> = {};
       const byRule = new Map<string, number>();
@@ -247,17 +269,33 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
    * Between filter and bind the scheduler already works on the next pod; hold this pod's
    * chunk on every leaf it passed so that pod is not promised the same member capacity.
    */
-  function holdForBurst(pod: PodView, passed: readonly string[], world: PlacementWorld): void {
-    if (!Object.entries(pod.requests).some(([r, v]) => r !== 'pods' && v > 0)) return;
-    const placements: { cluster: string; node: string }[] = [];
+  function burstHolds(pod: PodView, passed: readonly string[], world: PlacementWorld): HoldPlacement[] {
+    const placements: HoldPlacement[] = [];
     for (const name of passed) {
       const node = world.node(name);
       if (!node?.leaf || !node.cluster) continue;
       const fit = cache.memberFit(node, pod);
-      if (fit?.ok && fit.memberNode) placements.push({ cluster: node.cluster, node: fit.memberNode });
+      if (fit?.ok && fit.memberNode)
+        placements.push({ cluster: node.cluster, node: fit.memberNode, requests: pod.requests });
     }
-    if (placements.length > 0)
-      cache.members.holdTentatively(pod.uid, placements, pod.requests, Date.now() + tentativeTtlMs);
+    return placements;
+  }
+
+  /** Holds kept conflicting with other replicas: answer with host nodes only, the pod retries. */
+  function withoutLeaves(d: FilterDecision, world: PlacementWorld): FilterDecision {
+    const passed: string[] = [];
+    const rejected = [...d.rejected];
+    for (const name of d.passed) {
+      if (world.node(name)?.leaf) {
+        rejected.push({
+          node: name,
+          rule: 'fragmented-fit',
+          unresolvable: false,
+          reason: 'member capacity changed concurrently; retrying',
+        });
+      } else passed.push(name);
+    }
+    return { ...d, passed, rejected };
   }
 
   /** After a successful bind: extend the domain reservation, hold member-node capacity. */
@@ -265,35 +303,30 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
     ref: { namespace: string; name: string; uid: string },
     nodeName: string,
   ): Promise<void> {
-    cache.members.releaseTentative(ref.uid);
     const pod = recent.get(ref.uid);
-    if (!pod) return;
-    if (pod.workloadPolicy) {
+    const node = cache.node(nodeName);
+    const holder = `${ref.namespace}/${ref.name}`;
+    try {
+      if (node?.leaf && node.cluster) await holds.narrow(holder, node.cluster, boundTtlMs);
+      else await holds.drop(holder);
+      metrics.reservations.set(cache.members.holdCount());
+    } catch (err) {
+      log.warn('updating member holds after bind failed; they expire on their own', {
+        pod: holder,
+        ...errorFields(err),
+      });
+    }
+    if (pod?.workloadPolicy) {
       const wlp = cache.workloadPolicy(pod.namespace, pod.workloadPolicy);
       if (wlp) {
         try {
           await store.confirm(policyKey(wlp), pod.uid, nodeName, boundTtlMs);
         } catch (err) {
           log.warn('confirming reservation failed; it will expire on its own', {
-            pod: `${ref.namespace}/${ref.name}`,
+            pod: holder,
             ...errorFields(err),
           });
         }
-      }
-    }
-    const node = cache.node(nodeName);
-    if (node?.leaf && node.cluster) {
-      const fit = cache.memberFit(node, pod, true);
-      if (fit?.ok && fit.memberNode) {
-        cache.members.reserve(
-          node.cluster,
-          fit.memberNode,
-          pod.namespace,
-          pod.name,
-          pod.requests,
-          Date.now() + boundTtlMs,
-        );
-        metrics.reservations.set(cache.members.reservationCount());
       }
     }
   }

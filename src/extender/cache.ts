@@ -76,6 +76,8 @@ export class ExtenderCache implements PlacementWorld {
   /** Latest known in-flight domain reservations per WorkloadPolicy: uid → domain. */
   private readonly reservations = new Map<string, Map<string, string>>();
   readonly members = new FitIndex();
+  /** Called when a pod that held member capacity was seen in its leaf, or deleted. */
+  onHolderGone: ((holder: string) => void) | undefined;
   readonly hosts = new FitIndex();
 
   // ---- host nodes ----
@@ -175,9 +177,8 @@ export class ExtenderCache implements PlacementWorld {
       this.podsByKey.delete(key(slim.namespace, slim.name));
     this.hosts.deletePod(HOST, uid);
     for (const r of this.reservations.values()) r.delete(uid);
-    const cluster = slim.nodeName ? this.nodes.get(slim.nodeName)?.cluster : undefined;
-    if (cluster) this.members.release(cluster, slim.namespace, slim.name);
-    this.members.releaseTentative(uid);
+    const holder = key(slim.namespace, slim.name);
+    if (this.members.holdsOf(holder).length > 0) this.onHolderGone?.(holder);
   }
 
   pod(namespace: string, name: string): SlimPod | undefined {
@@ -197,7 +198,11 @@ export class ExtenderCache implements PlacementWorld {
     this.members.deleteNode(cluster, name);
   }
   upsertMemberPod(cluster: string, pod: Pod): void {
-    this.members.upsertPod(cluster, memberPod(slimPod(pod)));
+    const slim = slimPod(pod);
+    const holder = key(slim.namespace, slim.name);
+    const held = this.members.holdsOf(holder).some((h) => h.cluster === cluster);
+    this.members.upsertPod(cluster, memberPod(slim));
+    if (held) this.onHolderGone?.(holder);
   }
   deleteMemberPod(cluster: string, pod: Pod): void {
     this.members.deletePod(cluster, pod.metadata?.uid ?? key(pod.metadata?.namespace, pod.metadata?.name));

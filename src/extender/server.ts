@@ -16,6 +16,8 @@ import { KubeBinder, KubeEventRecorder, type EventRecorder, type PodBinder } fro
 import { DEFAULT_OPTIONS, type PlacementOptions } from './placement/engine.js';
 import { MemoryReservationStore } from './reservations/memory-store.js';
 import { RedisReservationStore } from './reservations/redis-store.js';
+import { RedisHoldStore } from './reservations/redis-hold-store.js';
+import { MemoryHoldStore, type HoldStore } from './reservations/hold-store.js';
 import type { ReservationStore } from './reservations/store.js';
 import { loadTls, type TlsOptions } from './tls.js';
 
@@ -40,6 +42,7 @@ export interface StartExtenderOptions {
   /** Injection points for tests and benches. */
   cache?: ExtenderCache;
   store?: ReservationStore;
+  holds?: HoldStore;
   binder?: PodBinder;
   events?: EventRecorder;
 }
@@ -72,6 +75,11 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
           prefix: options.redisPrefix ?? 'kosmos:extender:',
         })
       : new MemoryReservationStore());
+  const holds =
+    options.holds ??
+    (options.redisUrl
+      ? new RedisHoldStore({ url: options.redisUrl, prefix: options.redisPrefix ?? 'kosmos:extender:' })
+      : new MemoryHoldStore());
   let informers: Informers | undefined;
   if (kc) {
     informers = startInformers({
@@ -93,6 +101,7 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
   const { app } = createExtenderApp({
     cache,
     store,
+    holds,
     ...(binder ? { binder } : {}),
     ...(events ? { events } : {}),
     logger: log,
@@ -114,8 +123,6 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
   const addr = server.address() as AddressInfo;
   const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${options.tls ? 'https' : 'http'}://${hostPart}:${addr.port}`;
-  const sweeper = setInterval(() => cache.members.sweep(Date.now()), 2_000);
-  sweeper.unref();
   log.info('extender listening', { url, informers: !!kc, redis: !!options.redisUrl });
 
   return {
@@ -125,13 +132,13 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
     app,
     synced,
     close: async () => {
-      clearInterval(sweeper);
       informers?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
       if (!options.store) await store.close();
+      if (!options.holds) await holds.close();
     },
   };
 }

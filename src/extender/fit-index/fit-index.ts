@@ -49,8 +49,13 @@ interface Held {
   cluster: string;
   node: string;
   requests: Resources;
-  /** Holds only: epoch ms after which the hold is dropped if the pod never showed up. */
-  expiresAt?: number;
+}
+
+/** Capacity kept on one member node of one leaf cluster. */
+export interface HoldPlacement {
+  cluster: string;
+  node: string;
+  requests: Resources;
 }
 
 const ORDER = ['cpu', 'memory', 'ephemeral-storage', 'pods'];
@@ -101,7 +106,10 @@ export class FitIndex {
   private readonly clusters = new Map<string, ClusterMembers>();
   private readonly pods = new Map<string, Held>();
   private readonly holds = new Map<string, Held>();
-  private readonly tentative = new Map<string, string[]>();
+  private readonly byHolder = new Map<string, string[]>();
+  /** "cluster\0namespace/name" of member pods seen, so their holds no longer count. */
+  private readonly observed = new Set<string>();
+  private readonly podKeys = new Map<string, string>();
 
   private members(cluster: string): ClusterMembers {
     let c = this.clusters.get(cluster);
@@ -154,6 +162,7 @@ export class FitIndex {
     this.clusters.delete(cluster);
     for (const [k, h] of this.pods) if (h.cluster === cluster) this.pods.delete(k);
     for (const [k, h] of this.holds) if (h.cluster === cluster) this.holds.delete(k);
+    for (const k of [...this.observed]) if (k.startsWith(`${cluster}\u0000`)) this.observed.delete(k);
   }
 
   private unaccount(key: string, map: Map<string, Held>): void {
@@ -201,84 +210,78 @@ export class FitIndex {
   }
 
   /**
-   * Filter-time holds: while a pod is between filter and bind, each leaf that passed keeps
-   * room for it on the member node the filter found, so the next pod of a burst cannot be
-   * promised the same chunk (the scheduler starts the next pod before this one's bind).
-   * Replaced on every filter of the same pod; dropped at bind (for all but the chosen leaf,
-   * which gets a bind-time hold instead) or when they expire.
+   * Holds: capacity kept for pods the extender placed (or is placing) on a leaf but that do
+   * not show up in the leaf yet. One holder (the pod, "namespace/name") has at most one hold
+   * per leaf cluster: between filter and bind one on every leaf the pod passed (kube-scheduler
+   * starts the next pod before this one's bind lands), after bind one on the chosen leaf.
+   * The holds themselves live in a HoldStore shared by extender replicas; this index mirrors
+   * them. A hold stops counting as soon as its pod is seen in that leaf cluster.
    */
-  holdTentatively(
-    uid: string,
-    placements: readonly { cluster: string; node: string }[],
-    requests: Resources,
-    expiresAt: number,
-  ): void {
-    this.releaseTentative(uid);
+  setHolder(holder: string, holds: readonly HoldPlacement[]): void {
+    for (const k of this.byHolder.get(holder) ?? []) this.unaccount(k, this.holds);
+    this.byHolder.delete(holder);
     const keys: string[] = [];
-    for (const p of placements) {
-      const key = `${p.cluster}\u0000tentative\u0000${uid}`;
-      this.account(key, this.holds, { cluster: p.cluster, node: p.node, requests, expiresAt });
+    for (const h of holds) {
+      if (this.observed.has(`${h.cluster}\u0000${holder}`)) continue;
+      const key = `${h.cluster}\u0000${holder}`;
+      this.account(key, this.holds, { cluster: h.cluster, node: h.node, requests: h.requests });
       keys.push(key);
     }
-    if (keys.length > 0) this.tentative.set(uid, keys);
+    if (keys.length > 0) this.byHolder.set(holder, keys);
   }
 
-  releaseTentative(uid: string): void {
-    for (const k of this.tentative.get(uid) ?? []) this.unaccount(k, this.holds);
-    this.tentative.delete(uid);
+  /** Replace every hold by the store's current set. */
+  replaceHolds(holds: Iterable<{ holder: string } & HoldPlacement>): void {
+    for (const [k] of this.holds) this.unaccount(k, this.holds);
+    this.byHolder.clear();
+    const grouped = new Map<string, HoldPlacement[]>();
+    for (const h of holds) {
+      const list = grouped.get(h.holder) ?? [];
+      list.push(h);
+      grouped.set(h.holder, list);
+    }
+    for (const [holder, list] of grouped) this.setHolder(holder, list);
+  }
+
+  /** The holds of one holder, as placed (for narrowing at bind). */
+  holdsOf(holder: string): HoldPlacement[] {
+    const out: HoldPlacement[] = [];
+    for (const k of this.byHolder.get(holder) ?? []) {
+      const h = this.holds.get(k);
+      if (h) out.push({ cluster: h.cluster, node: h.node, requests: h.requests });
+    }
+    return out;
   }
 
   upsertPod(cluster: string, pod: MemberPod): void {
     const key = `${cluster}\u0000${pod.uid}`;
     this.unaccount(key, this.pods);
-    // The pod now speaks for itself: drop the reservation made when the extender placed it.
-    this.unaccount(`${cluster}\u0000${pod.namespace}/${pod.name}`, this.holds);
+    // The pod now speaks for itself: its hold (placed by the extender) stops counting.
+    const holder = `${pod.namespace}/${pod.name}`;
+    const observedKey = `${cluster}\u0000${holder}`;
+    this.observed.add(observedKey);
+    this.podKeys.set(key, observedKey);
+    if (this.holds.has(observedKey)) {
+      this.unaccount(observedKey, this.holds);
+      const left = (this.byHolder.get(holder) ?? []).filter((k) => k !== observedKey);
+      if (left.length > 0) this.byHolder.set(holder, left);
+      else this.byHolder.delete(holder);
+    }
     if (pod.terminal || !pod.nodeName) return;
     this.account(key, this.pods, { cluster, node: pod.nodeName, requests: pod.requests });
   }
 
   deletePod(cluster: string, uid: string): void {
-    this.unaccount(`${cluster}\u0000${uid}`, this.pods);
+    const key = `${cluster}\u0000${uid}`;
+    this.unaccount(key, this.pods);
+    const observedKey = this.podKeys.get(key);
+    if (observedKey) this.observed.delete(observedKey);
+    this.podKeys.delete(key);
   }
 
-  /** Hold capacity on a member node for a pod placed but not yet seen in the leaf. Idempotent per pod. */
-  reserve(
-    cluster: string,
-    memberNode: string,
-    namespace: string,
-    name: string,
-    requests: Resources,
-    expiresAt = Infinity,
-  ): void {
-    const key = `${cluster}\u0000${namespace}/${name}`;
-    this.unaccount(key, this.holds);
-    this.account(key, this.holds, { cluster, node: memberNode, requests, expiresAt });
-  }
-
-  /** Drop holds whose pods never showed up in the leaf (ClusterTree down, pod deleted meanwhile). */
-  sweep(now: number): number {
-    let dropped = 0;
-    for (const [k, h] of this.holds) {
-      if ((h.expiresAt ?? Infinity) <= now) {
-        this.unaccount(k, this.holds);
-        dropped++;
-      }
-    }
-    for (const [uid, keys] of this.tentative) {
-      const left = keys.filter((k) => this.holds.has(k));
-      if (left.length === 0) this.tentative.delete(uid);
-      else this.tentative.set(uid, left);
-    }
-    return dropped;
-  }
-
-  release(cluster: string, namespace: string, name: string): void {
-    this.unaccount(`${cluster}\u0000${namespace}/${name}`, this.holds);
-  }
-
-  /** Bind-time holds (filter-time ones are not counted: they come and go with every pod). */
-  reservationCount(): number {
-    return this.holds.size - [...this.tentative.values()].reduce((n, k) => n + k.length, 0);
+  /** Holds currently counted. */
+  holdCount(): number {
+    return this.holds.size;
   }
 
   private refresh(c: ClusterMembers): void {

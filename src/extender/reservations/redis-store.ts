@@ -82,6 +82,8 @@ export interface RedisStoreOptions {
   /** Namespace for every key, so several installations (or tests) share one Redis. */
   prefix?: string;
   client?: Redis;
+  /** Per-command timeout; default 1 s. */
+  commandTimeoutMs?: number;
 }
 
 export class RedisReservationStore implements ReservationStore {
@@ -93,7 +95,12 @@ export class RedisReservationStore implements ReservationStore {
     this.prefix = options.prefix ?? 'kosmos:extender:';
     this.ownsClient = !options.client;
     const redis =
-      options.client ?? new Redis(options.url ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
+      options.client ??
+      new Redis(options.url ?? 'redis://127.0.0.1:6379', {
+        maxRetriesPerRequest: 2,
+        // A filter waits on Redis; it must fail fast, well inside the scheduler's httpTimeout.
+        commandTimeout: options.commandTimeoutMs ?? 1_000,
+      });
     redis.defineCommand('kosmosSnapshot', { numberOfKeys: 2, lua: SNAPSHOT });
     redis.defineCommand('kosmosReserve', { numberOfKeys: 2, lua: RESERVE });
     redis.defineCommand('kosmosConfirm', { numberOfKeys: 2, lua: CONFIRM });

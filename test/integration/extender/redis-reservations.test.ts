@@ -11,8 +11,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ExtenderCache } from '../../../src/extender/cache.js';
 import { decideFilter } from '../../../src/extender/decide.js';
 import { toPodView } from '../../../src/extender/placement/pod-view.js';
+import request from 'supertest';
+import { createExtenderApp } from '../../../src/extender/app.js';
+import { RedisHoldStore } from '../../../src/extender/reservations/redis-hold-store.js';
 import { RedisReservationStore } from '../../../src/extender/reservations/redis-store.js';
-import { WLP_LABEL, leafNode, pod, wlp } from '../../unit/extender/fixtures.js';
+import { WLP_LABEL, leafNode, memberNode, pod, wlp } from '../../unit/extender/fixtures.js';
 
 let server: ChildProcess | undefined;
 let url = process.env['REDIS_URL'] ?? '';
@@ -166,5 +169,63 @@ describe('two extender replicas sharing Redis', () => {
     for (const d of decisions) if (d.reserve) counts[d.reserve.domain] = (counts[d.reserve.domain] ?? 0) + 1;
     expect(counts).toEqual({ 'leaf-1': 3, 'leaf-2': 6 });
     expect(decisions.filter((d) => d.passed.length === 0)).toHaveLength(1);
+  });
+});
+
+describe('member-capacity holds shared through Redis', () => {
+  const holdStores: RedisHoldStore[] = [];
+  const holdStore = (): RedisHoldStore => {
+    const s = new RedisHoldStore({ url, prefix });
+    holdStores.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    for (const s of holdStores.splice(0)) await s.close();
+  });
+  const placement = { cluster: 'leaf-1', node: 'm-1', requests: { cpu: 3000, pods: 1 } };
+
+  it('a write based on a stale version is refused; narrow and drop bump the version', async () => {
+    const a = holdStore();
+    const b = holdStore();
+    const v0 = await a.version();
+    expect(await a.replace('ns/p', [placement, { ...placement, cluster: 'leaf-2' }], 30_000, v0)).toBe(
+      v0 + 1,
+    );
+    expect(await b.replace('ns/q', [placement], 30_000, v0)).toBeUndefined();
+    await b.narrow('ns/p', 'leaf-2', 60_000);
+    expect((await a.snapshot()).entries).toMatchObject([
+      { holder: 'ns/p', holds: [{ cluster: 'leaf-2', node: 'm-1', requests: { cpu: 3000, pods: 1 } }] },
+    ]);
+    await a.drop('ns/p');
+    const snap = await b.snapshot();
+    expect(snap).toEqual({ version: v0 + 3, entries: [] });
+  });
+
+  it('a hold stops counting once its TTL has passed (Redis clock)', async () => {
+    const a = holdStore();
+    await a.replace('ns/p', [placement], 1, await a.version());
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await a.snapshot()).entries).toEqual([]);
+  });
+
+  it('two extender replicas never promise one member chunk twice', async () => {
+    const replica = () => {
+      const cache = new ExtenderCache();
+      cache.upsertNode(leafNode('kosmos-leaf-1', 'leaf-1'));
+      cache.upsertMemberNode('leaf-1', memberNode('m-1', { cpu: '3' }));
+      const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+      return createExtenderApp({ cache, store: store(), holds: holdStore(), logger: silent }).app;
+    };
+    const [r1, r2] = [replica(), replica()];
+    const first = await request(r1)
+      .post('/filter')
+      .send({ Pod: pod('a', { requests: { cpu: '2' } }), NodeNames: ['kosmos-leaf-1'] });
+    expect(first.body.NodeNames).toEqual(['kosmos-leaf-1']);
+    const second = await request(r2)
+      .post('/filter')
+      .send({ Pod: pod('b', { requests: { cpu: '2' } }), NodeNames: ['kosmos-leaf-1'] });
+    expect(second.body.FailedNodes).toEqual({
+      'kosmos-leaf-1': 'leaf-1: no member node has 2 cpu free; largest 1',
+    });
   });
 });

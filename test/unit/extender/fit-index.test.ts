@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FitIndex } from '../../../src/extender/fit-index/fit-index.js';
+import { HoldSync } from '../../../src/extender/hold-sync.js';
+import { MemoryHoldStore } from '../../../src/extender/reservations/hold-store.js';
 import { memberNode } from './fixtures.js';
 
 const any = { nodeSelector: {}, requiredTerms: undefined, tolerations: [] };
@@ -39,14 +41,23 @@ describe('fit index', () => {
     expect(ix.fit('leaf', cluster, { cpu: 4000 }, any)).toMatchObject({ ok: true });
   });
 
-  it('filter-time holds are replaced per pod and dropped when they expire', () => {
+  it('holds are replaced per holder and stop counting once the pod shows up in the leaf', () => {
     const ix = index([4]);
-    ix.holdTentatively('p', [{ cluster: 'leaf', node: 'm-0' }], { cpu: 3000 }, 100);
-    ix.holdTentatively('p', [{ cluster: 'leaf', node: 'm-0' }], { cpu: 3000 }, 100);
+    const hold = [{ cluster: 'leaf', node: 'm-0', requests: { cpu: 3000 } }];
+    ix.setHolder('d/p', hold);
+    ix.setHolder('d/p', hold);
     expect(ix.fit('leaf', cluster, { cpu: 1000 }, any)).toMatchObject({ ok: true });
     expect(ix.fit('leaf', cluster, { cpu: 2000 }, any)).toMatchObject({ ok: false });
-    expect(ix.sweep(101)).toBe(1);
-    expect(ix.fit('leaf', cluster, { cpu: 4000 }, any)).toMatchObject({ ok: true });
+    ix.upsertPod('leaf', {
+      uid: 'x',
+      namespace: 'd',
+      name: 'p',
+      nodeName: 'm-0',
+      terminal: false,
+      requests: { cpu: 3000 },
+    });
+    expect(ix.holdCount()).toBe(0);
+    expect(ix.fit('leaf', cluster, { cpu: 1000 }, any)).toMatchObject({ ok: true });
   });
 
   it('a pod that arrives before its member node is counted once the node shows up', () => {
@@ -68,5 +79,32 @@ describe('fit index', () => {
 
   it('knows nothing about a cluster it was never fed', () => {
     expect(new FitIndex().fit('nope', cluster, { cpu: 1 }, any)).toBeUndefined();
+  });
+});
+
+describe('holds mirrored from the hold store', () => {
+  it('a hold whose pod was never bound stops counting after its TTL', async () => {
+    let now = 0;
+    const ix = index([4]);
+    const sync = new HoldSync(new MemoryHoldStore(() => now), ix);
+    const basis = await sync.refresh();
+    expect(
+      await sync.place('d/p', [{ cluster: 'leaf', node: 'm-0', requests: { cpu: 3000 } }], 10_000, basis),
+    ).toBe(true);
+    expect(ix.fit('leaf', cluster, { cpu: 2000 }, any)).toMatchObject({ ok: false });
+    now = 10_001;
+    await sync.refresh();
+    expect(ix.fit('leaf', cluster, { cpu: 2000 }, any)).toMatchObject({ ok: true });
+  });
+
+  it('a write based on an outdated mirror is refused, so the decision is made again', async () => {
+    const store = new MemoryHoldStore();
+    const a = new HoldSync(store, index([4]));
+    const b = new HoldSync(store, index([4]));
+    const basisA = await a.refresh();
+    const basisB = await b.refresh();
+    const hold = [{ cluster: 'leaf', node: 'm-0', requests: { cpu: 3000 } }];
+    expect(await a.place('d/p', hold, 10_000, basisA)).toBe(true);
+    expect(await b.place('d/q', hold, 10_000, basisB)).toBe(false);
   });
 });

@@ -441,14 +441,16 @@ describe('fragmented resources', () => {
 
   it('a reservation holds member capacity until the pod shows up in the leaf', () => {
     const cache = world();
-    cache.members.reserve('leaf-a', 'a-1', 'default', 'first', { cpu: 2000, pods: 1 });
+    cache.members.setHolder('default/first', [
+      { cluster: 'leaf-a', node: 'a-1', requests: { cpu: 2000, pods: 1 } },
+    ]);
     expect(passed(cache, pod('second', { requests: { cpu: '2' } }), ['kosmos-leaf-a'])).toEqual([]);
     // ClusterTree created the pod in leaf-a: the pod now accounts for itself, the hold goes.
     cache.upsertMemberPod(
       'leaf-a',
       pod('first', { nodeName: 'a-1', requests: { cpu: '2' }, phase: 'Running' }),
     );
-    expect(cache.members.reservationCount()).toBe(0);
+    expect(cache.members.holdCount()).toBe(0);
     expect(passed(cache, pod('second', { requests: { cpu: '1' } }), ['kosmos-leaf-a'])).toEqual([
       'kosmos-leaf-a',
     ]);

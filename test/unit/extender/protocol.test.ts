@@ -210,7 +210,7 @@ describe('bind verb', () => {
     // Retried bind: still one hold.
     await request(app).post('/bind').send(args).expect(200);
     expect(binder.bound).toHaveLength(2);
-    expect(cache.members.reservationCount()).toBe(1);
+    expect(cache.members.holdCount()).toBe(1);
     const next = await request(app)
       .post('/filter')
       .send({ Pod: pod('q', { requests: { cpu: '2' } }), NodeNames: ['kosmos-leaf-1'] })

@@ -157,7 +157,13 @@ export function canonicalSpec(spec: NodeConfigSpec): { spec: Required<NodeConfig
   return { spec: { devices, routes, fdbs, arps, iptables }, errors };
 }
 
-const key = (x: object) => JSON.stringify(x, Object.keys(x).sort());
+// Field values joined in a fixed key order: as exact as sorted-key JSON and much cheaper for
+// thousands of entries per sync.
+const key = (x: object) =>
+  Object.keys(x)
+    .sort()
+    .map((k) => `${k}=${String((x as Record<string, unknown>)[k])}`)
+    .join('\0');
 
 function setDiff<T extends object>(want: readonly T[], have: readonly T[]): { add: T[]; del: T[] } {
   const w = new Map(want.map((x) => [key(x), x]));

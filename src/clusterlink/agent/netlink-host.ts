@@ -484,7 +484,7 @@ export class NetlinkHost {
         if (barriers.delete(m.seq)) continue;
         const item = sent.get(m.seq);
         const code = m.data.readInt32LE(0);
-        if (item && code !== 0) errors.push(`${item.label}: ${errnoName.get(code) ?? `errno ${-code}`}`);
+        if (item && code !== 0) errors.push(`${item.label}: ${errnoName.get(-code) ?? `errno ${-code}`}`);
       }
       wake?.();
     };

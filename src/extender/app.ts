@@ -160,7 +160,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
           reservationTtlMs,
           ...(world === cache ? {} : { world }),
         });
-        const placements = needsHolds ? burstHolds(pod, d.passed, world) : [];
+        const placements = needsHolds ? burstHolds(pod, d.passedLeaves ?? []) : [];
         if (placements.length === 0 || (await holds.place(holder, placements, tentativeTtlMs, basis)))
           decision = d;
         else if (attempt >= 5) decision = withoutLeaves(d, world);
@@ -269,14 +269,14 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
    * Between filter and bind the scheduler already works on the next pod; hold this pod's
    * chunk on every leaf it passed so that pod is not promised the same member capacity.
    */
-  function burstHolds(pod: PodView, passed: readonly string[], world: PlacementWorld): HoldPlacement[] {
+  function burstHolds(pod: PodView, leaves: readonly NodeView[]): HoldPlacement[] {
     const placements: HoldPlacement[] = [];
-    for (const name of passed) {
-      const node = world.node(name);
-      if (!node?.leaf || !node.cluster) continue;
+    for (const node of leaves) {
+      if (!node.cluster) continue;
       const fit = cache.memberFit(node, pod);
-      if (fit?.ok && fit.memberNode)
+      if (fit?.ok && fit.memberNode) {
         placements.push({ cluster: node.cluster, node: fit.memberNode, requests: pod.requests });
+      }
     }
     return placements;
   }
@@ -295,7 +295,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
         });
       } else passed.push(name);
     }
-    return { ...d, passed, rejected };
+    return { ...d, passed, rejected, passedLeaves: [] };
   }
 
   /** After a successful bind: extend the domain reservation, hold member-node capacity. */

@@ -30,8 +30,8 @@ interface ClusterMembers {
   maxFree: Resources;
   /** Membership or capacity changed: re-filter and re-sort. */
   dirty: boolean;
-  /** Only usage changed: the order was repaired in place, the maxima need recomputing. */
-  maxDirty: boolean;
+  /** maxFree is exact (not just an upper bound) since the last usage change. */
+  exact: boolean;
 }
 
 /** What the index needs of a pod running in a leaf cluster. */
@@ -114,7 +114,7 @@ export class FitIndex {
   private members(cluster: string): ClusterMembers {
     let c = this.clusters.get(cluster);
     if (!c) {
-      c = { nodes: new Map(), sorted: [], maxFree: {}, dirty: true, maxDirty: true };
+      c = { nodes: new Map(), sorted: [], maxFree: {}, dirty: true, exact: false };
       this.clusters.set(cluster, c);
     }
     return c;
@@ -173,7 +173,7 @@ export class FitIndex {
     const m = c?.nodes.get(h.node);
     if (c && m) {
       addTo(m.used, h.requests, -1);
-      this.moved(c, m);
+      this.moved(c, m, h.requests);
     }
   }
 
@@ -188,8 +188,17 @@ export class FitIndex {
    * A node's usage changed: repair the cpu order by moving just that node (O(members),
    * no sort), and recompute the maxima lazily. Pod churn and holds therefore cost little.
    */
-  private moved(c: ClusterMembers, m: MemberNode): void {
-    c.maxDirty = true;
+  private moved(c: ClusterMembers, m: MemberNode, freed?: Resources): void {
+    c.exact = false;
+    // maxFree stays an upper bound: usage going up can only lower the true maxima, usage
+    // going down raises them at most to this node's new free amounts. The quick reject
+    // recomputes exactly before it answers "no", so the bound never rejects wrongly.
+    if (freed && m.usable && !c.dirty) {
+      for (const r in freed) {
+        const f = free(m, r);
+        if (c.maxFree[r] === undefined || f > (c.maxFree[r] as number)) c.maxFree[r] = f;
+      }
+    }
     if (c.dirty || !m.usable) return;
     const arr = c.sorted;
     let i = arr.indexOf(m);
@@ -285,13 +294,16 @@ export class FitIndex {
   }
 
   private refresh(c: ClusterMembers): void {
-    if (c.dirty) {
-      c.sorted = [...c.nodes.values()].filter((m) => m.usable);
-      c.sorted.sort((a, b) => free(b, 'cpu') - free(a, 'cpu'));
-      c.dirty = false;
-      c.maxDirty = true;
-    }
-    if (!c.maxDirty) return;
+    if (!c.dirty) return;
+    c.sorted = [...c.nodes.values()].filter((m) => m.usable);
+    c.sorted.sort((a, b) => free(b, 'cpu') - free(a, 'cpu'));
+    c.dirty = false;
+    c.exact = false;
+    this.exactMaxima(c);
+  }
+
+  private exactMaxima(c: ClusterMembers): void {
+    if (c.exact) return;
     const max: Resources = {};
     for (const m of c.sorted) {
       for (const r of Object.keys(m.allocatable)) {
@@ -300,7 +312,7 @@ export class FitIndex {
       }
     }
     c.maxFree = max;
-    c.maxDirty = false;
+    c.exact = true;
   }
 
   /**
@@ -320,10 +332,13 @@ export class FitIndex {
     if (scope.kind === 'cluster') {
       for (const r in req) {
         const want = req[r] as number;
-        const largest = c.maxFree[r] ?? 0;
         // O(resources): bigger than every member node. The largest chunk is over all usable
         // nodes here, which is what a user needs to see to size the pod.
-        if (want > 0 && largest < want) return shortOf(r, want, largest);
+        if (want > 0 && (c.maxFree[r] ?? 0) < want) {
+          this.exactMaxima(c);
+          const largest = c.maxFree[r] ?? 0;
+          if (largest < want) return shortOf(r, want, largest);
+        }
       }
     }
     const wantCpu = req['cpu'] ?? 0;

@@ -25,6 +25,8 @@ export interface Rejection {
 
 export interface FilterDecision {
   passed: string[];
+  /** The passed nodes that are leaf nodes (for member-capacity holds). */
+  passedLeaves?: NodeView[];
   rejected: Rejection[];
   policy?: ResolvedPolicy;
   /** Reserve this domain for the pod (by UID) before answering, or counts drift under a burst. */
@@ -149,6 +151,7 @@ export function filterPod(pod: PodView, nodeNames: readonly string[], world: Pla
     }
   }
   decision.passed = survivors.map((n) => n.name);
+  decision.passedLeaves = survivors.filter((n) => n.leaf);
   return decision;
 }
 

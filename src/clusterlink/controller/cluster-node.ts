@@ -3,7 +3,14 @@
  * node and the Cluster's clusterLinkStatus. The Kubernetes adapter feeds them Node objects;
  * the lab feeds them its YAML.
  */
-import { API_VERSION, LABEL_CLUSTER } from '../../api/constants.js';
+import {
+  API_VERSION,
+  AUTO_SELECT_INTERFACE,
+  LABEL_CLUSTER,
+  LABEL_EXCLUDE,
+  LABEL_NODE,
+} from '../../api/constants.js';
+import type { Node } from '../../api/core.js';
 import type { ClusterNode, ClusterStatus } from '../../api/kinds.js';
 import { normalizeCIDR } from '../netconfig/ip.js';
 
@@ -48,4 +55,39 @@ export function clusterLinkStatusFor(
   const norm = (l: readonly string[]) => l.map((c) => normalizeCIDR(c) ?? c);
   const svc = discoveredServiceCIDRs.length > 0 ? discoveredServiceCIDRs : configuredServiceCIDRs;
   return { podCIDRs: norm(podCIDRs), serviceCIDRs: norm(svc) };
+}
+
+/**
+ * The member nodes ClusterLink links: every Node except Kosmos virtual nodes and excluded
+ * ones, with its pod CIDRs and InternalIP addresses. The NIC is the cluster's per-node or
+ * default NIC; `*` (auto-detect) is left empty, which keeps the node out until its agent
+ * reports the NIC.
+ */
+export function memberNodesFrom(
+  nodes: readonly Node[],
+  opts: {
+    defaultNICName?: string;
+    nicNodeNames?: readonly { interfaceName: string; nodeName: readonly string[] }[];
+  },
+): MemberNode[] {
+  const out: MemberNode[] = [];
+  for (const n of nodes) {
+    const name = n.metadata?.name;
+    const labels = n.metadata?.labels ?? {};
+    if (!name || labels[LABEL_NODE] === 'true' || labels[LABEL_EXCLUDE] === 'true') continue;
+    const addrs = (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
+    const nic =
+      opts.nicNodeNames?.find((x) => x.nodeName.includes(name))?.interfaceName ??
+      (opts.defaultNICName && opts.defaultNICName !== AUTO_SELECT_INTERFACE ? opts.defaultNICName : '');
+    const ip = addrs.find((a) => !a.includes(':'));
+    const ip6 = addrs.find((a) => a.includes(':'));
+    out.push({
+      name,
+      podCIDRs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []),
+      interfaceName: nic,
+      ...(ip ? { ip } : {}),
+      ...(ip6 ? { ip6 } : {}),
+    });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/common/logger.js';
+import type { Node } from '../../../src/api/core.js';
+import type { KubeClient } from '../../../src/common/kube.js';
+import { ClusterLinkController } from '../../../src/clusterlink/controller/controller.js';
 import { Elector } from '../../../src/clusterlink/elector/elector.js';
 import { NetworkManager } from '../../../src/clusterlink/manager/network-manager.js';
 import { RedisStore } from '../../../src/clusterlink/store/redis-store.js';
@@ -132,5 +135,52 @@ describe('Elector and network manager (real Redis)', () => {
     expect(changed.written).toEqual(['g-a', 'g-b']);
     const conds = (await s.listClusters()).map((c) => c.status?.conditions?.[0]?.status);
     expect(conds).toEqual(['True', 'True']);
+  });
+});
+
+describe('Controller (fake member cluster, real Redis store)', () => {
+  it('GIVEN member Nodes THEN ClusterNodes <cluster>-<node> and the cluster status follow them, virtual and excluded nodes left out', async () => {
+    const s = store();
+    await s.putCluster({
+      apiVersion: 'kosmos.io/v1alpha1',
+      kind: 'Cluster',
+      metadata: { name: 'm' },
+      spec: { clusterLinkOptions: { defaultNICName: 'eth0', serviceCIDRs: ['10.96.0.0/12'] } },
+    });
+    let nodes: Node[] = [
+      {
+        metadata: { name: 'w1' },
+        spec: { podCIDRs: ['10.244.1.0/24'] },
+        status: { addresses: [{ type: 'InternalIP', address: '192.168.0.11' }] },
+      },
+      {
+        metadata: { name: 'w2' },
+        spec: { podCIDRs: ['10.244.2.0/24'] },
+        status: { addresses: [{ type: 'InternalIP', address: '192.168.0.12' }] },
+      },
+      { metadata: { name: 'vk', labels: { 'kosmos.io/node': 'true' } } },
+      { metadata: { name: 'ex', labels: { 'kosmos.io/exclude': 'true' } } },
+    ];
+    const member = { list: async () => ({ metadata: {}, items: nodes }) } as unknown as KubeClient;
+    const c = new ClusterLinkController({ cluster: 'm', member, store: s, log });
+    await c.reconcile();
+    expect(
+      (await s.listClusterNodes()).map((n) => [
+        n.metadata.name,
+        n.spec.ip,
+        n.spec.interfaceName,
+        n.spec.podCIDRs,
+      ]),
+    ).toEqual([
+      ['m-w1', '192.168.0.11', 'eth0', ['10.244.1.0/24']],
+      ['m-w2', '192.168.0.12', 'eth0', ['10.244.2.0/24']],
+    ]);
+    expect((await s.listClusters())[0]?.status?.clusterLinkStatus).toEqual({
+      podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'],
+      serviceCIDRs: ['10.96.0.0/12'],
+    });
+    nodes = nodes.filter((n) => n.metadata?.name !== 'w2');
+    await c.reconcile();
+    expect((await s.listClusterNodes()).map((n) => n.metadata.name)).toEqual(['m-w1']);
   });
 });

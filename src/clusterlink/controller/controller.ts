@@ -1,0 +1,80 @@
+/**
+ * Per member cluster controller (Kubernetes adapter): keeps one ClusterNode per member Node
+ * and the Cluster's clusterLinkStatus in the control plane. It polls the member cluster
+ * (every 30 s by default) instead of watching, which is enough for a topology that changes
+ * when nodes join or leave.
+ *
+ * Pod CIDRs of the cluster are the nodes' Node.spec.podCIDRs (a CNI-agnostic stand-in for the
+ * reference's Calico/Flannel/Cilium readers); service CIDRs come from
+ * spec.clusterLinkOptions.serviceCIDRs, because managed clusters do not expose them.
+ * Not yet exercised against a real apiserver (the control-plane sandbox is being built).
+ */
+import { LABEL_CLUSTER } from '../../api/constants.js';
+import type { Node } from '../../api/core.js';
+import { describeError } from '../../common/errors.js';
+import type { KubeClient } from '../../common/kube.js';
+import type { Logger } from '../../common/logger.js';
+import type { ClusterLinkStore } from '../store/types.js';
+import { clusterLinkStatusFor, clusterNodeFor, memberNodesFrom } from './cluster-node.js';
+
+export interface ControllerOptions {
+  cluster: string;
+  /** Client of the member cluster (its Nodes). */
+  member: KubeClient;
+  /** The control plane's ClusterLink store. */
+  store: ClusterLinkStore;
+  log: Logger;
+  periodMs?: number;
+}
+
+export class ClusterLinkController {
+  private readonly o: Required<ControllerOptions>;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(o: ControllerOptions) {
+    this.o = { periodMs: 30_000, ...o };
+  }
+
+  async start(): Promise<void> {
+    await this.reconcile().catch((err: unknown) =>
+      this.o.log.warn('reconcile failed', { error: describeError(err) }),
+    );
+    this.timer = setInterval(() => {
+      this.reconcile().catch((err: unknown) =>
+        this.o.log.warn('reconcile failed', { error: describeError(err) }),
+      );
+    }, this.o.periodMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async reconcile(): Promise<void> {
+    const cluster = (await this.o.store.listClusters()).find((c) => c.metadata.name === this.o.cluster);
+    const opts = cluster?.spec.clusterLinkOptions;
+    if (!cluster || !opts) return;
+    const nodes = await this.o.member.list<Node>('v1', 'Node');
+    const members = memberNodesFrom(nodes.items, {
+      ...(opts.defaultNICName ? { defaultNICName: opts.defaultNICName } : {}),
+      ...(opts.nicNodeNames ? { nicNodeNames: opts.nicNodeNames } : {}),
+    });
+    const existing = (await this.o.store.listClusterNodes()).filter(
+      (n) => n.spec.clusterName === this.o.cluster || n.metadata.labels?.[LABEL_CLUSTER] === this.o.cluster,
+    );
+    const wanted = new Set<string>();
+    for (const m of members) {
+      const cn = clusterNodeFor(this.o.cluster, m);
+      wanted.add(cn.metadata.name ?? '');
+      const cur = existing.find((e) => e.metadata.name === cn.metadata.name);
+      const { roles: _r, ...curSpec } = cur?.spec ?? {};
+      if (!cur || JSON.stringify(curSpec) !== JSON.stringify(cn.spec)) await this.o.store.putClusterNode(cn);
+    }
+    for (const e of existing)
+      if (!wanted.has(e.metadata.name ?? '')) await this.o.store.deleteClusterNode(e.metadata.name ?? '');
+    const podCIDRs = [...new Set(members.flatMap((m) => m.podCIDRs))].sort();
+    const clusterLinkStatus = clusterLinkStatusFor(podCIDRs, [], opts.serviceCIDRs ?? []);
+    if (JSON.stringify(cluster.status?.clusterLinkStatus) !== JSON.stringify(clusterLinkStatus))
+      await this.o.store.putClusterStatus(this.o.cluster, { ...cluster.status, clusterLinkStatus });
+  }
+}

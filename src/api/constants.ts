@@ -24,6 +24,8 @@ export const LABEL_ROLE_AGENT = 'kubernetes.io/role';
 export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 export const LABEL_ZONE = 'topology.kubernetes.io/zone';
 export const LABEL_REGION = 'topology.kubernetes.io/region';
+export const LABEL_OS = 'kubernetes.io/os';
+export const LABEL_ARCH = 'kubernetes.io/arch';
 
 /** Annotations. */
 export const ANNOTATION_OWNED_BY_CLUSTER = 'kosmos-io/owned-by-cluster';

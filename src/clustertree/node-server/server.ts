@@ -1,0 +1,113 @@
+/**
+ * The kubelet API of the virtual nodes. The host apiserver serves `kubectl logs` for a pod
+ * on a virtual node by calling this server (the node's address and kubelet port); it finds
+ * the pod's leaf cluster from the pod's node and streams the leaf apiserver's log of the
+ * same pod back, chunk by chunk, so `--follow` works.
+ *
+ * Client certificates are requested but not verified against a CA here: the port is meant
+ * to be reachable only by the host apiserver (as in Kosmos without APISERVER_CA_CERT_LOCATION).
+ */
+import https from 'node:https';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Pod } from '../../api/core.js';
+import { isNotFound, type KubeClient } from '../../common/kube.js';
+import { errorFields, type Logger } from '../../common/logger.js';
+import { selfSignedKubeletCert } from './tls.js';
+
+export interface NodeServerDeps {
+  host: KubeClient;
+  /** The leaf client for the cluster behind a host node, if it is a virtual node. */
+  leafForNode: (nodeName: string) => KubeClient | undefined;
+  log: Logger;
+}
+
+const LOG_PARAMS = ['tailLines', 'follow', 'limitBytes', 'previous', 'sinceSeconds', 'sinceTime', 'timestamps'] as const;
+
+function badRequest(res: http.ServerResponse, msg: string, status = 400): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain' }).end(msg);
+}
+
+/** Validation as the kubelet does it: numbers are numbers, and at most one of the since* parameters. */
+export function logQuery(search: URLSearchParams, container: string): Record<string, string> | string {
+  const q: Record<string, string> = { container };
+  for (const p of LOG_PARAMS) {
+    const v = search.get(p);
+    if (v === null || v === '') continue;
+    if ((p === 'tailLines' || p === 'limitBytes' || p === 'sinceSeconds') && !/^\d+$/.test(v)) return `${p}: must be a non-negative integer`;
+    if (p === 'sinceTime' && Number.isNaN(Date.parse(v))) return 'sinceTime: must be an RFC 3339 time';
+    q[p] = v;
+  }
+  if (q['sinceSeconds'] && q['sinceTime']) return 'at most one of sinceSeconds or sinceTime may be specified';
+  return q;
+}
+
+async function streamFrom(client: KubeClient, path: string, query: Record<string, string>): Promise<http.IncomingMessage> {
+  const opts: https.RequestOptions = {};
+  await client.kubeConfig.applyToHTTPSOptions(opts);
+  const url = new URL(client.server + path);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const mod = url.protocol === 'https:' ? https : http;
+  return await new Promise((resolve, reject) => {
+    const req = mod.request(url, { ...opts, method: 'GET' }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function handle(deps: NodeServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'https://kubelet');
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'healthz') {
+    res.writeHead(200).end('ok');
+    return;
+  }
+  if (parts[0] !== 'containerLogs' || parts.length !== 4 || req.method !== 'GET') {
+    badRequest(res, '404 request not found', 404);
+    return;
+  }
+  const [, ns, podName, container] = parts as [string, string, string, string];
+  const query = logQuery(url.searchParams, container);
+  if (typeof query === 'string') {
+    badRequest(res, query);
+    return;
+  }
+  let pod: Pod;
+  try {
+    pod = await deps.host.request<Pod>('GET', `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}`);
+  } catch (e) {
+    badRequest(res, isNotFound(e) ? `pod ${ns}/${podName} not found` : String(e), isNotFound(e) ? 404 : 500);
+    return;
+  }
+  const leaf = deps.leafForNode(pod.spec.nodeName ?? '');
+  if (!leaf) {
+    badRequest(res, `pod ${ns}/${podName} is not on a virtual node this server knows`, 404);
+    return;
+  }
+  const upstream = await streamFrom(leaf, `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}/log`, query);
+  res.writeHead(upstream.statusCode ?? 500, { 'Content-Type': upstream.headers['content-type'] ?? 'text/plain' });
+  res.flushHeaders();
+  upstream.on('data', (c: Buffer) => res.write(c));
+  upstream.on('end', () => res.end());
+  upstream.on('error', () => res.destroy());
+  res.on('close', () => upstream.destroy());
+}
+
+export async function startNodeServer(deps: NodeServerDeps, port: number, hosts: string[]): Promise<{ port: number; close: () => Promise<void> }> {
+  const tls = selfSignedKubeletCert(hosts);
+  const server = https.createServer({ cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
+    handle(deps, req, res).catch((e: unknown) => {
+      deps.log.warn('kubelet API request failed', { url: req.url, ...errorFields(e) });
+      if (!res.headersSent) badRequest(res, String(e), 500);
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '0.0.0.0', () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * ClusterTree's BullMQ jobs. Every job names an object, never carries its state: handlers
+ * read the current state from the apiservers, so running a job twice, late, or after a
+ * newer one is harmless. Job ids deduplicate the same event seen by several worker
+ * processes: they name the object and the resourceVersion (or time bucket) that caused it.
+ * BullMQ allows a ':' in custom ids only with exactly three parts, hence `type:cluster:rest`.
+ */
+import type { DependencyKind } from '../transform/dependencies.js';
+
+export type JobData =
+  | { type: 'pod'; cluster: string; namespace: string; name: string }
+  | { type: 'status'; cluster: string; namespace: string; name: string }
+  | { type: 'deps'; cluster: string; namespace: string; kind: DependencyKind; name: string }
+  | { type: 'node'; cluster: string }
+  | { type: 'cluster-gone'; cluster: string };
+
+export type JobType = JobData['type'];
+
+const clean = (s: string): string => s.replace(/:/g, '_');
+
+export function jobId(data: JobData, cause: string): string {
+  switch (data.type) {
+    case 'pod':
+    case 'status':
+      return `${data.type}:${clean(data.cluster)}:${data.namespace}/${data.name}@${clean(cause)}`;
+    case 'deps':
+      return `deps:${clean(data.cluster)}:${data.namespace}/${data.kind}/${data.name}@${clean(cause)}`;
+    case 'node':
+    case 'cluster-gone':
+      return `${data.type}:${clean(data.cluster)}:${clean(cause)}`;
+  }
+}

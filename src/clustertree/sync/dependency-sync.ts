@@ -1,0 +1,223 @@
+/**
+ * ConfigMaps, Secrets, ServiceAccounts and PVCs follow pods into the leaf. A leaf copy is
+ * marked `kosmos.io/global=true`; only marked copies are ever updated or deleted, so objects
+ * a leaf admin created are left alone. A marked copy that no pod of that namespace uses any
+ * more (neither a host pod bound to the cluster nor a Kosmos pod in the leaf) is deleted.
+ */
+import { ANNOTATION_GLOBAL } from '../../api/constants.js';
+import type { Pod } from '../../api/core.js';
+import type { KubeObject } from '../../api/meta.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../../common/kube.js';
+import { KosmosError } from '../../common/errors.js';
+import { HOST_CA_CONFIGMAP_IN_LEAF, LAST_APPLIED_ANNOTATION, ROOT_CA_CONFIGMAP, SA_NAME_ANNOTATION, SA_TOKEN_SECRET_TYPE } from '../names.js';
+import {
+  dependencyKey,
+  leafConfigMapName,
+  podDependencies,
+  type Dependency,
+  type DependencyKind,
+} from '../transform/dependencies.js';
+import { clusterOfNode, type ClusterTreeContext } from './context.js';
+import type { Leaf } from './leaf-registry.js';
+
+type Obj = KubeObject & Record<string, unknown>;
+
+const TOKEN_PREFIX = 'kosmos-';
+const TOKEN_SUFFIX = '-token';
+
+/** Per process: which host version each leaf copy was last written from, to skip needless GETs during a burst. */
+const written = new Map<string, string>();
+const memoKey = (cluster: string, ns: string, kind: string, leafName: string) => `${cluster}/${ns}/${kind}/${leafName}`;
+
+function apiVersionOf(_kind: DependencyKind): string {
+  return 'v1';
+}
+
+function cacheFor(ctx: ClusterTreeContext, kind: DependencyKind) {
+  if (kind === 'ConfigMap') return ctx.caches.configMaps;
+  if (kind === 'Secret') return ctx.caches.secrets;
+  if (kind === 'ServiceAccount') return ctx.caches.serviceAccounts;
+  return undefined;
+}
+
+function isTokenSecretName(name: string): string | undefined {
+  return name.startsWith(TOKEN_PREFIX) && name.endsWith(TOKEN_SUFFIX) ? name.slice(TOKEN_PREFIX.length, -TOKEN_SUFFIX.length) : undefined;
+}
+
+async function hostObject(ctx: ClusterTreeContext, ns: string, kind: DependencyKind, name: string): Promise<Obj | undefined> {
+  const cached = cacheFor(ctx, kind)?.get(ns, name) as Obj | undefined;
+  if (cached) return cached;
+  return await ctx.host.getOrUndefined<Obj>('v1', kind, name, ns);
+}
+
+/** The host Secret with a long-lived token for a ServiceAccount, created on first use. */
+async function hostTokenSecret(ctx: ClusterTreeContext, ns: string, name: string, sa: string): Promise<Obj> {
+  let secret = await hostObject(ctx, ns, 'Secret', name);
+  if (!secret) {
+    try {
+      secret = await ctx.host.create<Obj>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace: ns, annotations: { [SA_NAME_ANNOTATION]: sa } },
+        type: SA_TOKEN_SECRET_TYPE,
+      } as Obj);
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw e;
+    }
+  }
+  secret = await ctx.host.get<Obj>('v1', 'Secret', name, ns);
+  const data = secret['data'] as Record<string, string> | undefined;
+  if (!data?.['token']) throw new KosmosError(`host Secret ${ns}/${name}: the token controller has not filled in a token yet`);
+  return secret;
+}
+
+function strippedMeta(o: Obj, leafName: string): NonNullable<KubeObject['metadata']> {
+  const annotations = { ...(o.metadata?.annotations ?? {}) };
+  delete annotations[LAST_APPLIED_ANNOTATION];
+  delete annotations[SA_NAME_ANNOTATION];
+  annotations[ANNOTATION_GLOBAL] = 'true';
+  return {
+    name: leafName,
+    namespace: o.metadata?.namespace,
+    ...(o.metadata?.labels ? { labels: { ...o.metadata.labels } } : {}),
+    annotations,
+  };
+}
+
+/** The leaf copy of a host object (without resourceVersion). */
+export function leafCopy(kind: DependencyKind, o: Obj, leafName: string): Obj {
+  const base: Obj = { apiVersion: 'v1', kind, metadata: strippedMeta(o, leafName) };
+  if (kind === 'ConfigMap') {
+    for (const f of ['data', 'binaryData', 'immutable']) if (o[f] !== undefined) base[f] = o[f];
+  } else if (kind === 'Secret') {
+    for (const f of ['data', 'immutable']) if (o[f] !== undefined) base[f] = o[f];
+    // The leaf's token controller owns service-account-token Secrets; ours carry a host token.
+    base['type'] = o['type'] === SA_TOKEN_SECRET_TYPE ? 'Opaque' : (o['type'] ?? 'Opaque');
+  } else if (kind === 'ServiceAccount') {
+    for (const f of ['automountServiceAccountToken', 'imagePullSecrets']) if (o[f] !== undefined) base[f] = o[f];
+  } else {
+    const spec = { ...((o['spec'] as Record<string, unknown>) ?? {}) };
+    delete spec['volumeName'];
+    base['spec'] = spec;
+  }
+  return base;
+}
+
+const CONTENT = ['data', 'binaryData', 'type', 'automountServiceAccountToken', 'imagePullSecrets'];
+
+function sameContent(a: Obj, b: Obj): boolean {
+  if (JSON.stringify(a.metadata?.labels ?? {}) !== JSON.stringify(b.metadata?.labels ?? {})) return false;
+  return CONTENT.every((f) => JSON.stringify(a[f] ?? null) === JSON.stringify(b[f] ?? null));
+}
+
+async function ensureNamespace(leaf: Leaf, ns: string): Promise<void> {
+  const key = memoKey(leaf.name, '', 'Namespace', ns);
+  if (written.has(key)) return;
+  try {
+    await leaf.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+  written.set(key, 'exists');
+}
+
+/** Creates or updates the leaf copy of one host object; `force` skips the per-process memo. */
+async function writeCopy(ctx: ClusterTreeContext, leaf: Leaf, ns: string, dep: Dependency, force: boolean): Promise<void> {
+  const sa = dep.kind === 'Secret' ? isTokenSecretName(dep.name) : undefined;
+  const host = sa ? await hostTokenSecret(ctx, ns, dep.name, sa) : await hostObject(ctx, ns, dep.kind, dep.name);
+  if (!host) {
+    // A pod can wait for a missing object in the leaf exactly as it would in the host.
+    return;
+  }
+  const key = memoKey(leaf.name, ns, dep.kind, dep.leafName);
+  const rv = host.metadata?.resourceVersion ?? '';
+  if (!force && written.get(key) === rv) return;
+  const want = leafCopy(dep.kind, host, dep.leafName);
+  const current = await leaf.client.getOrUndefined<Obj>('v1', dep.kind, dep.leafName, ns);
+  if (!current) {
+    await ensureNamespace(leaf, ns);
+    try {
+      await leaf.client.create(want);
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw e;
+    }
+  } else if (current.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') {
+    // Not ours (e.g. the leaf's own default ServiceAccount): leave it.
+  } else if (dep.kind !== 'PersistentVolumeClaim' && !sameContent(current, want)) {
+    want.metadata = { ...want.metadata, resourceVersion: current.metadata?.resourceVersion };
+    const path = await leaf.client.objectPath(want);
+    try {
+      await leaf.client.request('PUT', path, want);
+    } catch (e) {
+      if (isConflict(e)) throw new KosmosError(`leaf ${leaf.name} ${dep.kind} ${ns}/${dep.leafName} changed while updating; retrying`);
+      throw e;
+    }
+  }
+  written.set(key, rv);
+}
+
+/** Everything a pod needs in the leaf, before the leaf pod is created. */
+export async function ensureDependencies(ctx: ClusterTreeContext, leaf: Leaf, pod: Pod): Promise<void> {
+  const ns = pod.metadata?.namespace ?? 'default';
+  await ensureNamespace(leaf, ns);
+  await Promise.all(podDependencies(pod).map((d) => writeCopy(ctx, leaf, ns, d, false)));
+}
+
+/** Leaf dependency keys ("ConfigMap/x") some pod of `cluster` in `ns` still uses. */
+function inUse(ctx: ClusterTreeContext, leaf: Leaf, ns: string): Set<string> {
+  const used = new Set<string>();
+  for (const p of ctx.caches.pods.list()) {
+    if (p.metadata?.namespace !== ns || clusterOfNode(ctx, p.spec.nodeName) !== leaf.name) continue;
+    for (const d of podDependencies(p)) used.add(dependencyKey(d.kind, d.leafName));
+  }
+  for (const p of leaf.pods.list()) {
+    if (p.metadata?.namespace !== ns) continue;
+    for (const d of podDependencies(p)) used.add(dependencyKey(d.kind, d.leafName));
+  }
+  return used;
+}
+
+/**
+ * Reconciles one leaf copy: updated while used and present in the host, deleted when the
+ * host object is gone or no pod uses it any more.
+ */
+export async function reconcileDependency(
+  ctx: ClusterTreeContext,
+  leaf: Leaf,
+  ns: string,
+  kind: DependencyKind,
+  name: string,
+): Promise<void> {
+  // Jobs raised from leaf pods name the leaf copy; the host CA has another name in the host.
+  const hostName = kind === 'ConfigMap' && name === HOST_CA_CONFIGMAP_IN_LEAF ? ROOT_CA_CONFIGMAP : name;
+  const leafName = kind === 'ConfigMap' ? leafConfigMapName(hostName) : hostName;
+  const dep: Dependency = { kind, name: hostName, leafName };
+  const used = inUse(ctx, leaf, ns).has(dependencyKey(kind, leafName));
+  const hostObj = isTokenSecretName(hostName) ? { metadata: {} } : await hostObject(ctx, ns, kind, hostName);
+  if (used && hostObj) {
+    await writeCopy(ctx, leaf, ns, dep, true);
+    return;
+  }
+  const current = await leaf.client.getOrUndefined<Obj>(apiVersionOf(kind), kind, leafName, ns);
+  if (!current || current.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') return;
+  written.delete(memoKey(leaf.name, ns, kind, leafName));
+  try {
+    await leaf.client.request('DELETE', await leaf.client.objectPath(current), {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      preconditions: { resourceVersion: current.metadata?.resourceVersion },
+    });
+    ctx.log.info('deleted unused leaf copy', { cluster: leaf.name, kind, namespace: ns, name: leafName });
+  } catch (e) {
+    if (!isNotFound(e) && !isConflict(e)) throw e;
+  }
+}
+
+/** Host object kinds whose changes propagate to leaf copies. */
+export const SYNCED_KINDS: readonly DependencyKind[] = ['ConfigMap', 'Secret', 'ServiceAccount'];
+
+/** Whether a host object is used by a pod of `cluster` (so its change should reach the leaf). */
+export function usedInCluster(ctx: ClusterTreeContext, leaf: Leaf, ns: string, kind: DependencyKind, hostName: string): boolean {
+  const leafName = kind === 'ConfigMap' ? leafConfigMapName(hostName) : hostName;
+  return inUse(ctx, leaf, ns).has(dependencyKey(kind, leafName));
+}

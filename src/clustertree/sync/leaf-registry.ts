@@ -1,0 +1,98 @@
+/**
+ * The leaf clusters this process knows, from the host's Cluster objects: a client per leaf
+ * (kubeconfig inline or from a Secret) and a watch of the pods Kosmos placed there.
+ */
+import { createHash } from 'node:crypto';
+import { ANNOTATION_CLUSTER_ROLE, DEFAULT_NAMESPACE, LABEL_POD } from '../../api/constants.js';
+import type { Pod } from '../../api/core.js';
+import type { Cluster } from '../../api/kinds.js';
+import type { KubeObject } from '../../api/meta.js';
+import { KosmosError } from '../../common/errors.js';
+import { KubeClient, kubeConfigFromString } from '../../common/kube.js';
+import type { Logger } from '../../common/logger.js';
+import { Informer, type InformerHandlers } from '../kube/informer.js';
+
+export interface Leaf {
+  name: string;
+  cluster: Cluster;
+  client: KubeClient;
+  /** Pods labelled kosmos-io/pod=true in the leaf. */
+  pods: Informer<Pod>;
+  kubeconfigHash: string;
+}
+
+/** A Cluster ClusterTree should serve: not the host's own entry, not switched off, not being deleted. */
+export function servesCluster(c: Cluster): boolean {
+  return (
+    c.metadata.annotations?.[ANNOTATION_CLUSTER_ROLE] !== 'root' &&
+    c.spec.clusterTreeOptions?.enable !== false &&
+    !c.metadata.deletionTimestamp
+  );
+}
+
+export async function leafKubeconfig(host: KubeClient, c: Cluster): Promise<string> {
+  if (c.spec.kubeconfig) return Buffer.from(c.spec.kubeconfig, 'base64').toString('utf8');
+  const ref = c.spec.kubeconfigSecretRef;
+  if (!ref) throw new KosmosError(`cluster ${c.metadata.name}: spec.kubeconfig or spec.kubeconfigSecretRef is required`);
+  const ns = ref.namespace ?? DEFAULT_NAMESPACE;
+  const secret = await host.get<KubeObject & { data?: Record<string, string> }>('v1', 'Secret', ref.name, ns);
+  const value = secret.data?.[ref.key ?? 'kubeconfig'];
+  if (!value) throw new KosmosError(`cluster ${c.metadata.name}: Secret ${ns}/${ref.name} has no key ${ref.key ?? 'kubeconfig'}`);
+  return Buffer.from(value, 'base64').toString('utf8');
+}
+
+export class LeafRegistry {
+  private readonly leaves = new Map<string, Leaf>();
+
+  constructor(
+    private readonly host: KubeClient,
+    private readonly log: Logger,
+    private readonly podHandlers: (cluster: string) => InformerHandlers<Pod>,
+  ) {}
+
+  get(name: string): Leaf | undefined {
+    return this.leaves.get(name);
+  }
+
+  all(): Leaf[] {
+    return [...this.leaves.values()];
+  }
+
+  /** Creates or refreshes the leaf of a Cluster; a changed kubeconfig gets a new client and watch. */
+  async ensure(cluster: Cluster): Promise<Leaf> {
+    const name = cluster.metadata.name ?? '';
+    const text = await leafKubeconfig(this.host, cluster);
+    const hash = createHash('sha256').update(text).digest('hex');
+    const existing = this.leaves.get(name);
+    if (existing && existing.kubeconfigHash === hash) {
+      existing.cluster = cluster;
+      return existing;
+    }
+    if (existing) this.remove(name);
+    const client = new KubeClient(kubeConfigFromString(text));
+    const pods = new Informer<Pod>(
+      client,
+      { path: '/api/v1/pods', labelSelector: `${LABEL_POD}=true` },
+      this.podHandlers(name),
+      this.log.child({ cluster: name }),
+    );
+    const leaf: Leaf = { name, cluster, client, pods, kubeconfigHash: hash };
+    this.leaves.set(name, leaf);
+    void pods.start();
+    this.log.info('leaf cluster joined', { cluster: name, server: client.server });
+    return leaf;
+  }
+
+  remove(name: string): void {
+    const leaf = this.leaves.get(name);
+    if (!leaf) return;
+    leaf.pods.stop();
+    leaf.client.close();
+    this.leaves.delete(name);
+    this.log.info('leaf cluster left', { cluster: name });
+  }
+
+  stop(): void {
+    for (const name of [...this.leaves.keys()]) this.remove(name);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The host Node object of a virtual node: identity (labels, annotations, taints) and status
+ * (capacity, conditions, the kubelet endpoint the host apiserver dials for logs and exec).
+ */
+import {
+  ANNOTATION_LEAF_NODE_MODE,
+  ANNOTATION_OWNED_BY_CLUSTER,
+  LABEL_ARCH,
+  LABEL_HOSTNAME,
+  LABEL_NODE,
+  LABEL_OS,
+  LABEL_ROLE_AGENT,
+} from '../../api/constants.js';
+import type { Node, NodeCondition } from '../../api/core.js';
+import type { VirtualNodePlan } from './plan.js';
+
+export interface VirtualNodeStatusInput {
+  /** Quantity strings. */
+  allocatable: Record<string, string>;
+  /** False when the leaf apiserver did not answer. */
+  leafReachable: boolean;
+  now: string;
+  /** Conditions the node has now, so transition times only move on a transition. */
+  previous?: readonly NodeCondition[];
+  kubeletVersion: string;
+  /** Address and port of the kubelet-API server that serves this node's logs and exec. */
+  address: string;
+  port: number;
+}
+
+export function virtualNodeIdentity(plan: VirtualNodePlan): Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: plan.name,
+      labels: {
+        [LABEL_NODE]: 'true',
+        [LABEL_ROLE_AGENT]: 'agent',
+        [LABEL_HOSTNAME]: plan.name,
+        [LABEL_ARCH]: 'amd64',
+        [LABEL_OS]: 'linux',
+        ...plan.labels,
+      },
+      annotations: { [ANNOTATION_OWNED_BY_CLUSTER]: plan.cluster, [ANNOTATION_LEAF_NODE_MODE]: plan.mode },
+    },
+    spec: { taints: plan.taints.map((t) => ({ ...t })) },
+  };
+}
+
+function condition(
+  type: string,
+  status: NodeCondition['status'],
+  reason: string,
+  message: string,
+  input: VirtualNodeStatusInput,
+): NodeCondition {
+  const prev = input.previous?.find((c) => c.type === type);
+  return {
+    type,
+    status,
+    reason,
+    message,
+    lastHeartbeatTime: input.now,
+    lastTransitionTime: prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : input.now,
+  };
+}
+
+const UNREACHABLE = 'LeafClusterUnreachable';
+const UNREACHABLE_MESSAGE = 'the leaf cluster apiserver does not answer';
+
+export function virtualNodeStatus(input: VirtualNodeStatusInput): NonNullable<Node['status']> {
+  const ok = input.leafReachable;
+  // An unreachable leaf is reported NotReady at once rather than only when the lease lapses;
+  // the pressure conditions become Unknown, as the node lifecycle controller would set them.
+  const pressure = (type: string, reason: string, message: string) =>
+    ok ? condition(type, 'False', reason, message, input) : condition(type, 'Unknown', UNREACHABLE, UNREACHABLE_MESSAGE, input);
+  const conditions: NodeCondition[] = [
+    ok
+      ? condition('Ready', 'True', 'KubeletReady', 'the leaf cluster answers', input)
+      : condition('Ready', 'False', UNREACHABLE, UNREACHABLE_MESSAGE, input),
+    pressure('MemoryPressure', 'KubeletHasSufficientMemory', 'leaf cluster has sufficient memory'),
+    pressure('DiskPressure', 'KubeletHasNoDiskPressure', 'leaf cluster has no disk pressure'),
+    pressure('PIDPressure', 'KubeletHasSufficientPID', 'leaf cluster has sufficient PID'),
+    ok
+      ? condition('NetworkUnavailable', 'False', 'RouteCreated', 'the leaf cluster routes its pods', input)
+      : condition('NetworkUnavailable', 'Unknown', UNREACHABLE, UNREACHABLE_MESSAGE, input),
+  ];
+  return {
+    capacity: { ...input.allocatable },
+    allocatable: { ...input.allocatable },
+    conditions,
+    addresses: [
+      { type: 'Hostname', address: input.address },
+      { type: 'InternalIP', address: input.address },
+    ],
+    daemonEndpoints: { kubeletEndpoint: { Port: input.port } },
+    nodeInfo: {
+      operatingSystem: 'linux',
+      architecture: 'amd64',
+      kubeletVersion: input.kubeletVersion,
+      kubeProxyVersion: '',
+      machineID: '',
+      systemUUID: '',
+      bootID: '',
+      kernelVersion: '',
+      osImage: 'kosmos virtual node',
+      containerRuntimeVersion: 'kosmos://leaf',
+    },
+  };
+}

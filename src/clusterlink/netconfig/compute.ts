@@ -206,29 +206,47 @@ export function computeNodeConfigs(input: NetworkInput): NetworkResult {
   }
 
   // Neighbours: static FDB (flood + unicast) and ARP entries so the vxlan devices never learn.
-  const peer = (s: NodeModel, t: NodeModel, kind: DeviceKind, f: Family) => {
+  // The entries pointing at one node's device are built once and the same objects go into
+  // every peer's list: a p2p mesh of 1000 nodes shares 6000 objects instead of allocating
+  // 3 million.
+  interface PeerEntries {
+    fdbs: [Fdb, Fdb];
+    arp: Arp;
+  }
+  const entriesOf = (t: NodeModel, kind: DeviceKind, f: Family): PeerEntries | undefined => {
     const td = deviceOf(t, kind, f);
     const ip = t.underlay[f];
-    if (!td || !ip || !deviceOf(s, kind, f)) return;
+    if (!td || !ip) return undefined;
     const devName = deviceName(kind, f);
-    b(s).fdbs.push(
-      { ip: formatIP(ip), mac: ZERO_MAC, dev: devName },
-      { ip: formatIP(ip), mac: td.mac, dev: devName },
-    );
-    b(s).arps.push({ ip: addrOnly(td), mac: td.mac, dev: devName });
+    return {
+      fdbs: [
+        { ip: formatIP(ip), mac: ZERO_MAC, dev: devName },
+        { ip: formatIP(ip), mac: td.mac, dev: devName },
+      ],
+      arp: { ip: addrOnly(td), mac: td.mac, dev: devName },
+    };
+  };
+  const addPeer = (s: NodeModel, e: PeerEntries | undefined) => {
+    if (!e) return;
+    const x = b(s);
+    x.fdbs.push(e.fdbs[0], e.fdbs[1]);
+    x.arps.push(e.arp);
   };
   for (const c of clusters) {
     if (!c.gateway) continue;
     for (const i of internal(c))
       for (const f of c.families) {
-        peer(i, c.gateway, 'local', f);
-        peer(c.gateway, i, 'local', f);
+        if (!deviceOf(i, 'local', f) || !deviceOf(c.gateway, 'local', f)) continue;
+        addPeer(i, entriesOf(c.gateway, 'local', f));
+        addPeer(c.gateway, entriesOf(i, 'local', f));
       }
   }
-  for (const s of bridgeNodes)
-    for (const t of bridgeNodes)
-      if (s !== t)
-        for (const f of s.cluster.families) if (t.cluster.families.includes(f)) peer(s, t, 'bridge', f);
+  for (const f of [4, 6] as const) {
+    const mesh = bridgeNodes
+      .filter((n) => n.cluster.families.includes(f) && deviceOf(n, 'bridge', f))
+      .map((n) => ({ n, e: entriesOf(n, 'bridge', f) }));
+    for (const s of mesh) for (const t of mesh) if (s !== t) addPeer(s.n, t.e);
+  }
 
   // NAT. The gateway of a gateway cluster masquerades host-network traffic that uses the
   // vx-local / vx-bridge addresses. Global maps translate 1:1 both ways with NETMAP (the

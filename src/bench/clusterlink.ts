@@ -185,7 +185,7 @@ async function applyRows(): Promise<BenchRow[]> {
     },
     {
       suite: SUITE,
-      metric: `no-change resync with ${3 * ENTRIES} entries (median of 5)`,
+      metric: `no-change resync with ${3 * ENTRIES} entries (median of 9)`,
       value: noChange,
       unit: 'ms',
       target: '< 50 ms',

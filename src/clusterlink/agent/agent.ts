@@ -8,7 +8,7 @@ import type { NodeConfigSpec, NodeConfigStatus } from '../../api/kinds.js';
 import { describeError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { NodeConfigStore, Unsubscribe, Watchable } from '../store/types.js';
-import { canonicalSpec, diff, emptyPlan, planSize } from './diff.js';
+import { canonicalSpec, diff, emptyPlan, natFamilies, planSize } from './diff.js';
 import type { HostPort } from './kernel-host.js';
 
 export const agentQueueName = (nodeConfigName: string): string => `clusterlink-agent-${nodeConfigName}`;
@@ -119,7 +119,7 @@ export class Agent {
       await this.writeStatus({ error: refused, lastSyncTime: new Date().toISOString() }, true);
       return { changed: 0, errors: refused ? [refused] : [], durationMs: performance.now() - t0 };
     }
-    const have = await this.o.host.load();
+    const have = await this.o.host.load(natFamilies(this.desired.spec));
     const plan = diff(this.desired.spec, have);
     const changed = planSize(plan);
     const errors = emptyPlan(plan) ? [] : await this.o.host.apply(plan);

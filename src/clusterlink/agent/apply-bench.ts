@@ -4,7 +4,7 @@
  * the agent's diff and rtnetlink path, then time a resync that finds nothing to change.
  */
 import type { Device, NodeConfigSpec } from '../../api/kinds.js';
-import { canonicalSpec, diff, emptyPlan } from './diff.js';
+import { canonicalSpec, diff, emptyPlan, natFamilies } from './diff.js';
 import { KernelHost } from './kernel-host.js';
 
 export interface ApplyBenchResult {
@@ -16,6 +16,11 @@ export interface ApplyBenchResult {
   applyErrors: number;
   noChangeMs: number[];
 }
+
+const benchNat = [
+  { table: 'nat', chain: 'POSTROUTING', rule: '-s 210.0.0.0/8 -o vx-bridge -j MASQUERADE' },
+  { table: 'nat', chain: 'POSTROUTING', rule: '-s 220.0.0.0/8 -j MASQUERADE' },
+];
 
 export const benchDevice: Device = {
   type: 'vxlan',
@@ -49,18 +54,20 @@ export async function runApplyBench(n: number, inFlight?: number): Promise<Apply
   try {
     const deviceOnly = canonicalSpec({ devices: [benchDevice] }).spec;
     await host.apply(diff(deviceOnly, await host.load()));
-    const want = canonicalSpec({ devices: [benchDevice], ...benchEntries(n) }).spec;
+    // A gateway-like node: NAT rules too, so the resync reads iptables as a real one does.
+    const want = canonicalSpec({ devices: [benchDevice], ...benchEntries(n), iptables: benchNat }).spec;
+    const fams = natFamilies(want);
     const t0 = performance.now();
-    const plan = diff(want, await host.load());
+    const plan = diff(want, await host.load(fams));
     const t1 = performance.now();
     const errors = await host.apply(plan);
     const t2 = performance.now();
     const applyMs = t2 - t0;
     const writeMs = t2 - t1;
     const noChangeMs: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 9; i++) {
       const t = performance.now();
-      const p = diff(want, await host.load());
+      const p = diff(want, await host.load(fams));
       noChangeMs.push(performance.now() - t);
       if (!emptyPlan(p)) throw new Error('a resync after a complete apply found changes to make');
     }

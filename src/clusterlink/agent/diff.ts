@@ -70,6 +70,10 @@ export const planSize = (p: Plan): number =>
 
 const ruleFamily = (r: IptablesRule): Family => (r.rule.includes(':') ? 6 : 4);
 
+/** Families whose NAT rules the spec wants. */
+export const natFamilies = (spec: NodeConfigSpec): Family[] =>
+  ([4, 6] as const).filter((f) => (spec.iptables ?? []).some((r) => ruleFamily(r) === f));
+
 /**
  * Check and canonicalise a desired spec (CIDRs to network address, compressed IPv6, lower-case
  * MACs) before touching the kernel; a spec with any error is refused as a whole so the

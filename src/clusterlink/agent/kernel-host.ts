@@ -5,21 +5,34 @@ import { loadNat, writeNat } from './iptables.js';
 import { NetlinkHost } from './netlink-host.js';
 
 export interface HostPort {
-  load(): Promise<HostState>;
+  /** `natFamilies`: families whose desired spec has NAT rules (their chains are always read). */
+  load(natFamilies?: readonly Family[]): Promise<HostState>;
   apply(plan: Plan): Promise<string[]>;
   close(): void;
 }
 
 export class KernelHost implements HostPort {
   private readonly nl: NetlinkHost;
+  /** Whether the last read of a family found CLUSTERLINK rules; unknown until read once. */
+  private readonly natSeen: Partial<Record<Family, boolean>> = {};
 
   constructor(inFlight?: number) {
     this.nl = new NetlinkHost(inFlight);
   }
 
-  async load(): Promise<HostState> {
+  async load(natFamilies: readonly Family[] = [4, 6]): Promise<HostState> {
+    // A family with no rules wanted and none found last time is not read again: on an
+    // IPv4-only node that saves an ip6tables-save process on every resync. Stale rules are
+    // still found, because a family is read until a read finds its chains empty.
+    const read = (f: Family) => natFamilies.includes(f) || this.natSeen[f] !== false;
+    const nat = async (f: Family) => {
+      if (!read(f)) return undefined;
+      const rules = await loadNat(f);
+      this.natSeen[f] = (rules?.length ?? 0) > 0;
+      return rules;
+    };
     // iptables-save runs as a separate process: overlap it with the netlink dumps.
-    const [base, n4, n6] = await Promise.all([this.nl.load(), loadNat(4), loadNat(6)]);
+    const [base, n4, n6] = await Promise.all([this.nl.load(), nat(4), nat(6)]);
     return { ...base, iptables: { 4: n4, 6: n6 } };
   }
 

@@ -1,0 +1,321 @@
+/**
+ * The MCS decision, as a pure function of every member cluster's snapshot: which
+ * ServiceImports and EndpointSlices each cluster should hold, and what each ServiceExport's
+ * conditions say. The controller diffs this against what it observes and writes the
+ * difference; nothing here does I/O, so every KEP rule is table-tested.
+ */
+import type { Condition } from '../../api/meta.js';
+import {
+  CONDITION_CONFLICT,
+  CONDITION_READY,
+  CONDITION_VALID,
+  LABEL_APP_MANAGED_BY,
+  LABEL_K8S_SERVICE_NAME,
+  LABEL_MANAGED_BY,
+  LABEL_SERVICE_NAME,
+  LABEL_SOURCE_CLUSTER,
+  MCS_API_VERSION,
+  MCS_CONTROLLER_ID,
+  REASON_EXPORTED,
+  REASON_INVALID_SERVICE_TYPE,
+  REASON_NO_CONFLICTS,
+  REASON_NO_SERVICE,
+  REASON_PENDING,
+  REASON_READY,
+  REASON_VALID,
+  type ConflictReason,
+} from '../constants.js';
+import type {
+  Endpoint,
+  EndpointSlice,
+  IPFamily,
+  Namespace,
+  Service,
+  ServiceExport,
+  ServiceImport,
+  ServiceImportType,
+} from '../types.js';
+import { withTransitionTimes, type DesiredCondition } from './conditions.js';
+import { allocateIps, type Cidr } from './ip.js';
+import { mergePorts } from './ports.js';
+
+/** What the controller observed in one member cluster. */
+export interface ClusterSnapshot {
+  name: string;
+  namespaces: readonly Namespace[];
+  services: readonly Service[];
+  exports: readonly ServiceExport[];
+  /** All EndpointSlices; derive picks the local ones of exported services and ignores its own. */
+  slices: readonly EndpointSlice[];
+  /** Existing ServiceImports: their VIPs are kept. */
+  imports: readonly ServiceImport[];
+}
+
+export interface DeriveOptions {
+  /** At most one CIDR per family; the first one's family comes first in ipFamilies. */
+  clustersetCidrs: readonly Cidr[];
+  /** RFC 3339 time for new condition transitions. */
+  now: string;
+}
+
+export interface ExportStatus {
+  namespace: string;
+  name: string;
+  conditions: Condition[];
+}
+
+export interface ClusterDesired {
+  imports: ServiceImport[];
+  slices: EndpointSlice[];
+  exportStatuses: ExportStatus[];
+}
+
+export type Desired = Map<string, ClusterDesired>;
+
+interface Exporter {
+  cluster: string;
+  export: ServiceExport;
+  service: Service;
+}
+
+const key = (ns: string, name: string) => `${ns}/${name}`;
+const isLive = (o: { metadata: { deletionTimestamp?: string } }) => !o.metadata.deletionTimestamp;
+const isHeadless = (s: Service) => s.spec.clusterIP === 'None';
+
+/** Oldest export first (KEP precedence); cluster name breaks same-second ties so every replica agrees. */
+function byAge(a: Exporter, b: Exporter): number {
+  const ta = a.export.metadata.creationTimestamp ?? '';
+  const tb = b.export.metadata.creationTimestamp ?? '';
+  return ta < tb ? -1 : ta > tb ? 1 : a.cluster.localeCompare(b.cluster);
+}
+
+/** A stable DNS hostname for an endpoint: its own, else its address with dashes (as CoreDNS does). */
+export function endpointHostname(ep: Endpoint): string {
+  return ep.hostname ?? (ep.addresses[0] ?? '').replace(/[.:]/g, '-');
+}
+
+export function derivedSliceName(sourceSlice: string, cluster: string): string {
+  return `${sourceSlice}-${cluster}`.slice(0, 253).replace(/[-.]+$/, '');
+}
+
+interface Validity {
+  valid: boolean;
+  conditions: DesiredCondition[];
+}
+
+function validity(exp: ServiceExport, service: Service | undefined): Validity {
+  const gen = exp.metadata.generation;
+  const og = gen !== undefined ? { observedGeneration: gen } : {};
+  if (!service) {
+    return {
+      valid: false,
+      conditions: [
+        { type: CONDITION_VALID, status: 'False', reason: REASON_NO_SERVICE, message: `Service ${exp.metadata.name} does not exist`, ...og },
+        { type: CONDITION_READY, status: 'False', reason: REASON_PENDING, message: 'The export waits for its Service', ...og },
+      ],
+    };
+  }
+  if (service.spec.type === 'ExternalName') {
+    return {
+      valid: false,
+      conditions: [
+        { type: CONDITION_VALID, status: 'False', reason: REASON_INVALID_SERVICE_TYPE, message: 'Services of type ExternalName cannot be exported', ...og },
+        { type: CONDITION_READY, status: 'False', reason: REASON_PENDING, message: 'The Service cannot be exported', ...og },
+      ],
+    };
+  }
+  return {
+    valid: true,
+    conditions: [{ type: CONDITION_VALID, status: 'True', reason: REASON_VALID, message: 'The Service is exportable', ...og }],
+  };
+}
+
+interface Resolution {
+  spec: ServiceImport['spec'];
+  conflicts: { reason: ConflictReason; message: string }[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** Oldest-wins resolution of every global property; disagreements become conflict reasons. */
+function resolve(exporters: readonly Exporter[]): Resolution {
+  const oldest = exporters[0]!;
+  const total = exporters.length;
+  const conflicts: Resolution['conflicts'] = [];
+  const check = (reason: ConflictReason, what: string, value: (e: Exporter) => unknown, shown: (e: Exporter) => string) => {
+    const want = JSON.stringify(value(oldest) ?? null);
+    const disagree = exporters.filter((e) => JSON.stringify(value(e) ?? null) !== want).length;
+    if (disagree > 0) {
+      conflicts.push({
+        reason,
+        message: `Conflicting ${what}. Using ${shown(oldest)} from oldest service export in "${oldest.cluster}". ${disagree}/${total} clusters disagree.`,
+      });
+    }
+  };
+  const type = (e: Exporter): ServiceImportType => (isHeadless(e.service) ? 'Headless' : 'ClusterSetIP');
+  const affinity = (e: Exporter) => e.service.spec.sessionAffinity ?? 'None';
+  const affinityConfig = (e: Exporter) => (affinity(e) === 'ClientIP' ? (e.service.spec.sessionAffinityConfig ?? null) : null);
+  const ports = mergePorts(exporters.map((e) => e.service.spec.ports ?? []));
+  if (ports.conflict) {
+    conflicts.push({
+      reason: 'PortConflict',
+      message: `Conflicting ports. Using the union of ports, the oldest service export in "${oldest.cluster}" first on name or number clashes.`,
+    });
+  }
+  check('TypeConflict', 'type', type, (e) => `"${type(e)}"`);
+  check('SessionAffinityConflict', 'session affinity', affinity, (e) => `"${affinity(e)}"`);
+  check('SessionAffinityConfigConflict', 'session affinity config', affinityConfig, (e) => JSON.stringify(affinityConfig(e)));
+  check('InternalTrafficPolicyConflict', 'internal traffic policy', (e) => e.service.spec.internalTrafficPolicy, (e) => `"${e.service.spec.internalTrafficPolicy ?? ''}"`);
+  check('TrafficDistributionConflict', 'traffic distribution', (e) => e.service.spec.trafficDistribution, (e) => `"${e.service.spec.trafficDistribution ?? ''}"`);
+  const s = oldest.service.spec;
+  const spec: ServiceImport['spec'] = {
+    type: type(oldest),
+    ports: ports.ports,
+    sessionAffinity: affinity(oldest),
+    ...(affinity(oldest) === 'ClientIP' && s.sessionAffinityConfig ? { sessionAffinityConfig: s.sessionAffinityConfig } : {}),
+    ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
+    ...(s.trafficDistribution ? { trafficDistribution: s.trafficDistribution } : {}),
+  };
+  return {
+    spec,
+    conflicts,
+    labels: oldest.export.spec?.exportedLabels ?? {},
+    annotations: oldest.export.spec?.exportedAnnotations ?? {},
+  };
+}
+
+/** The exported Service's families, limited to those with a clusterset CIDR, in the Service's order. */
+function families(service: Service, cidrs: readonly Cidr[]): IPFamily[] {
+  const configured = cidrs.map((c) => c.family);
+  const wanted = (service.spec.ipFamilies ?? ['IPv4']).filter((f) => configured.includes(f));
+  return wanted.length > 0 ? wanted : configured.slice(0, 1);
+}
+
+function deriveSlice(source: EndpointSlice, sourceCluster: string, service: string, namespace: string): EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: derivedSliceName(source.metadata.name ?? '', sourceCluster),
+      namespace,
+      labels: { [LABEL_SERVICE_NAME]: service, [LABEL_SOURCE_CLUSTER]: sourceCluster, [LABEL_MANAGED_BY]: MCS_CONTROLLER_ID },
+    },
+    addressType: source.addressType,
+    // nodeName and targetRef name objects of the source cluster, meaningless where the slice lands.
+    endpoints: (source.endpoints ?? []).map((ep) => ({
+      addresses: ep.addresses,
+      ...(ep.conditions ? { conditions: ep.conditions } : {}),
+      hostname: endpointHostname(ep),
+      ...(ep.zone ? { zone: ep.zone } : {}),
+    })),
+    ports: source.ports ?? [],
+  };
+}
+
+export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOptions): Desired {
+  const desired: Desired = new Map(clusters.map((c) => [c.name, { imports: [], slices: [], exportStatuses: [] }]));
+  const exporters = new Map<string, Exporter[]>();
+  const statusOf = new Map<string, { cluster: string; exp: ServiceExport; conditions: DesiredCondition[] }>();
+
+  for (const c of clusters) {
+    const services = new Map(c.services.map((s) => [key(s.metadata.namespace ?? '', s.metadata.name ?? ''), s]));
+    for (const exp of c.exports.filter(isLive)) {
+      const k = key(exp.metadata.namespace ?? '', exp.metadata.name ?? '');
+      const service = services.get(k);
+      const v = validity(exp, service && isLive(service) ? service : undefined);
+      statusOf.set(`${c.name}|${k}`, { cluster: c.name, exp, conditions: v.conditions });
+      if (v.valid && service) {
+        const list = exporters.get(k) ?? [];
+        list.push({ cluster: c.name, export: exp, service });
+        exporters.set(k, list);
+      }
+    }
+  }
+
+  const clusterSetKeys = [...exporters].filter(([, es]) => !isHeadless([...es].sort(byAge)[0]!.service)).map(([k]) => k);
+  const vipsByFamily = new Map<IPFamily, Map<string, string>>();
+  for (const cidr of options.clustersetCidrs) {
+    const current = new Map<string, string[]>();
+    for (const c of clusters) {
+      for (const imp of c.imports) {
+        const k = key(imp.metadata.namespace ?? '', imp.metadata.name ?? '');
+        current.set(k, [...(current.get(k) ?? []), ...(imp.spec.ips ?? [])]);
+      }
+    }
+    vipsByFamily.set(cidr.family, allocateIps(cidr, clusterSetKeys, current));
+  }
+
+  for (const [k, list] of [...exporters].sort(([a], [b]) => a.localeCompare(b))) {
+    list.sort(byAge);
+    const [namespace = '', name = ''] = k.split('/');
+    const r = resolve(list);
+    const fams = families(list[0]!.service, options.clustersetCidrs);
+    const spec: ServiceImport['spec'] =
+      r.spec.type === 'ClusterSetIP'
+        ? { ...r.spec, ipFamilies: fams, ips: fams.map((f) => vipsByFamily.get(f)?.get(k)).filter((ip): ip is string => !!ip) }
+        : { ...r.spec, ipFamilies: list[0]!.service.spec.ipFamilies ?? fams };
+    const conflict: DesiredCondition =
+      r.conflicts.length > 0
+        ? {
+            type: CONDITION_CONFLICT,
+            status: 'True',
+            reason: r.conflicts.map((c) => c.reason).join(','),
+            message: r.conflicts.map((c) => c.message).join('\n'),
+          }
+        : { type: CONDITION_CONFLICT, status: 'False', reason: REASON_NO_CONFLICTS, message: 'All exports agree' };
+    for (const e of list) {
+      const st = statusOf.get(`${e.cluster}|${k}`)!;
+      const og = e.export.metadata.generation !== undefined ? { observedGeneration: e.export.metadata.generation } : {};
+      st.conditions.push(
+        { type: CONDITION_READY, status: 'True', reason: REASON_EXPORTED, message: 'The Service is exported to the clusterset', ...og },
+        { ...conflict, ...og },
+      );
+    }
+    const sourceSlices = list.flatMap((e) => {
+      const snap = clusters.find((c) => c.name === e.cluster)!;
+      return snap.slices
+        .filter(
+          (s) =>
+            s.metadata.namespace === namespace &&
+            s.metadata.labels?.[LABEL_K8S_SERVICE_NAME] === name &&
+            s.metadata.labels?.[LABEL_MANAGED_BY] !== MCS_CONTROLLER_ID &&
+            s.metadata.labels?.[LABEL_SOURCE_CLUSTER] === undefined &&
+            isLive(s),
+        )
+        .map((s) => deriveSlice(s, e.cluster, name, namespace));
+    });
+    for (const c of clusters) {
+      if (!c.namespaces.some((n) => n.metadata.name === namespace && isLive(n))) continue;
+      const out = desired.get(c.name)!;
+      out.imports.push({
+        apiVersion: MCS_API_VERSION,
+        kind: 'ServiceImport',
+        metadata: {
+          name,
+          namespace,
+          labels: { ...r.labels, [LABEL_APP_MANAGED_BY]: MCS_CONTROLLER_ID },
+          ...(Object.keys(r.annotations).length > 0 ? { annotations: r.annotations } : {}),
+        },
+        spec,
+        status: {
+          clusters: list.map((e) => ({ cluster: e.cluster })).sort((a, b) => a.cluster.localeCompare(b.cluster)),
+          conditions: withTransitionTimes(
+            [{ type: CONDITION_READY, status: 'True', reason: REASON_READY, message: `Imported from ${list.length} cluster(s)` }],
+            c.imports.find((i) => i.metadata.namespace === namespace && i.metadata.name === name)?.status?.conditions,
+            options.now,
+          ),
+        },
+      });
+      out.slices.push(...sourceSlices.map((s) => ({ ...s, metadata: { ...s.metadata } })));
+    }
+  }
+
+  for (const st of statusOf.values()) {
+    desired.get(st.cluster)!.exportStatuses.push({
+      namespace: st.exp.metadata.namespace ?? '',
+      name: st.exp.metadata.name ?? '',
+      conditions: withTransitionTimes(st.conditions, st.exp.status?.conditions, options.now),
+    });
+  }
+  return desired;
+}

@@ -23,13 +23,8 @@ export function labCommand(): Command {
     .action(async (flags: { file: string; stateDir: string }) => {
       requireRoot();
       const config = await readLabConfig(flags.file);
-      try {
-        await labUp(config, { stateDir: flags.stateDir, log: (l) => process.stdout.write(`${l}\n`) });
-      } catch (err) {
-        // Leave nothing half-made behind: everything created so far is in the state file.
-        await labDown({ stateDir: flags.stateDir }).catch(() => undefined);
-        throw err;
-      }
+      // labUp removes what it made if it fails half-way; it never touches a lab already up.
+      await labUp(config, { stateDir: flags.stateDir, log: (l) => process.stdout.write(`${l}\n`) });
     });
   lab
     .command('check')

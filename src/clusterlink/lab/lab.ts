@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +138,8 @@ export async function labUp(config: LabConfig, o: LabOptions = {}): Promise<LabS
   const existing = await readState(dir);
   if (existing)
     throw new UserError(`a lab is already up (state in ${dir}); run \`kosmosctl lab down\` first`);
+  // Logs of a previous lab stay after `down` for a post-mortem; a new lab starts them afresh.
+  for (const f of await readdir(dir)) if (f.endsWith('.log')) await rm(join(dir, f), { force: true });
   const id = `kl${randomBytes(3).toString('hex')}`;
   const state: LabState = {
     id,
@@ -161,8 +163,25 @@ export async function labUp(config: LabConfig, o: LabOptions = {}): Promise<LabS
   state.namespaces = all.flatMap((n) => [n.ns, n.podNs]);
   state.rootLinks = [plan.bridge, ...all.map((n) => n.rootVeth)];
   await saveState(dir, state);
+  try {
+    await bringUp(dir, state, plan, o, log);
+  } catch (err) {
+    // Leave nothing half-made: everything created so far is in the state file.
+    await labDown({ stateDir: dir }).catch(() => undefined);
+    throw err;
+  }
+  return state;
+}
 
-  log(`lab ${id}: underlay ${plan.subnet[4]} ${plan.subnet[6]} on bridge ${plan.bridge}`);
+async function bringUp(
+  dir: string,
+  state: LabState,
+  plan: LabPlan,
+  o: LabOptions,
+  log: (line: string) => void,
+): Promise<void> {
+  const all = plan.clusters.flatMap((c) => c.nodes);
+  log(`lab ${state.id}: underlay ${plan.subnet[4]} ${plan.subnet[6]} on bridge ${plan.bridge}`);
   await ip('link', 'add', plan.bridge, 'type', 'bridge');
   await ip('addr', 'add', `${plan.root[4]}/24`, 'dev', plan.bridge);
   await ip('-6', 'addr', 'add', `${plan.root[6]}/64`, 'dev', plan.bridge, 'nodad');
@@ -249,11 +268,10 @@ export async function labUp(config: LabConfig, o: LabOptions = {}): Promise<LabS
       90_000,
     );
     for (const c of plan.clusters) for (const n of c.nodes) await emulateServices(plan, c.config.name, n);
-    log(`lab ${id}: ${all.length} nodes in ${plan.clusters.length} clusters are up`);
+    log(`lab ${state.id}: ${all.length} nodes in ${plan.clusters.length} clusters are up`);
   } finally {
     await store.close();
   }
-  return state;
 }
 
 async function createNode(plan: LabPlan, n: PlannedNode, families: Family[]): Promise<void> {

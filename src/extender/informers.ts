@@ -85,6 +85,36 @@ export async function rawGet<T>(
   });
 }
 
+/** Identity only: 50 000 remembered pods must not keep their specs alive. */
+function slim<T extends KubeObject>(o: T): T {
+  const m = o.metadata ?? {};
+  return {
+    ...(o.apiVersion ? { apiVersion: o.apiVersion } : {}),
+    ...(o.kind ? { kind: o.kind } : {}),
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid },
+  } as T;
+}
+
+/**
+ * At most a few lists in flight per process: a start-up that lists 100 leaf clusters at once
+ * grows the heap for the sake of a moment (and hammers the apiservers); queued lists cost
+ * nothing.
+ */
+const MAX_LISTS = 4;
+let listsInFlight = 0;
+const listQueue: (() => void)[] = [];
+
+async function withListSlot<R>(fn: () => Promise<R>): Promise<R> {
+  if (listsInFlight >= MAX_LISTS) await new Promise<void>((r) => listQueue.push(r));
+  listsInFlight++;
+  try {
+    return await fn();
+  } finally {
+    listsInFlight--;
+    listQueue.shift()?.();
+  }
+}
+
 function objKey(o: KubeObject): string {
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }
@@ -131,11 +161,15 @@ export class ResourceSource<T extends KubeObject> {
       let cont = '';
       let rv = '';
       do {
-        const body = await rawGet<ListBody<T>>(this.kc, this.path, {
-          ...this.query,
-          limit: '5000',
-          ...(cont ? { continue: cont } : {}),
-        });
+        const page = cont;
+        // Pages of 500 keep each response (and its parse) small.
+        const body = await withListSlot(() =>
+          rawGet<ListBody<T>>(this.kc, this.path, {
+            ...this.query,
+            limit: '500',
+            ...(page ? { continue: page } : {}),
+          }),
+        );
         for (const raw of body.items ?? []) {
           const obj = this.prepare(raw);
           seen.set(objKey(obj), obj);
@@ -162,10 +196,10 @@ export class ResourceSource<T extends KubeObject> {
     }
   }
 
-  /** Remember only what a delete needs (metadata), not the whole object. */
+  /** Remember only what a delete needs (kind and identity), not the whole object. */
   private keepSlim(m: Map<string, T>): Map<string, T> {
     const out = new Map<string, T>();
-    for (const [k, o] of m) out.set(k, { ...o, metadata: o.metadata } as T);
+    for (const [k, o] of m) out.set(k, slim(o));
     return out;
   }
 
@@ -188,7 +222,7 @@ export class ResourceSource<T extends KubeObject> {
           this.known.delete(objKey(prepared));
           this.handlers.remove(prepared);
         } else {
-          this.known.set(objKey(prepared), { ...prepared, metadata: prepared.metadata } as T);
+          this.known.set(objKey(prepared), slim(prepared));
           this.handlers.upsert(prepared);
         }
       },

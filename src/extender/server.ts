@@ -115,7 +115,9 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
   });
 
   const server = options.tls ? https.createServer(loadTls(options.tls), app) : http.createServer(app);
-  server.keepAliveTimeout = 120_000; // kube-scheduler reuses connections; don't race its idle close
+  // kube-scheduler (Go, 90 s idle timeout) reuses connections: close idle ones only after it does.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 130_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());

@@ -9,7 +9,8 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express from 'express';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DEFAULT_NAMESPACE } from '../api/constants.js';
 import { createLogger, errorFields, type Logger } from '../common/logger.js';
@@ -77,8 +78,8 @@ export interface WebhookAppOptions {
   logger?: Logger;
   /** Extra readiness condition (certificates loaded...). */
   ready?: () => boolean;
-  /** Largest body accepted; an AdmissionReview of an update carries two objects of up to ~1.5 MiB each. */
-  bodyLimit?: string;
+  /** Largest body accepted, in bytes; an AdmissionReview of an update carries two objects of up to ~1.5 MiB each. */
+  bodyLimitBytes?: number;
 }
 
 function failureAnswer(webhook: WebhookName, uid: string, err: unknown): AdmissionResponse {
@@ -89,10 +90,35 @@ function failureAnswer(webhook: WebhookName, uid: string, err: unknown): Admissi
   return allow(uid, [message]);
 }
 
-/** The express app alone (no TLS), so tests can drive it with supertest. */
-export function createWebhookApp(options: WebhookAppOptions): Express {
+function statusBody(code: number, reason: string, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code, message };
+}
+
+function sendJson(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/**
+ * The request handler alone (no TLS), so tests can drive it with supertest. Admission paths
+ * are served by a bare node handler: they are the hot path (every pod creation in the
+ * cluster) and express' routing, body parser and ETag hashing roughly doubled the CPU of a
+ * review for nothing they need. Everything else (/healthz, /readyz, /metrics) goes to express.
+ */
+export function createWebhookHandler(options: WebhookAppOptions): RequestListener {
   const metrics = options.metrics ?? createWebhookMetrics();
   const log = options.logger ?? createLogger('webhooks');
+  const limit = options.bodyLimitBytes ?? 8 * 2 ** 20;
   const app = express();
   app.disable('x-powered-by');
   app.use(
@@ -102,86 +128,95 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
       { name: 'certificates', check: () => options.ready?.() ?? true },
     ]),
   );
-  // Parse whatever the content type says: a wrong header must still get a reasoned 400.
-  const json = express.json({ limit: options.bodyLimit ?? '8mb', type: () => true, strict: false });
+  const routes = new Map((Object.entries(WEBHOOK_PATHS) as [WebhookName, string][]).map(([w, p]) => [p, w]));
 
-  for (const [webhook, path] of Object.entries(WEBHOOK_PATHS) as [WebhookName, string][]) {
-    const handle = WEBHOOKS[webhook];
-    app.post(path, json, (req: Request, res: Response) => {
-      const started = process.hrtime.bigint();
-      const parsed = parseAdmissionReview(req.body);
-      if (typeof parsed === 'string') {
-        metrics.requests.inc({ webhook, result: 'malformed' });
-        log.warn('malformed AdmissionReview', { webhook, reason: parsed });
-        res.status(400).json({
-          kind: 'Status',
-          apiVersion: 'v1',
-          status: 'Failure',
-          reason: 'BadRequest',
-          code: 400,
-          message: `malformed AdmissionReview: ${parsed}`,
-        });
-        return;
-      }
-      let response: AdmissionResponse;
-      let result: string;
-      try {
-        const decision = handle(parsed, options.context);
-        response = decision.response;
-        result = !response.allowed ? 'denied' : response.patch ? 'patched' : 'allowed';
-        if (!response.allowed) {
-          log.info('denied', {
-            webhook,
-            uid: parsed.uid,
-            kind: decision.subject,
-            name: parsed.name,
-            message: response.status?.message,
-          });
-        }
-      } catch (err) {
-        response = failureAnswer(webhook, parsed.uid, err);
-        result = 'error';
-        log.error('admission handler failed', { webhook, uid: parsed.uid, ...errorFields(err) });
-      }
-      metrics.requests.inc({ webhook, result });
-      metrics.duration.observe(
-        { webhook, allowed: String(response.allowed) },
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
-      res.json(review(response));
-    });
-    app.all(path, (_req, res) => {
-      res
-        .status(405)
-        .set('Allow', 'POST')
-        .json({
-          kind: 'Status',
-          status: 'Failure',
-          reason: 'MethodNotAllowed',
-          code: 405,
-          message: `${path} accepts POST AdmissionReviews only`,
-        });
-    });
-  }
+  const malformed = (
+    res: ServerResponse,
+    webhook: WebhookName,
+    code: number,
+    reason: string,
+    why: string,
+  ) => {
+    metrics.requests.inc({ webhook, result: 'malformed' });
+    log.warn('malformed AdmissionReview', { webhook, reason: why });
+    sendJson(res, code, statusBody(code, reason, `malformed AdmissionReview: ${why}`));
+  };
 
-  // Body-parser failures (bad JSON, too large) carry their 4xx status; keep it and say why.
-  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
-    const e = err as { status?: number; type?: string; message?: string };
-    const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 500;
-    if (status === 500) log.error('unexpected server error', errorFields(err));
-    const reason = status === 413 ? 'RequestEntityTooLarge' : status === 500 ? 'InternalError' : 'BadRequest';
-    metrics.requests.inc({ webhook: 'none', result: status === 500 ? 'error' : 'malformed' });
-    res.status(status).json({
-      kind: 'Status',
-      apiVersion: 'v1',
-      status: 'Failure',
-      reason,
-      code: status,
-      message: `malformed AdmissionReview: ${e.message ?? String(err)}`,
+  const answer = (res: ServerResponse, webhook: WebhookName, raw: string) => {
+    const started = process.hrtime.bigint();
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch (err) {
+      malformed(res, webhook, 400, 'BadRequest', `body is not JSON: ${(err as Error).message}`);
+      return;
+    }
+    const parsed = parseAdmissionReview(body);
+    if (typeof parsed === 'string') {
+      malformed(res, webhook, 400, 'BadRequest', parsed);
+      return;
+    }
+    let response: AdmissionResponse;
+    let result: string;
+    try {
+      const decision = WEBHOOKS[webhook](parsed, options.context);
+      response = decision.response;
+      result = !response.allowed ? 'denied' : response.patch ? 'patched' : 'allowed';
+      if (!response.allowed) {
+        log.info('denied', {
+          webhook,
+          uid: parsed.uid,
+          kind: decision.subject,
+          name: parsed.name,
+          message: response.status?.message,
+        });
+      }
+    } catch (err) {
+      response = failureAnswer(webhook, parsed.uid, err);
+      result = 'error';
+      log.error('admission handler failed', { webhook, uid: parsed.uid, ...errorFields(err) });
+    }
+    metrics.requests.inc({ webhook, result });
+    metrics.duration.observe(
+      { webhook, allowed: String(response.allowed) },
+      Number(process.hrtime.bigint() - started) / 1e9,
+    );
+    sendJson(res, 200, review(response));
+  };
+
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '').split('?', 1)[0] ?? '';
+    const webhook = routes.get(path);
+    if (!webhook) {
+      void app(req, res);
+      return;
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      sendJson(res, 405, statusBody(405, 'MethodNotAllowed', `${path} accepts POST AdmissionReviews only`), {
+        Allow: 'POST',
+      });
+      return;
+    }
+    // Whatever the content type says: a wrong header must still get a reasoned answer.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      // Past the limit keep draining (so the client reads our answer) but stop buffering.
+      if (size <= limit) chunks.push(chunk);
+      else chunks.length = 0;
     });
-  });
-  return app;
+    req.on('end', () => {
+      if (size > limit)
+        malformed(res, webhook, 413, 'RequestEntityTooLarge', `body is larger than ${limit} bytes`);
+      else answer(res, webhook, Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (err) => {
+      log.warn('reading AdmissionReview failed', { webhook, ...errorFields(err) });
+      res.destroy();
+    });
+  };
 }
 
 export interface WebhookServerOptions {
@@ -249,9 +284,9 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
     clusters: options.clusters ?? empty,
   };
   if (options.schedulerName !== undefined) context.schedulerName = options.schedulerName;
-  const app = createWebhookApp({ context, metrics, logger: log, ready: () => true });
+  const handler = createWebhookHandler({ context, metrics, logger: log, ready: () => true });
 
-  const server = createServer(tlsOptions(bundle), app);
+  const server = createServer(tlsOptions(bundle), handler);
   // The apiserver keeps connections idle for up to 90 s; closing them sooner races its
   // reuse and turns into failed calls, which fail closed for Kosmos objects.
   server.keepAliveTimeout = 120_000;

@@ -4,7 +4,11 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, LABEL_NODE } from '../../../src/api/constants.js';
 import { createLogger } from '../../../src/common/logger.js';
-import { createWebhookApp, startWebhookServer, type WebhookServer } from '../../../src/webhooks/server.js';
+import {
+  createWebhookHandler,
+  startWebhookServer,
+  type WebhookServer,
+} from '../../../src/webhooks/server.js';
 import { InMemorySources } from '../../../src/webhooks/sources.js';
 import { KUBECONFIG, applySpecPatch, cluster, dp, pod } from '../../unit/webhooks/fixtures.js';
 
@@ -21,7 +25,7 @@ const sources = new InMemorySources([
     [{ name: 'leaf', nodeType: 'leaf' }],
   ),
 ]);
-const app = createWebhookApp({ context: { policies: sources, clusters: sources }, logger: quiet });
+const app = createWebhookHandler({ context: { policies: sources, clusters: sources }, logger: quiet });
 
 function admissionReview(req: Record<string, unknown>) {
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req };
@@ -176,6 +180,24 @@ describe('webhook HTTP adapter', () => {
       await request(app).get('/healthz').expect(200);
     },
   );
+
+  it('GIVEN a body over the size limit THEN the answer is 413 with the reason and the server keeps serving', async () => {
+    const small = createWebhookHandler({
+      context: { policies: sources, clusters: sources },
+      logger: quiet,
+      bodyLimitBytes: 1024,
+    });
+    const res = await request(small)
+      .post('/mutate/pods')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ pad: 'x'.repeat(4096) }))
+      .expect(413);
+    expect(res.body.message).toBe('malformed AdmissionReview: body is larger than 1024 bytes');
+    await request(small)
+      .post('/mutate/pods')
+      .send(podReview('after-413', pod('db')))
+      .expect(200);
+  });
 
   it('GIVEN a GET on a webhook path THEN the answer is 405 naming POST', async () => {
     const res = await request(app).get('/mutate/pods').expect(405);

@@ -5,6 +5,7 @@ import { decideFilter } from '../../../src/extender/decide.js';
 import { filterPod } from '../../../src/extender/placement/engine.js';
 import { toPodView } from '../../../src/extender/placement/pod-view.js';
 import { planDomains, WLP_FULL } from '../../../src/extender/placement/replica-ratio/index.js';
+import { deletionOrder } from '../../../src/extender/placement/replica-ratio/deletion-order.js';
 import { MemoryReservationStore } from '../../../src/extender/reservations/memory-store.js';
 import type { ReservationStore } from '../../../src/extender/reservations/store.js';
 import { WLP_LABEL, hostNode, leafNode, pod, wlp } from './fixtures.js';
@@ -275,5 +276,34 @@ describe('exact per-cluster replica counts under a burst', () => {
       { cache, store, reservationTtlMs: 5_000 },
     );
     expect(d3.reserve?.domain).toBe('leaf-1');
+  });
+});
+
+describe('scale-down order that keeps the ratio', () => {
+  const policy = wlp('split', 'default', {
+    topologyKey: 'kosmos.io/cluster',
+    labelSelector: { matchLabels: { app: 'web' } },
+    allocationPolicy: [
+      { name: 'leaf-1', weight: 1 },
+      { name: 'leaf-2', weight: 2 },
+    ],
+  });
+  const pods = [
+    ...[0, 1, 2].map((i) => ({ uid: `a${i}`, domain: 'leaf-1' })),
+    ...[0, 1, 2, 3, 4, 5].map((i) => ({ uid: `b${i}`, domain: 'leaf-2' })),
+    { uid: 'stray', domain: 'leaf-9' },
+  ];
+
+  it.each([
+    [9, { 'leaf-1': 3, 'leaf-2': 6 }],
+    [6, { 'leaf-1': 2, 'leaf-2': 4 }],
+    [3, { 'leaf-1': 1, 'leaf-2': 2 }],
+  ])('scaling 9 (+1 outside the policy) down to %d leaves counts at the ratio: %o', (keep, expected) => {
+    const order = deletionOrder(policy, pods);
+    const survivors = pods.filter((p) => (order.get(p.uid) as number) >= pods.length - keep);
+    const counts: Record<string, number> = {};
+    for (const p of survivors) counts[p.domain] = (counts[p.domain] ?? 0) + 1;
+    expect(counts).toEqual(expected);
+    expect(order.get('stray')).toBe(0); // a pod outside the policy goes first
   });
 });

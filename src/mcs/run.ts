@@ -87,10 +87,8 @@ export function writeCrdFiles(dir: string): string[] {
 
 export async function runController(flags: ControllerFlags): Promise<Running> {
   const log = createLogger('mcs-controller');
-  if (flags.cluster.length === 0 && !flags.kubeconfig) {
-    throw new KosmosError('mcs-controller needs member clusters: --cluster NAME=KUBECONFIG (repeatable) or --kubeconfig HOST to read Cluster objects');
-  }
-  const source: ClusterSource = flags.cluster.length > 0 ? staticSource(flags.cluster) : hostClusterSource(flags.kubeconfig!, flags.hostName);
+  // Without --cluster, the members are the host (--kubeconfig, else KUBECONFIG or in-cluster) and its Cluster objects.
+  const source: ClusterSource = flags.cluster.length > 0 ? staticSource(flags.cluster) : hostClusterSource(flags.kubeconfig, flags.hostName);
   const cidrs = flags.clustersetCidr.map(parseCidr);
   const families = cidrs.map((c) => c.family);
   if (new Set(families).size !== families.length) throw new KosmosError(`--clusterset-cidr: at most one CIDR per IP family, got ${flags.clustersetCidr.join(', ')}`);

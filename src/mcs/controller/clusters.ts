@@ -46,13 +46,13 @@ export function staticSource(flags: readonly string[]): ClusterSource {
 }
 
 /** The host (under `hostName`) plus every Cluster object with an inline kubeconfig. */
-export function hostClusterSource(hostKubeconfig: string, hostName: string): ClusterSource {
+export function hostClusterSource(hostKubeconfig: string | undefined, hostName: string): ClusterSource {
   const hostKc = loadKubeConfig(hostKubeconfig);
   const client = new KubeClient(hostKc);
   return {
     list: async () => {
       const clusters = await client.list<Cluster>(API_VERSION, 'Cluster');
-      const members: MemberCluster[] = [{ name: hostName, kubeConfig: hostKc, fingerprint: hostKubeconfig }];
+      const members: MemberCluster[] = [{ name: hostName, kubeConfig: hostKc, fingerprint: hostKubeconfig ?? 'default' }];
       for (const c of clusters.items) {
         const name = c.metadata.name ?? '';
         if (!c.spec.kubeconfig || name === hostName || c.metadata.deletionTimestamp) continue;

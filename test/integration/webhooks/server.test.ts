@@ -124,6 +124,20 @@ describe('webhook HTTP adapter', () => {
     expect(res.body.response).toEqual({ uid: 'u-6', allowed: true });
   });
 
+  it('GIVEN a Cluster with an unknown ipFamily THEN it is refused listing the supported values', async () => {
+    const c = {
+      ...cluster('leaf-2', { kubeconfig: KUBECONFIG }),
+      spec: { kubeconfig: KUBECONFIG, clusterLinkOptions: { ipFamily: 'ipv5' } },
+    };
+    const res = await request(app)
+      .post('/validate/kosmos')
+      .send(kosmosReview('u-6b', 'Cluster', c))
+      .expect(200);
+    expect(res.body.response.status.message).toBe(
+      'Cluster.kosmos.io "leaf-2" is invalid: spec.clusterLinkOptions.ipFamily: Unsupported value: "ipv5": supported values: "all", "ipv4", "ipv6"',
+    );
+  });
+
   it('GIVEN an update that switches a running network type THEN the Cluster update is refused', async () => {
     const old = cluster('leaf-1', { kubeconfig: KUBECONFIG, clusterLinkOptions: { networkType: 'p2p' } });
     const next = cluster('leaf-1', {

@@ -115,6 +115,37 @@ describe('ClusterLink lab on real network namespaces: every pod reaches every ot
     );
   });
 
+  it('GIVEN IPv6-only clusters with identical CIDRs and global maps on both sides THEN they connect through the global IPv6 ranges', async () => {
+    const v6 = {
+      pod: ['fd00:a::/56'],
+      svc: ['fd00:a:ffff::/112'],
+      nodes: [['fd00:a:0:1::/64'], ['fd00:a:0:2::/64']],
+    };
+    lab = await startLab(
+      yaml([
+        {
+          name: 'a',
+          type: 'gateway',
+          family: 'ipv6',
+          ...v6,
+          map: { 'fd00:a::/56': 'fd10:a::/56', 'fd00:a:ffff::/112': 'fd10:a:ffff::/112' },
+        },
+        {
+          name: 'b',
+          type: 'p2p',
+          family: 'ipv6',
+          ...v6,
+          map: { 'fd00:a::/56': 'fd20:b::/56', 'fd00:a:ffff::/112': 'fd20:b:ffff::/112' },
+        },
+      ]),
+    );
+    const results = await lab.check();
+    const r = summary(results);
+    expect(r.failed, r.text).toEqual([]);
+    expect(r.total).toBe(12);
+    expect(results.every((x) => x.ip.startsWith('fd10:') || x.ip.startsWith('fd20:'))).toBe(true);
+  });
+
   it('GIVEN IPv6-only clusters (gateway and p2p) THEN traffic flows over vx-bridge-6 and vx-local-6', async () => {
     lab = await startLab(
       yaml([

@@ -28,18 +28,30 @@ function fixture(): { imports: ServiceImport[]; slices: EndpointSlice[] } {
       metadata: { name: `svc-${i}`, namespace: `ns-${i % 20}` },
       spec: headless
         ? { type: 'Headless', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }
-        : { type: 'ClusterSetIP', ips: [`172.31.${i >> 8}.${i & 255}`], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] },
+        : {
+            type: 'ClusterSetIP',
+            ips: [`172.31.${i >> 8}.${i & 255}`],
+            ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+          },
     });
     if (!headless) continue;
-    for (const [c, n] of [['leaf-1', 2], ['leaf-2', 1]] as const) {
+    for (const [c, n] of [
+      ['leaf-1', 2],
+      ['leaf-2', 1],
+    ] as const) {
       slices.push({
         metadata: {
           name: `svc-${i}-${c}`,
           namespace: `ns-${i % 20}`,
-          labels: { 'multicluster.kubernetes.io/service-name': `svc-${i}`, 'multicluster.kubernetes.io/source-cluster': c },
+          labels: {
+            'multicluster.kubernetes.io/service-name': `svc-${i}`,
+            'multicluster.kubernetes.io/source-cluster': c,
+          },
         },
         addressType: 'IPv4',
-        endpoints: Array.from({ length: n }, (_, j) => ({ addresses: [`10.${c === 'leaf-1' ? 34 : 36}.${i >> 8}.${((i & 255) + j) & 255}`] })),
+        endpoints: Array.from({ length: n }, (_, j) => ({
+          addresses: [`10.${c === 'leaf-1' ? 34 : 36}.${i >> 8}.${((i & 255) + j) & 255}`],
+        })),
         ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
       });
     }
@@ -64,7 +76,9 @@ async function load(port: number, names: string[]): Promise<LoadResult> {
   const packets = names.map((name) => {
     const p = new Packet();
     p.header.rd = 1;
-    p.questions.push({ name, type: Packet.TYPE.A, class: Packet.CLASS.IN } as InstanceType<typeof Packet>['questions'][number]);
+    p.questions.push({ name, type: Packet.TYPE.A, class: Packet.CLASS.IN } as InstanceType<
+      typeof Packet
+    >['questions'][number]);
     return p.toBuffer();
   });
   const start = performance.now();
@@ -110,19 +124,33 @@ async function load(port: number, names: string[]): Promise<LoadResult> {
   const elapsed = (performance.now() - start) / 1000;
   sock.close();
   latencies.sort((a, b) => a - b);
-  return { qps: latencies.length / elapsed, p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? NaN, lost };
+  return {
+    qps: latencies.length / elapsed,
+    p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
+    lost,
+  };
 }
 
 export async function benchMcs(): Promise<BenchRow[]> {
   const log = createLogger('bench-mcs');
   const { imports, slices } = fixture();
   const index = buildIndex(imports, slices);
-  const mcs = await startDnsServer({ port: 0, address: '127.0.0.1', resolve: createResolver(), index: () => index, log });
+  const mcs = await startDnsServer({
+    port: 0,
+    address: '127.0.0.1',
+    resolve: createResolver(),
+    index: () => index,
+    log,
+  });
   const baseline = dns2.createServer({
     udp: { type: 'udp4' },
     handle: (req, send) => {
       const r = Packet.createResponseFromRequest(req);
-      r.answers.push(Object.assign(new Packet.Resource(req.questions[0]?.name ?? '', Packet.TYPE.A, Packet.CLASS.IN, 5), { address: '127.0.0.1' }));
+      r.answers.push(
+        Object.assign(new Packet.Resource(req.questions[0]?.name ?? '', Packet.TYPE.A, Packet.CLASS.IN, 5), {
+          address: '127.0.0.1',
+        }),
+      );
       void send(r);
     },
   });
@@ -137,10 +165,35 @@ export async function benchMcs(): Promise<BenchRow[]> {
     buildIndex(imports, slices);
     const buildMs = performance.now() - buildStart;
     return [
-      { suite: 'mcs', metric: `DNS queries/s, ${SERVICES} imported services (UDP, ${WINDOW} in flight)`, value: ours.qps, unit: 'q/s', baseline: { name: 'dns2 fixed answer', value: base.qps }, ratio: ours.qps / base.qps },
-      { suite: 'mcs', metric: `DNS p99 latency, ${SERVICES} imported services`, value: ours.p99Ms, unit: 'ms', baseline: { name: 'dns2 fixed answer', value: base.p99Ms }, ratio: ours.p99Ms / base.p99Ms },
-      { suite: 'mcs', metric: 'DNS queries lost (no reply in 1 s)', value: ours.lost, unit: 'queries', baseline: { name: 'dns2 fixed answer', value: base.lost } },
-      { suite: 'mcs', metric: `index rebuild, ${SERVICES} imports + ${slices.length} slices`, value: buildMs, unit: 'ms' },
+      {
+        suite: 'mcs',
+        metric: `DNS queries/s, ${SERVICES} imported services (UDP, ${WINDOW} in flight)`,
+        value: ours.qps,
+        unit: 'q/s',
+        baseline: { name: 'dns2 fixed answer', value: base.qps },
+        ratio: ours.qps / base.qps,
+      },
+      {
+        suite: 'mcs',
+        metric: `DNS p99 latency, ${SERVICES} imported services`,
+        value: ours.p99Ms,
+        unit: 'ms',
+        baseline: { name: 'dns2 fixed answer', value: base.p99Ms },
+        ratio: ours.p99Ms / base.p99Ms,
+      },
+      {
+        suite: 'mcs',
+        metric: 'DNS queries lost (no reply in 1 s)',
+        value: ours.lost,
+        unit: 'queries',
+        baseline: { name: 'dns2 fixed answer', value: base.lost },
+      },
+      {
+        suite: 'mcs',
+        metric: `index rebuild, ${SERVICES} imports + ${slices.length} slices`,
+        value: buildMs,
+        unit: 'ms',
+      },
     ];
   } finally {
     await mcs.close();

@@ -85,16 +85,6 @@ export async function rawGet<T>(
   });
 }
 
-/** Identity only: 50 000 remembered pods must not keep their specs alive. */
-function slim<T extends KubeObject>(o: T): T {
-  const m = o.metadata ?? {};
-  return {
-    ...(o.apiVersion ? { apiVersion: o.apiVersion } : {}),
-    ...(o.kind ? { kind: o.kind } : {}),
-    metadata: { name: m.name, namespace: m.namespace, uid: m.uid },
-  } as T;
-}
-
 /**
  * At most a few lists in flight per process: a start-up that lists 100 leaf clusters at once
  * grows the heap for the sake of a moment (and hammers the apiservers); queued lists cost
@@ -124,7 +114,8 @@ function objKey(o: KubeObject): string {
  * watch end re-watch, on 410 Gone (or errors) re-list, deleting what disappeared meanwhile.
  */
 export class ResourceSource<T extends KubeObject> {
-  private known = new Map<string, T>();
+  /** key ("namespace/name") → uid of every object the handlers hold: all a delete needs. */
+  private known = new Map<string, string>();
   private rv = '';
   private stopped = false;
   private abort: { abort(): void } | undefined;
@@ -157,7 +148,8 @@ export class ResourceSource<T extends KubeObject> {
   private async relist(): Promise<void> {
     if (this.stopped) return;
     try {
-      const seen = new Map<string, T>();
+      // Only identities are kept while paging, never the page objects themselves.
+      const seen = new Map<string, string>();
       let cont = '';
       let rv = '';
       do {
@@ -172,14 +164,14 @@ export class ResourceSource<T extends KubeObject> {
         );
         for (const raw of body.items ?? []) {
           const obj = this.prepare(raw);
-          seen.set(objKey(obj), obj);
+          seen.set(objKey(obj), obj.metadata?.uid ?? '');
           this.handlers.upsert(obj);
         }
         cont = body.metadata?.continue ?? '';
         rv = body.metadata?.resourceVersion ?? rv;
       } while (cont);
-      for (const [k, old] of this.known) if (!seen.has(k)) this.handlers.remove(old);
-      this.known = this.keepSlim(seen);
+      for (const [k, uid] of this.known) if (!seen.has(k)) this.handlers.remove(this.identity(k, uid));
+      this.known = seen;
       this.rv = rv;
       this.synced = true;
       this.missing = false;
@@ -196,11 +188,13 @@ export class ResourceSource<T extends KubeObject> {
     }
   }
 
-  /** Remember only what a delete needs (kind and identity), not the whole object. */
-  private keepSlim(m: Map<string, T>): Map<string, T> {
-    const out = new Map<string, T>();
-    for (const [k, o] of m) out.set(k, slim(o));
-    return out;
+  /** A stand-in object for a delete: kind (via prepare) and identity. */
+  private identity(key: string, uid: string): T {
+    const slash = key.indexOf('/');
+    const namespace = key.slice(0, slash);
+    return this.prepare({
+      metadata: { name: key.slice(slash + 1), ...(namespace ? { namespace } : {}), ...(uid ? { uid } : {}) },
+    } as T);
   }
 
   private async watch(): Promise<void> {
@@ -222,7 +216,7 @@ export class ResourceSource<T extends KubeObject> {
           this.known.delete(objKey(prepared));
           this.handlers.remove(prepared);
         } else {
-          this.known.set(objKey(prepared), slim(prepared));
+          this.known.set(objKey(prepared), prepared.metadata?.uid ?? '');
           this.handlers.upsert(prepared);
         }
       },

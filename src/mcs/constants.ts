@@ -64,6 +64,11 @@ export const DEFAULT_DNS_TTL = 5;
 export const DEFAULT_CLUSTERSET_CIDR = '172.31.0.0/16';
 
 /** Namespaces Kosmos never auto-exports from (the KEP asks admins to guard these). */
-export const DEFAULT_RESERVED_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease', 'default'] as const;
+export const DEFAULT_RESERVED_NAMESPACES = [
+  'kube-system',
+  'kube-public',
+  'kube-node-lease',
+  'default',
+] as const;
 /** Values Kosmos accepts as "on": the Go project wrote "ture" into some annotations. */
 export const TRUE_VALUES = ['true', 'ture'] as const;

@@ -22,7 +22,11 @@ const conditionSchema: Schema = {
     observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
     reason: str({ maxLength: 1024, minLength: 1, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),
     status: str({ enum: ['True', 'False', 'Unknown'] }),
-    type: str({ maxLength: 316, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
+    type: str({
+      maxLength: 316,
+      pattern:
+        '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+    }),
   },
 };
 
@@ -45,7 +49,8 @@ const sessionAffinityConfigSchema: Schema = {
 
 const serviceExportSchema: Schema = {
   type: 'object',
-  description: 'ServiceExport declares that the Service with the same name and namespace as this export should be consumable from other clusters.',
+  description:
+    'ServiceExport declares that the Service with the same name and namespace as this export should be consumable from other clusters.',
   properties: {
     apiVersion: str(),
     kind: str(),
@@ -124,7 +129,14 @@ export interface CrdDefinition {
   spec: {
     group: string;
     scope: 'Namespaced';
-    names: { kind: string; listKind: string; plural: string; singular: string; shortNames: string[]; categories: string[] };
+    names: {
+      kind: string;
+      listKind: string;
+      plural: string;
+      singular: string;
+      shortNames: string[];
+      categories: string[];
+    };
     versions: {
       name: string;
       served: boolean;
@@ -158,26 +170,47 @@ function crd(
     spec: {
       group: MCS_GROUP,
       scope: 'Namespaced',
-      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase(), shortNames, categories: [] },
+      names: {
+        kind,
+        listKind: `${kind}List`,
+        plural,
+        singular: kind.toLowerCase(),
+        shortNames,
+        categories: [],
+      },
       versions: [version(MCS_VERSION, true), version(MCS_VERSION_ALPHA, false)],
     },
   };
 }
 
-export const serviceExportCrd = crd('ServiceExport', 'serviceexports', ['svcex', 'svcexport'], serviceExportSchema, [
-  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-]);
+export const serviceExportCrd = crd(
+  'ServiceExport',
+  'serviceexports',
+  ['svcex', 'svcexport'],
+  serviceExportSchema,
+  [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+);
 
-export const serviceImportCrd = crd('ServiceImport', 'serviceimports', ['svcim', 'svcimport'], serviceImportSchema, [
-  { name: 'Type', type: 'string', jsonPath: '.spec.type' },
-  { name: 'IP', type: 'string', jsonPath: '.spec.ips' },
-  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-]);
+export const serviceImportCrd = crd(
+  'ServiceImport',
+  'serviceimports',
+  ['svcim', 'svcimport'],
+  serviceImportSchema,
+  [
+    { name: 'Type', type: 'string', jsonPath: '.spec.type' },
+    { name: 'IP', type: 'string', jsonPath: '.spec.ips' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+);
 
 export const MCS_CRDS: readonly CrdDefinition[] = [serviceExportCrd, serviceImportCrd];
 
-export const MCS_CRD_HEADER = '# Generated from src/mcs/crds.ts by `node dist/mcs/main.js mcs-gen-crds`; do not edit.\n';
+export const MCS_CRD_HEADER =
+  '# Generated from src/mcs/crds.ts by `node dist/mcs/main.js mcs-gen-crds`; do not edit.\n';
 
 export function crdFile(c: CrdDefinition): { name: string; content: string } {
-  return { name: `${c.metadata.name.split('.').slice(1).join('.')}_${c.spec.names.plural}.yaml`, content: MCS_CRD_HEADER + stringify(c, { lineWidth: 0 }) };
+  return {
+    name: `${c.metadata.name.split('.').slice(1).join('.')}_${c.spec.names.plural}.yaml`,
+    content: MCS_CRD_HEADER + stringify(c, { lineWidth: 0, singleQuote: true }),
+  };
 }

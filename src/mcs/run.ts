@@ -49,7 +49,11 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-async function listen(app: express.Express, port: number, address: string): Promise<{ server: Server; port: number }> {
+async function listen(
+  app: express.Express,
+  port: number,
+  address: string,
+): Promise<{ server: Server; port: number }> {
   return await new Promise((resolve, reject) => {
     const server = app.listen(port, address, (err?: Error) => {
       if (err) reject(new KosmosError(`listen on ${address}:${port}: ${err.message}`, { cause: err }));
@@ -67,9 +71,12 @@ export async function installCrds(client: KubeClient, log: Logger): Promise<void
   const deadline = Date.now() + 30_000;
   for (const crd of MCS_CRDS) {
     for (;;) {
-      const got = await client.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd.metadata.name);
+      const got = await client.get<
+        KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
+      >('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd.metadata.name);
       if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new KosmosError(`CRD ${crd.metadata.name} is not Established after 30s`);
+      if (Date.now() > deadline)
+        throw new KosmosError(`CRD ${crd.metadata.name} is not Established after 30s`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -88,10 +95,16 @@ export function writeCrdFiles(dir: string): string[] {
 export async function runController(flags: ControllerFlags): Promise<Running> {
   const log = createLogger('mcs-controller');
   // Without --cluster, the members are the host (--kubeconfig, else KUBECONFIG or in-cluster) and its Cluster objects.
-  const source: ClusterSource = flags.cluster.length > 0 ? staticSource(flags.cluster) : hostClusterSource(flags.kubeconfig, flags.hostName);
+  const source: ClusterSource =
+    flags.cluster.length > 0
+      ? staticSource(flags.cluster)
+      : hostClusterSource(flags.kubeconfig, flags.hostName);
   const cidrs = flags.clustersetCidr.map(parseCidr);
   const families = cidrs.map((c) => c.family);
-  if (new Set(families).size !== families.length) throw new KosmosError(`--clusterset-cidr: at most one CIDR per IP family, got ${flags.clustersetCidr.join(', ')}`);
+  if (new Set(families).size !== families.length)
+    throw new KosmosError(
+      `--clusterset-cidr: at most one CIDR per IP family, got ${flags.clustersetCidr.join(', ')}`,
+    );
   if (flags.installCrds) {
     for (const m of await source.list()) {
       const client = new KubeClient(m.kubeConfig);
@@ -113,7 +126,11 @@ export async function runController(flags: ControllerFlags): Promise<Running> {
   });
   const http = await listen(app, flags.metricsPort, flags.metricsAddress);
   await controller.start();
-  log.info('mcs-controller started', { port: http.port, clustersetCidrs: flags.clustersetCidr, autoMcsPrefix: flags.autoMcsPrefix });
+  log.info('mcs-controller started', {
+    port: http.port,
+    clustersetCidrs: flags.clustersetCidr,
+    autoMcsPrefix: flags.autoMcsPrefix,
+  });
   return {
     ports: { http: http.port },
     stop: async () => {
@@ -144,7 +161,12 @@ export async function runDns(flags: DnsFlags): Promise<Running> {
     app.use(observabilityRouter(registry, [{ name: 'caches-synced', check: () => source.ready }]));
     http = await listen(app, flags.metricsPort, flags.metricsAddress);
   }
-  log.info('mcs-dns started', { dnsPort: dns.port, address: flags.address, zone: flags.zone, ...(http ? { httpPort: http.port } : {}) });
+  log.info('mcs-dns started', {
+    dnsPort: dns.port,
+    address: flags.address,
+    zone: flags.zone,
+    ...(http ? { httpPort: http.port } : {}),
+  });
   return {
     ports: { dns: dns.port, ...(http ? { http: http.port } : {}) },
     stop: async () => {

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
 import express from 'express';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DEFAULT_NAMESPACE } from '../api/constants.js';
@@ -27,6 +28,7 @@ import {
   type CertBundle,
 } from './certificates.js';
 import { allow, parseAdmissionReview, review, type AdmissionResponse } from './review.js';
+import { InformerSources } from './informer-sources.js';
 import { InMemorySources, type ClusterSource, type PolicySource } from './sources.js';
 
 export const WEBHOOK_PATHS: Record<WebhookName, string> = {
@@ -234,6 +236,11 @@ export interface WebhookServerOptions {
   extraDnsNames?: string[];
   policies?: PolicySource;
   clusters?: ClusterSource;
+  /**
+   * Host cluster to watch policies and Clusters in, when `policies`/`clusters` are not given:
+   * the server starts informers, waits for their first list and stops them on close().
+   */
+  kubeconfig?: KubeConfig;
   schedulerName?: string;
   certValidityMs?: number;
   certRenewBeforeMs?: number;
@@ -279,9 +286,14 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
   metrics.certExpiry.set(certFacts(bundle.serving.cert).notAfter.getTime() / 1000);
 
   const empty = new InMemorySources();
+  let informers: InformerSources | undefined;
+  if (options.kubeconfig && (!options.policies || !options.clusters)) {
+    informers = new InformerSources(options.kubeconfig, log);
+    await informers.start();
+  }
   const context: AdmissionContext = {
-    policies: options.policies ?? empty,
-    clusters: options.clusters ?? empty,
+    policies: options.policies ?? informers ?? empty,
+    clusters: options.clusters ?? informers ?? empty,
   };
   if (options.schedulerName !== undefined) context.schedulerName = options.schedulerName;
   const handler = createWebhookHandler({ context, metrics, logger: log, ready: () => true });
@@ -319,11 +331,13 @@ export async function startWebhookServer(options: WebhookServerOptions = {}): Pr
     certificates: rotator,
     metrics,
     server,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        rotator.stop();
+    close: async () => {
+      rotator.stop();
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+      await informers?.stop();
+    },
   };
 }

@@ -29,7 +29,14 @@ interface Cond {
 }
 interface Import {
   metadata: { labels?: Record<string, string> };
-  spec: { type: string; ips?: string[]; ipFamilies?: string[]; ports: { name?: string; protocol: string; port: number; appProtocol?: string }[]; sessionAffinity?: string; sessionAffinityConfig?: unknown };
+  spec: {
+    type: string;
+    ips?: string[];
+    ipFamilies?: string[];
+    ports: { name?: string; protocol: string; port: number; appProtocol?: string }[];
+    sessionAffinity?: string;
+    sessionAffinityConfig?: unknown;
+  };
   status?: { clusters?: { cluster: string }[] };
 }
 interface Slice {
@@ -43,7 +50,10 @@ async function startMcs(args: string[]): Promise<Record<string, unknown>> {
   children.push(child);
   return await new Promise((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start: ${buf.slice(-2000)}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${args[0]} did not start: ${buf.slice(-2000)}`)),
+      60_000,
+    );
     child.stderr!.on('data', (c: Buffer) => {
       buf += c.toString();
       for (const line of buf.split('\n')) {
@@ -62,16 +72,23 @@ function k(c: ClusterName, args: string[], input?: string): string {
   return r.stdout;
 }
 const apply = (c: ClusterName, obj: unknown) => k(c, ['apply', '-f', '-'], JSON.stringify(obj));
-const getJson = <T>(c: ClusterName, args: string[]): T => JSON.parse(k(c, ['get', ...args, '-o', 'json'])) as T;
+const getJson = <T>(c: ClusterName, args: string[]): T =>
+  JSON.parse(k(c, ['get', ...args, '-o', 'json'])) as T;
 const tryGet = <T>(c: ClusterName, args: string[]): T | undefined => {
   const r = kubectl(kubeconfig(c), ['get', ...args, '-o', 'json']);
   return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
 };
 
 function dig(name: string, type = 'A'): { status: string; answers: string[] } {
-  const r = spawnSync('dig', [`@127.0.0.1`, '-p', String(dnsPort), '+tries=1', '+time=2', name, type], { encoding: 'utf8' });
+  const r = spawnSync('dig', [`@127.0.0.1`, '-p', String(dnsPort), '+tries=1', '+time=2', name, type], {
+    encoding: 'utf8',
+  });
   const status = /status: (\w+)/.exec(r.stdout)?.[1] ?? `no reply: ${r.stdout}${r.stderr}`;
-  const answers = spawnSync('dig', [`@127.0.0.1`, '-p', String(dnsPort), '+tries=1', '+time=2', '+short', name, type], { encoding: 'utf8' })
+  const answers = spawnSync(
+    'dig',
+    [`@127.0.0.1`, '-p', String(dnsPort), '+tries=1', '+time=2', '+short', name, type],
+    { encoding: 'utf8' },
+  )
     .stdout.trim()
     .split('\n')
     .filter(Boolean)
@@ -85,7 +102,16 @@ function newNamespace(prefix = 'mcs'): string {
   return ns;
 }
 
-function service(ns: string, name: string, opts: { headless?: boolean; ports?: { name: string; port: number; targetPort?: number }[]; type?: string; annotations?: Record<string, string> } = {}) {
+function service(
+  ns: string,
+  name: string,
+  opts: {
+    headless?: boolean;
+    ports?: { name: string; port: number; targetPort?: number }[];
+    type?: string;
+    annotations?: Record<string, string>;
+  } = {},
+) {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -96,7 +122,11 @@ function service(ns: string, name: string, opts: { headless?: boolean; ports?: {
         : {
             selector: { app: name },
             ...(opts.headless ? { clusterIP: 'None' } : {}),
-            ports: (opts.ports ?? [{ name: 'http', port: 80, targetPort: 8080 }]).map((p) => ({ protocol: 'TCP', targetPort: p.port, ...p })),
+            ports: (opts.ports ?? [{ name: 'http', port: 80, targetPort: 8080 }]).map((p) => ({
+              protocol: 'TCP',
+              targetPort: p.port,
+              ...p,
+            })),
           },
   };
 }
@@ -109,28 +139,59 @@ function deployment(ns: string, name: string, replicas: number) {
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'alpine/socat', ports: [{ containerPort: 8080 }] }] } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'c', image: 'alpine/socat', ports: [{ containerPort: 8080 }] }] },
+      },
     },
   };
 }
 
-const serviceExport = (ns: string, name: string) => ({ apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name, namespace: ns } });
+const serviceExport = (ns: string, name: string) => ({
+  apiVersion: 'multicluster.x-k8s.io/v1beta1',
+  kind: 'ServiceExport',
+  metadata: { name, namespace: ns },
+});
 
 /** Pod IPs of a Deployment once every replica runs. */
 async function podIps(c: ClusterName, ns: string, app: string, replicas: number): Promise<string[]> {
   return await eventually(() => {
-    const pods = getJson<{ items: { status: { podIP?: string; phase?: string } }[] }>(c, ['pods', '-n', ns, '-l', `app=${app}`]);
-    const ips = pods.items.filter((p) => p.status.phase === 'Running' && p.status.podIP).map((p) => p.status.podIP!);
+    const pods = getJson<{ items: { status: { podIP?: string; phase?: string } }[] }>(c, [
+      'pods',
+      '-n',
+      ns,
+      '-l',
+      `app=${app}`,
+    ]);
+    const ips = pods.items
+      .filter((p) => p.status.phase === 'Running' && p.status.podIP)
+      .map((p) => p.status.podIP!);
     if (ips.length !== replicas) throw new Error(`${ips.length}/${replicas} pods running in ${c}`);
     return ips.sort();
   });
 }
 
-const importOf = (c: ClusterName, ns: string, name: string) => tryGet<Import>(c, ['serviceimports.multicluster.x-k8s.io', name, '-n', ns]);
+const importOf = (c: ClusterName, ns: string, name: string) =>
+  tryGet<Import>(c, ['serviceimports.multicluster.x-k8s.io', name, '-n', ns]);
 const conditionsOf = (c: ClusterName, ns: string, name: string) =>
-  Object.fromEntries((getJson<{ status?: { conditions?: Cond[] } }>(c, ['serviceexports.multicluster.x-k8s.io', name, '-n', ns]).status?.conditions ?? []).map((x) => [x.type, x]));
+  Object.fromEntries(
+    (
+      getJson<{ status?: { conditions?: Cond[] } }>(c, [
+        'serviceexports.multicluster.x-k8s.io',
+        name,
+        '-n',
+        ns,
+      ]).status?.conditions ?? []
+    ).map((x) => [x.type, x]),
+  );
 const mcsSlices = (c: ClusterName, ns: string, name: string) =>
-  getJson<{ items: Slice[] }>(c, ['endpointslices', '-n', ns, '-l', `multicluster.kubernetes.io/service-name=${name}`]).items;
+  getJson<{ items: Slice[] }>(c, [
+    'endpointslices',
+    '-n',
+    ns,
+    '-l',
+    `multicluster.kubernetes.io/service-name=${name}`,
+  ]).items;
 const sliceIps = (c: ClusterName, ns: string, name: string, source?: string) =>
   mcsSlices(c, ns, name)
     .filter((s) => !source || s.metadata.labels['multicluster.kubernetes.io/source-cluster'] === source)
@@ -151,7 +212,15 @@ describe('Multi-Cluster Services in the sandbox', () => {
       '0',
     ]);
     controllerPort = ctl['port'] as number;
-    const dns = await startMcs(['mcs-dns', '--kubeconfig', kubeconfig('leaf-2'), '--address', '127.0.0.1', '--port', '0']);
+    const dns = await startMcs([
+      'mcs-dns',
+      '--kubeconfig',
+      kubeconfig('leaf-2'),
+      '--address',
+      '127.0.0.1',
+      '--port',
+      '0',
+    ]);
     dnsPort = dns['dnsPort'] as number;
     await eventually(async () => {
       const r = await fetch(`http://127.0.0.1:${controllerPort}/readyz`);
@@ -161,7 +230,9 @@ describe('Multi-Cluster Services in the sandbox', () => {
 
   afterAll(async () => {
     for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    await Promise.all(
+      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)),
+    );
     await kosmosctl(dir, ['sandbox', 'down']);
     rmSync(dirname(dir), { recursive: true, force: true });
   });
@@ -176,7 +247,8 @@ describe('Multi-Cluster Services in the sandbox', () => {
   it('the CRDs serve v1beta1 and v1alpha1 in every cluster', () => {
     for (const c of CLUSTERS) {
       for (const v of ['v1beta1', 'v1alpha1']) {
-        for (const r of ['serviceexports', 'serviceimports']) expect(kubectl(kubeconfig(c), ['get', `${r}.${v}.multicluster.x-k8s.io`, '-A']).code).toBe(0);
+        for (const r of ['serviceexports', 'serviceimports'])
+          expect(kubectl(kubeconfig(c), ['get', `${r}.${v}.multicluster.x-k8s.io`, '-A']).code).toBe(0);
       }
     }
   });
@@ -208,7 +280,9 @@ describe('Multi-Cluster Services in the sandbox', () => {
         await eventually(() => expect(sliceIps(c, ns, 'web', 'leaf-1')).toEqual(leaf1Ips));
       }
       const [s] = mcsSlices('leaf-2', ns, 'web');
-      expect(s?.metadata.labels['endpointslice.kubernetes.io/managed-by']).not.toBe('endpointslice-controller.k8s.io');
+      expect(s?.metadata.labels['endpointslice.kubernetes.io/managed-by']).not.toBe(
+        'endpointslice-controller.k8s.io',
+      );
       expect(s?.endpoints?.every((e) => e.hostname)).toBe(true);
     });
 
@@ -223,9 +297,15 @@ describe('Multi-Cluster Services in the sandbox', () => {
 
     it('dig <svc>.<ns>.svc.clusterset.local returns the clusterset IP, and SRV the named port', async () => {
       const ip = importOf('leaf-2', ns, 'web')!.spec.ips![0]!;
-      await eventually(() => expect(dig(`web.${ns}.svc.clusterset.local.`)).toEqual({ status: 'NOERROR', answers: [ip] }));
-      expect(dig(`web.${ns}.svc.clusterset.local.`, 'SRV').answers).toEqual([`0 100 80 web.${ns}.svc.clusterset.local.`]);
-      expect(dig(`_http._tcp.web.${ns}.svc.clusterset.local.`, 'SRV').answers).toEqual([`0 100 80 web.${ns}.svc.clusterset.local.`]);
+      await eventually(() =>
+        expect(dig(`web.${ns}.svc.clusterset.local.`)).toEqual({ status: 'NOERROR', answers: [ip] }),
+      );
+      expect(dig(`web.${ns}.svc.clusterset.local.`, 'SRV').answers).toEqual([
+        `0 100 80 web.${ns}.svc.clusterset.local.`,
+      ]);
+      expect(dig(`_http._tcp.web.${ns}.svc.clusterset.local.`, 'SRV').answers).toEqual([
+        `0 100 80 web.${ns}.svc.clusterset.local.`,
+      ]);
       expect(dig(`nope.${ns}.svc.clusterset.local.`).status).toBe('NXDOMAIN');
       expect(dig('dns-version.clusterset.local.', 'TXT').answers).toEqual(['"1.0.0"']);
     });
@@ -237,7 +317,10 @@ describe('Multi-Cluster Services in the sandbox', () => {
       apply('leaf-2', serviceExport(ns, 'web'));
       for (const c of CLUSTERS) {
         await eventually(() => {
-          expect(importOf(c, ns, 'web')?.status?.clusters).toEqual([{ cluster: 'leaf-1' }, { cluster: 'leaf-2' }]);
+          expect(importOf(c, ns, 'web')?.status?.clusters).toEqual([
+            { cluster: 'leaf-1' },
+            { cluster: 'leaf-2' },
+          ]);
           expect(sliceIps(c, ns, 'web')).toEqual([...leaf1Ips, ...leaf2Ips].sort());
         });
       }
@@ -274,15 +357,23 @@ describe('Multi-Cluster Services in the sandbox', () => {
       apply('leaf-1', service(ns, 'db', { headless: true }));
       const ips = await podIps('leaf-1', ns, 'db', 2);
       apply('leaf-1', serviceExport(ns, 'db'));
-      const imp = await eventually(() => importOf('host', ns, 'db') ?? Promise.reject(new Error('no import')));
+      const imp = await eventually(
+        () => importOf('host', ns, 'db') ?? Promise.reject(new Error('no import')),
+      );
       expect(imp.spec.type).toBe('Headless');
       expect(imp.spec.ips ?? []).toEqual([]);
       expect(imp.spec.ipFamilies).toEqual(['IPv4']);
-      await eventually(() => expect(dig(`db.${ns}.svc.clusterset.local.`)).toEqual({ status: 'NOERROR', answers: ips }));
+      await eventually(() =>
+        expect(dig(`db.${ns}.svc.clusterset.local.`)).toEqual({ status: 'NOERROR', answers: ips }),
+      );
       const srv = dig(`db.${ns}.svc.clusterset.local.`, 'SRV').answers;
       // Headless clients dial pods directly, so SRV carries the endpoint port (the targetPort), as CoreDNS does.
-      expect(srv).toEqual(ips.map((ip) => `0 100 8080 ${ip.replace(/\./g, '-')}.leaf-1.db.${ns}.svc.clusterset.local.`).sort());
-      expect(dig(`${ips[0]!.replace(/\./g, '-')}.leaf-1.db.${ns}.svc.clusterset.local.`).answers).toEqual([ips[0]]);
+      expect(srv).toEqual(
+        ips.map((ip) => `0 100 8080 ${ip.replace(/\./g, '-')}.leaf-1.db.${ns}.svc.clusterset.local.`).sort(),
+      );
+      expect(dig(`${ips[0]!.replace(/\./g, '-')}.leaf-1.db.${ns}.svc.clusterset.local.`).answers).toEqual([
+        ips[0],
+      ]);
       expect(dig(`leaf-1.db.${ns}.svc.clusterset.local.`).status).toBe('NXDOMAIN'); // reserved by the spec
     });
   });
@@ -293,7 +384,15 @@ describe('Multi-Cluster Services in the sandbox', () => {
       apply('leaf-1', service(ns, 'api', { ports: [{ name: 'http', port: 80 }] }));
       apply('leaf-1', serviceExport(ns, 'api'));
       await eventually(() => expect(importOf('leaf-2', ns, 'api')).toBeDefined());
-      apply('leaf-2', service(ns, 'api', { ports: [{ name: 'http', port: 8081 }, { name: 'grpc', port: 9090 }] }));
+      apply(
+        'leaf-2',
+        service(ns, 'api', {
+          ports: [
+            { name: 'http', port: 8081 },
+            { name: 'grpc', port: 9090 },
+          ],
+        }),
+      );
       apply('leaf-2', serviceExport(ns, 'api'));
       for (const c of ['leaf-1', 'leaf-2'] as const) {
         await eventually(() => {
@@ -318,7 +417,12 @@ describe('Multi-Cluster Services in the sandbox', () => {
       apply('leaf-2', service(ns, 'mix', { headless: true }));
       apply('leaf-2', serviceExport(ns, 'mix'));
       for (const c of ['leaf-1', 'leaf-2'] as const) {
-        await eventually(() => expect(conditionsOf(c, ns, 'mix')['Conflict']).toMatchObject({ status: 'True', reason: 'TypeConflict' }));
+        await eventually(() =>
+          expect(conditionsOf(c, ns, 'mix')['Conflict']).toMatchObject({
+            status: 'True',
+            reason: 'TypeConflict',
+          }),
+        );
       }
       expect(importOf('host', ns, 'mix')?.spec.type).toBe('ClusterSetIP');
     });
@@ -327,14 +431,24 @@ describe('Multi-Cluster Services in the sandbox', () => {
       const ns = newNamespace();
       apply('leaf-1', service(ns, 'ext', { type: 'ExternalName' }));
       apply('leaf-1', serviceExport(ns, 'ext'));
-      await eventually(() => expect(conditionsOf('leaf-1', ns, 'ext')['Valid']).toMatchObject({ status: 'False', reason: 'InvalidServiceType' }));
+      await eventually(() =>
+        expect(conditionsOf('leaf-1', ns, 'ext')['Valid']).toMatchObject({
+          status: 'False',
+          reason: 'InvalidServiceType',
+        }),
+      );
       for (const c of CLUSTERS) expect(importOf(c, ns, 'ext')).toBeUndefined();
     });
 
     it('an export without its Service is Valid=False NoService', async () => {
       const ns = newNamespace();
       apply('host', serviceExport(ns, 'ghost'));
-      await eventually(() => expect(conditionsOf('host', ns, 'ghost')['Valid']).toMatchObject({ status: 'False', reason: 'NoService' }));
+      await eventually(() =>
+        expect(conditionsOf('host', ns, 'ghost')['Valid']).toMatchObject({
+          status: 'False',
+          reason: 'NoService',
+        }),
+      );
     });
 
     it('a Service that is not exported does not resolve through clusterset.local', async () => {
@@ -348,8 +462,15 @@ describe('Multi-Cluster Services in the sandbox', () => {
     it('a Service in a namespace with the auto-mcs prefix is exported without a ServiceExport from the user, and un-exported when deleted', async () => {
       const ns = newNamespace('mcs-auto');
       apply('host', service(ns, 'auto'));
-      await eventually(() => expect(importOf('leaf-1', ns, 'auto')?.status?.clusters).toEqual([{ cluster: 'host' }]));
-      const exp = getJson<{ metadata: { annotations?: Record<string, string> } }>('host', ['serviceexports.multicluster.x-k8s.io', 'auto', '-n', ns]);
+      await eventually(() =>
+        expect(importOf('leaf-1', ns, 'auto')?.status?.clusters).toEqual([{ cluster: 'host' }]),
+      );
+      const exp = getJson<{ metadata: { annotations?: Record<string, string> } }>('host', [
+        'serviceexports.multicluster.x-k8s.io',
+        'auto',
+        '-n',
+        ns,
+      ]);
       expect(exp.metadata.annotations?.['kosmos.io/auto-create-mcs']).toBe('true');
       k('host', ['delete', 'service', 'auto', '-n', ns]);
       await eventually(() => {
@@ -361,14 +482,18 @@ describe('Multi-Cluster Services in the sandbox', () => {
     it('a Service annotated kosmos.io/auto-create-mcs: "ture" (the Go project spelling) is exported', async () => {
       const ns = newNamespace();
       apply('leaf-2', service(ns, 'legacy', { annotations: { 'kosmos.io/auto-create-mcs': 'ture' } }));
-      await eventually(() => expect(importOf('host', ns, 'legacy')?.status?.clusters).toEqual([{ cluster: 'leaf-2' }]));
+      await eventually(() =>
+        expect(importOf('host', ns, 'legacy')?.status?.clusters).toEqual([{ cluster: 'leaf-2' }]),
+      );
     });
   });
 
   describe('the DNS server under bad input', () => {
     it('drops a malformed packet without harm and keeps answering', async () => {
       const sock = createSocket('udp4');
-      await new Promise<void>((r) => sock.send(Buffer.from([1, 2, 3, 0xff, 0xff]), dnsPort, '127.0.0.1', () => r()));
+      await new Promise<void>((r) =>
+        sock.send(Buffer.from([1, 2, 3, 0xff, 0xff]), dnsPort, '127.0.0.1', () => r()),
+      );
       await new Promise<void>((r) => sock.send(randomBytes(300), dnsPort, '127.0.0.1', () => r()));
       sock.close();
       expect(dig('dns-version.clusterset.local.', 'TXT').answers).toEqual(['"1.0.0"']);

@@ -1,19 +1,26 @@
 /** `kosmos mcs-controller`, `kosmos mcs-dns` and `kosmos mcs-gen-crds`: Multi-Cluster Services. */
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_CLUSTERSET_CIDR, CLUSTERSET_ZONE, DEFAULT_DNS_TTL, DEFAULT_RESERVED_NAMESPACES } from '../../mcs/constants.js';
+import {
+  DEFAULT_CLUSTERSET_CIDR,
+  CLUSTERSET_ZONE,
+  DEFAULT_DNS_TTL,
+  DEFAULT_RESERVED_NAMESPACES,
+} from '../../mcs/constants.js';
 import { runController, runDns, writeCrdFiles, type Running } from '../../mcs/run.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port from 0 to 65535');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('must be a port from 0 to 65535');
   return n;
 }
 
 function ttl(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 3600) throw new InvalidArgumentError('must be seconds from 0 to 3600');
+  if (!Number.isInteger(n) || n < 0 || n > 3600)
+    throw new InvalidArgumentError('must be seconds from 0 to 3600');
   return n;
 }
 
@@ -28,24 +35,60 @@ async function untilSignal(running: Running): Promise<void> {
 
 export function mcsCommands(): Command[] {
   const controller = new Command('mcs-controller')
-    .description('export Services with ServiceExport and import them as ServiceImports and EndpointSlices in every member cluster')
-    .option('--cluster <name=kubeconfig>', 'a member cluster (repeatable); without it, members are the host plus its Cluster objects', collect, [])
+    .description(
+      'export Services with ServiceExport and import them as ServiceImports and EndpointSlices in every member cluster',
+    )
+    .option(
+      '--cluster <name=kubeconfig>',
+      'a member cluster (repeatable); without it, members are the host plus its Cluster objects',
+      collect,
+      [],
+    )
     .option('--kubeconfig <path>', 'host cluster kubeconfig: members come from its kosmos.io Cluster objects')
     .option('--host-name <name>', 'the host cluster name in source-cluster labels', 'host')
-    .option('--clusterset-cidr <cidr>', `where clusterset IPs come from, one per IP family (repeatable; default ${DEFAULT_CLUSTERSET_CIDR})`, collect, [])
-    .option('--auto-mcs-prefix <prefix>', 'export every Service of namespaces with this prefix (repeatable)', collect, [])
-    .option('--reserved-namespaces <list>', 'namespaces never exported automatically (comma separated)', DEFAULT_RESERVED_NAMESPACES.join(','))
+    .option(
+      '--clusterset-cidr <cidr>',
+      `where clusterset IPs come from, one per IP family (repeatable; default ${DEFAULT_CLUSTERSET_CIDR})`,
+      collect,
+      [],
+    )
+    .option(
+      '--auto-mcs-prefix <prefix>',
+      'export every Service of namespaces with this prefix (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--reserved-namespaces <list>',
+      'namespaces never exported automatically (comma separated)',
+      DEFAULT_RESERVED_NAMESPACES.join(','),
+    )
     .option('--install-crds', 'install the ServiceExport and ServiceImport CRDs in every member first', false)
     .option('--metrics-address <address>', 'address of /healthz /readyz /metrics', '127.0.0.1')
     .option('--metrics-port <port>', 'port of /healthz /readyz /metrics (0 picks one)', port, 8090)
-    .action(async (o: { cluster: string[]; kubeconfig?: string; hostName: string; clustersetCidr: string[]; autoMcsPrefix: string[]; reservedNamespaces: string; installCrds: boolean; metricsAddress: string; metricsPort: number }) => {
-      const running = await runController({
-        ...o,
-        clustersetCidr: o.clustersetCidr.length > 0 ? o.clustersetCidr : [DEFAULT_CLUSTERSET_CIDR],
-        reservedNamespaces: o.reservedNamespaces.split(',').map((s) => s.trim()).filter(Boolean),
-      });
-      await untilSignal(running);
-    });
+    .action(
+      async (o: {
+        cluster: string[];
+        kubeconfig?: string;
+        hostName: string;
+        clustersetCidr: string[];
+        autoMcsPrefix: string[];
+        reservedNamespaces: string;
+        installCrds: boolean;
+        metricsAddress: string;
+        metricsPort: number;
+      }) => {
+        const running = await runController({
+          ...o,
+          clustersetCidr: o.clustersetCidr.length > 0 ? o.clustersetCidr : [DEFAULT_CLUSTERSET_CIDR],
+          reservedNamespaces: o.reservedNamespaces
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        });
+        await untilSignal(running);
+      },
+    );
 
   const dns = new Command('mcs-dns')
     .description('answer <service>.<namespace>.svc.clusterset.local from the ServiceImports of one cluster')
@@ -56,9 +99,19 @@ export function mcsCommands(): Command[] {
     .option('--ttl <seconds>', 'TTL of answers', ttl, DEFAULT_DNS_TTL)
     .option('--metrics-address <address>', 'address of /healthz /readyz /metrics', '127.0.0.1')
     .option('--metrics-port <port>', 'port of /healthz /readyz /metrics (off unless set)', port)
-    .action(async (o: { kubeconfig?: string; address: string; port: number; zone: string; ttl: number; metricsAddress: string; metricsPort?: number }) => {
-      await untilSignal(await runDns(o));
-    });
+    .action(
+      async (o: {
+        kubeconfig?: string;
+        address: string;
+        port: number;
+        zone: string;
+        ttl: number;
+        metricsAddress: string;
+        metricsPort?: number;
+      }) => {
+        await untilSignal(await runDns(o));
+      },
+    );
 
   const gen = new Command('mcs-gen-crds')
     .description('write the ServiceExport and ServiceImport CRDs as YAML')

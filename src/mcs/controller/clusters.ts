@@ -28,7 +28,9 @@ export function parseClusterFlag(flag: string): { name: string; kubeconfig: stri
   const kubeconfig = i > 0 ? flag.slice(i + 1) : '';
   if (!name || !kubeconfig) throw new UserError(`--cluster ${flag}: want NAME=KUBECONFIG`);
   if (!RFC1123_LABEL.test(name) || name.length > 63) {
-    throw new UserError(`--cluster ${flag}: the cluster name "${name}" must be an RFC 1123 label (it becomes the source-cluster label value)`);
+    throw new UserError(
+      `--cluster ${flag}: the cluster name "${name}" must be an RFC 1123 label (it becomes the source-cluster label value)`,
+    );
   }
   return { name, kubeconfig };
 }
@@ -41,7 +43,12 @@ export function staticSource(flags: readonly string[]): ClusterSource {
     seen.add(p.name);
   }
   return {
-    list: async () => parsed.map((p) => ({ name: p.name, kubeConfig: loadKubeConfig(p.kubeconfig), fingerprint: p.kubeconfig })),
+    list: async () =>
+      parsed.map((p) => ({
+        name: p.name,
+        kubeConfig: loadKubeConfig(p.kubeconfig),
+        fingerprint: p.kubeconfig,
+      })),
   };
 }
 
@@ -52,7 +59,9 @@ export function hostClusterSource(hostKubeconfig: string | undefined, hostName: 
   return {
     list: async () => {
       const clusters = await client.list<Cluster>(API_VERSION, 'Cluster');
-      const members: MemberCluster[] = [{ name: hostName, kubeConfig: hostKc, fingerprint: hostKubeconfig ?? 'default' }];
+      const members: MemberCluster[] = [
+        { name: hostName, kubeConfig: hostKc, fingerprint: hostKubeconfig ?? 'default' },
+      ];
       for (const c of clusters.items) {
         const name = c.metadata.name ?? '';
         if (!c.spec.kubeconfig || name === hostName || c.metadata.deletionTimestamp) continue;

@@ -35,8 +35,14 @@ export interface ControllerOptions {
 }
 
 const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-const stable = (v: unknown) => JSON.stringify(v, (_k, val: unknown) => (val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b))) : val));
-const nsName = (o: { metadata: { namespace?: string; name?: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
+const stable = (v: unknown) =>
+  JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b)))
+      : val,
+  );
+const nsName = (o: { metadata: { namespace?: string; name?: string } }) =>
+  `${o.metadata.namespace}/${o.metadata.name}`;
 
 export class McsController {
   private readonly members = new Map<string, Member>();
@@ -56,11 +62,33 @@ export class McsController {
 
   constructor(private readonly opts: ControllerOptions) {
     const r = opts.registry;
-    this.passes = new Counter({ name: 'kosmos_mcs_reconcile_total', help: 'Reconcile passes over all member clusters', registers: [r] });
-    this.writes = new Counter({ name: 'kosmos_mcs_writes_total', help: 'Objects written or deleted', labelNames: ['cluster', 'kind', 'op'], registers: [r] });
-    this.errors = new Counter({ name: 'kosmos_mcs_errors_total', help: 'Failed writes', labelNames: ['cluster'], registers: [r] });
-    this.duration = new Histogram({ name: 'kosmos_mcs_reconcile_seconds', help: 'Duration of a reconcile pass', registers: [r] });
-    this.memberGauge = new Gauge({ name: 'kosmos_mcs_member_clusters', help: 'Member clusters watched', registers: [r] });
+    this.passes = new Counter({
+      name: 'kosmos_mcs_reconcile_total',
+      help: 'Reconcile passes over all member clusters',
+      registers: [r],
+    });
+    this.writes = new Counter({
+      name: 'kosmos_mcs_writes_total',
+      help: 'Objects written or deleted',
+      labelNames: ['cluster', 'kind', 'op'],
+      registers: [r],
+    });
+    this.errors = new Counter({
+      name: 'kosmos_mcs_errors_total',
+      help: 'Failed writes',
+      labelNames: ['cluster'],
+      registers: [r],
+    });
+    this.duration = new Histogram({
+      name: 'kosmos_mcs_reconcile_seconds',
+      help: 'Duration of a reconcile pass',
+      registers: [r],
+    });
+    this.memberGauge = new Gauge({
+      name: 'kosmos_mcs_member_clusters',
+      help: 'Member clusters watched',
+      registers: [r],
+    });
   }
 
   /** Ready once every member's caches have listed at least once. */
@@ -80,7 +108,8 @@ export class McsController {
       } catch (e) {
         this.opts.log.warn('cannot read member clusters', errorFields(e));
       }
-      if (!this.stopped) this.membershipTimer = setTimeout(() => void tick(), this.opts.membershipIntervalMs ?? 30_000);
+      if (!this.stopped)
+        this.membershipTimer = setTimeout(() => void tick(), this.opts.membershipIntervalMs ?? 30_000);
     };
     this.membershipTimer = setTimeout(() => void tick(), this.opts.membershipIntervalMs ?? 30_000);
   }
@@ -161,7 +190,13 @@ export class McsController {
   }
 
   /** Each write is independent: one failure is logged and retried on the next pass, the rest proceed. */
-  private async write(m: Member, kind: string, op: string, what: string, fn: () => Promise<unknown>): Promise<void> {
+  private async write(
+    m: Member,
+    kind: string,
+    op: string,
+    what: string,
+    fn: () => Promise<unknown>,
+  ): Promise<void> {
     try {
       await fn();
       this.writes.inc({ cluster: m.name, kind, op });
@@ -175,17 +210,42 @@ export class McsController {
   }
 
   private async autoExport(m: Member): Promise<void> {
-    const plan = planAutoExports(m.services.list(), m.namespaces.list(), m.exports.list(), this.opts.autoExport!);
+    const plan = planAutoExports(
+      m.services.list(),
+      m.namespaces.list(),
+      m.exports.list(),
+      this.opts.autoExport!,
+    );
     await Promise.all([
-      ...plan.create.map((e) => this.write(m, 'ServiceExport', 'create', nsName(e), () => m.client.create(e, { fieldManager: MCS_FIELD_MANAGER }))),
-      ...plan.remove.map((e) => this.write(m, 'ServiceExport', 'delete', nsName(e), () => m.client.delete({ ...e, apiVersion: MCS_API_VERSION, kind: 'ServiceExport' }))),
+      ...plan.create.map((e) =>
+        this.write(m, 'ServiceExport', 'create', nsName(e), () =>
+          m.client.create(e, { fieldManager: MCS_FIELD_MANAGER }),
+        ),
+      ),
+      ...plan.remove.map((e) =>
+        this.write(m, 'ServiceExport', 'delete', nsName(e), () =>
+          m.client.delete({ ...e, apiVersion: MCS_API_VERSION, kind: 'ServiceExport' }),
+        ),
+      ),
     ]);
   }
 
-  private async applyStatus(m: Member, obj: { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } }, status: unknown): Promise<void> {
+  private async applyStatus(
+    m: Member,
+    obj: { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } },
+    status: unknown,
+  ): Promise<void> {
     const path = `${await m.client.objectPath(obj)}/status`;
-    const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace }, status };
-    await m.client.request('PATCH', path, body, { contentType: 'application/apply-patch+yaml', query: { fieldManager: MCS_FIELD_MANAGER, force: true } });
+    const body = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+      status,
+    };
+    await m.client.request('PATCH', path, body, {
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: MCS_FIELD_MANAGER, force: true },
+    });
   }
 
   private async apply(m: Member, want: ClusterDesired): Promise<void> {
@@ -196,35 +256,73 @@ export class McsController {
       const have = haveImports.get(nsName(imp));
       jobs.push(
         (async () => {
-          const labelsOk = have && Object.entries(imp.metadata.labels ?? {}).every(([k, v]) => have.metadata.labels?.[k] === v);
-          const annotationsOk = have && Object.entries(imp.metadata.annotations ?? {}).every(([k, v]) => have.metadata.annotations?.[k] === v);
+          const labelsOk =
+            have &&
+            Object.entries(imp.metadata.labels ?? {}).every(([k, v]) => have.metadata.labels?.[k] === v);
+          const annotationsOk =
+            have &&
+            Object.entries(imp.metadata.annotations ?? {}).every(
+              ([k, v]) => have.metadata.annotations?.[k] === v,
+            );
           if (!have || !labelsOk || !annotationsOk || stable(have.spec) !== stable(imp.spec)) {
             const { status: _s, ...body } = imp;
-            await this.write(m, 'ServiceImport', 'apply', nsName(imp), () => m.client.apply<ServiceImport>(body, MCS_FIELD_MANAGER));
+            await this.write(m, 'ServiceImport', 'apply', nsName(imp), () =>
+              m.client.apply<ServiceImport>(body, MCS_FIELD_MANAGER),
+            );
           }
-          if (!have || stable(have.status?.clusters ?? []) !== stable(imp.status?.clusters ?? []) || conditionsDiffer(have.status?.conditions, imp.status?.conditions)) {
-            await this.write(m, 'ServiceImport', 'status', nsName(imp), () => this.applyStatus(m, { apiVersion: MCS_API_VERSION, kind: 'ServiceImport', metadata: imp.metadata }, imp.status));
+          if (
+            !have ||
+            stable(have.status?.clusters ?? []) !== stable(imp.status?.clusters ?? []) ||
+            conditionsDiffer(have.status?.conditions, imp.status?.conditions)
+          ) {
+            await this.write(m, 'ServiceImport', 'status', nsName(imp), () =>
+              this.applyStatus(
+                m,
+                { apiVersion: MCS_API_VERSION, kind: 'ServiceImport', metadata: imp.metadata },
+                imp.status,
+              ),
+            );
           }
         })(),
       );
     }
     for (const [k, have] of haveImports) {
-      if (wantImports.has(k) || have.metadata.labels?.[LABEL_APP_MANAGED_BY] !== MCS_CONTROLLER_ID || have.metadata.deletionTimestamp) continue;
-      jobs.push(this.write(m, 'ServiceImport', 'delete', k, () => m.client.delete({ apiVersion: MCS_API_VERSION, kind: 'ServiceImport', metadata: have.metadata })));
+      if (
+        wantImports.has(k) ||
+        have.metadata.labels?.[LABEL_APP_MANAGED_BY] !== MCS_CONTROLLER_ID ||
+        have.metadata.deletionTimestamp
+      )
+        continue;
+      jobs.push(
+        this.write(m, 'ServiceImport', 'delete', k, () =>
+          m.client.delete({ apiVersion: MCS_API_VERSION, kind: 'ServiceImport', metadata: have.metadata }),
+        ),
+      );
     }
 
     const ours = m.slices.list().filter((s) => s.metadata.labels?.[LABEL_MANAGED_BY] === MCS_CONTROLLER_ID);
     const haveSlices = new Map(ours.map((s) => [nsName(s), s]));
     const wantSlices = new Set(want.slices.map(nsName));
-    const sliceBody = (s: EndpointSlice) => stable({ t: s.addressType, e: s.endpoints ?? [], p: s.ports ?? [], l: s.metadata.labels });
+    const sliceBody = (s: EndpointSlice) =>
+      stable({ t: s.addressType, e: s.endpoints ?? [], p: s.ports ?? [], l: s.metadata.labels });
     for (const s of want.slices) {
       const have = haveSlices.get(nsName(s));
       if (have && sliceBody(have) === sliceBody(s)) continue;
-      jobs.push(this.write(m, 'EndpointSlice', 'apply', nsName(s), () => m.client.apply(s, MCS_FIELD_MANAGER)));
+      jobs.push(
+        this.write(m, 'EndpointSlice', 'apply', nsName(s), () => m.client.apply(s, MCS_FIELD_MANAGER)),
+      );
     }
     for (const [k, have] of haveSlices) {
       if (wantSlices.has(k) || have.metadata.deletionTimestamp) continue;
-      jobs.push(this.write(m, 'EndpointSlice', 'delete', k, () => m.client.delete({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: have.metadata })));
+      jobs.push(
+        this.write(m, 'EndpointSlice', 'delete', k, () =>
+          m.client.delete({
+            apiVersion: 'discovery.k8s.io/v1',
+            kind: 'EndpointSlice',
+            metadata: have.metadata,
+          }),
+        ),
+      );
     }
 
     const exports = new Map(m.exports.list().map((e) => [nsName(e), e]));
@@ -233,11 +331,18 @@ export class McsController {
       if (!have || !conditionsDiffer(have.status?.conditions, st.conditions)) continue;
       jobs.push(
         this.write(m, 'ServiceExport', 'status', `${st.namespace}/${st.name}`, () =>
-          this.applyStatus(m, { apiVersion: MCS_API_VERSION, kind: 'ServiceExport', metadata: { name: st.name, namespace: st.namespace } }, { conditions: st.conditions }),
+          this.applyStatus(
+            m,
+            {
+              apiVersion: MCS_API_VERSION,
+              kind: 'ServiceExport',
+              metadata: { name: st.name, namespace: st.namespace },
+            },
+            { conditions: st.conditions },
+          ),
         ),
       );
     }
     await Promise.all(jobs);
   }
 }
-

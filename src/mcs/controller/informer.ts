@@ -62,9 +62,12 @@ export class Informer<T extends KubeObject> {
   private async relist(): Promise<void> {
     if (this.stopped) return;
     try {
-      const res = await this.opts.client.list<T>(this.opts.apiVersion, this.opts.kind, { labelSelector: this.opts.labelSelector });
+      const res = await this.opts.client.list<T>(this.opts.apiVersion, this.opts.kind, {
+        labelSelector: this.opts.labelSelector,
+      });
       this.items.clear();
-      for (const o of res.items) this.items.set(keyOf(o), { apiVersion: this.opts.apiVersion, kind: this.opts.kind, ...o });
+      for (const o of res.items)
+        this.items.set(keyOf(o), { apiVersion: this.opts.apiVersion, kind: this.opts.kind, ...o });
       this.resourceVersion = res.metadata.resourceVersion ?? '';
       this.synced = true;
       this.opts.onChange();
@@ -81,7 +84,12 @@ export class Informer<T extends KubeObject> {
     let gone = false;
     this.abort = await this.watch.watch(
       `${info.path}/${info.plural}`,
-      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300, labelSelector: this.opts.labelSelector },
+      {
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: 300,
+        labelSelector: this.opts.labelSelector,
+      },
       (phase: string, obj: unknown) => {
         const o = obj as T & { code?: number };
         if (phase === 'ERROR') {

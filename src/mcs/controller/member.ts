@@ -22,7 +22,8 @@ export class Member {
   ) {
     this.client = new KubeClient(cluster.kubeConfig);
     const l = log.child({ cluster: cluster.name });
-    const inf = <T extends Namespace>(apiVersion: string, kind: string) => new Informer<T>({ client: this.client, apiVersion, kind, log: l, onChange });
+    const inf = <T extends Namespace>(apiVersion: string, kind: string) =>
+      new Informer<T>({ client: this.client, apiVersion, kind, log: l, onChange });
     this.namespaces = inf<Namespace>('v1', 'Namespace');
     this.services = inf<Service>('v1', 'Service');
     this.exports = inf<ServiceExport>(MCS_API_VERSION, 'ServiceExport');

@@ -18,7 +18,11 @@ export function isOn(value: string | undefined): boolean {
   return value !== undefined && (TRUE_VALUES as readonly string[]).includes(value.trim().toLowerCase());
 }
 
-export function qualifies(service: Service, namespace: Namespace | undefined, opts: AutoExportOptions): boolean {
+export function qualifies(
+  service: Service,
+  namespace: Namespace | undefined,
+  opts: AutoExportOptions,
+): boolean {
   const ns = service.metadata.namespace ?? '';
   if (opts.reservedNamespaces.includes(ns) || service.metadata.deletionTimestamp) return false;
   return (
@@ -51,11 +55,18 @@ export function planAutoExports(
     create.push({
       apiVersion: MCS_API_VERSION,
       kind: 'ServiceExport',
-      metadata: { name: s.metadata.name ?? '', namespace: s.metadata.namespace ?? '', annotations: { [ANNOTATION_AUTO_CREATE_MCS]: 'true' } },
+      metadata: {
+        name: s.metadata.name ?? '',
+        namespace: s.metadata.namespace ?? '',
+        annotations: { [ANNOTATION_AUTO_CREATE_MCS]: 'true' },
+      },
     });
   }
   const remove = exports.filter(
-    (e) => isOn(e.metadata.annotations?.[ANNOTATION_AUTO_CREATE_MCS]) && !want.has(`${e.metadata.namespace}/${e.metadata.name}`) && !e.metadata.deletionTimestamp,
+    (e) =>
+      isOn(e.metadata.annotations?.[ANNOTATION_AUTO_CREATE_MCS]) &&
+      !want.has(`${e.metadata.namespace}/${e.metadata.name}`) &&
+      !e.metadata.deletionTimestamp,
   );
   return { create, remove };
 }

@@ -110,8 +110,20 @@ function validity(exp: ServiceExport, service: Service | undefined): Validity {
     return {
       valid: false,
       conditions: [
-        { type: CONDITION_VALID, status: 'False', reason: REASON_NO_SERVICE, message: `Service ${exp.metadata.name} does not exist`, ...og },
-        { type: CONDITION_READY, status: 'False', reason: REASON_PENDING, message: 'The export waits for its Service', ...og },
+        {
+          type: CONDITION_VALID,
+          status: 'False',
+          reason: REASON_NO_SERVICE,
+          message: `Service ${exp.metadata.name} does not exist`,
+          ...og,
+        },
+        {
+          type: CONDITION_READY,
+          status: 'False',
+          reason: REASON_PENDING,
+          message: 'The export waits for its Service',
+          ...og,
+        },
       ],
     };
   }
@@ -119,14 +131,34 @@ function validity(exp: ServiceExport, service: Service | undefined): Validity {
     return {
       valid: false,
       conditions: [
-        { type: CONDITION_VALID, status: 'False', reason: REASON_INVALID_SERVICE_TYPE, message: 'Services of type ExternalName cannot be exported', ...og },
-        { type: CONDITION_READY, status: 'False', reason: REASON_PENDING, message: 'The Service cannot be exported', ...og },
+        {
+          type: CONDITION_VALID,
+          status: 'False',
+          reason: REASON_INVALID_SERVICE_TYPE,
+          message: 'Services of type ExternalName cannot be exported',
+          ...og,
+        },
+        {
+          type: CONDITION_READY,
+          status: 'False',
+          reason: REASON_PENDING,
+          message: 'The Service cannot be exported',
+          ...og,
+        },
       ],
     };
   }
   return {
     valid: true,
-    conditions: [{ type: CONDITION_VALID, status: 'True', reason: REASON_VALID, message: 'The Service is exportable', ...og }],
+    conditions: [
+      {
+        type: CONDITION_VALID,
+        status: 'True',
+        reason: REASON_VALID,
+        message: 'The Service is exportable',
+        ...og,
+      },
+    ],
   };
 }
 
@@ -142,7 +174,12 @@ function resolve(exporters: readonly Exporter[]): Resolution {
   const oldest = exporters[0]!;
   const total = exporters.length;
   const conflicts: Resolution['conflicts'] = [];
-  const check = (reason: ConflictReason, what: string, value: (e: Exporter) => unknown, shown: (e: Exporter) => string) => {
+  const check = (
+    reason: ConflictReason,
+    what: string,
+    value: (e: Exporter) => unknown,
+    shown: (e: Exporter) => string,
+  ) => {
     const want = JSON.stringify(value(oldest) ?? null);
     const disagree = exporters.filter((e) => JSON.stringify(value(e) ?? null) !== want).length;
     if (disagree > 0) {
@@ -154,7 +191,8 @@ function resolve(exporters: readonly Exporter[]): Resolution {
   };
   const type = (e: Exporter): ServiceImportType => (isHeadless(e.service) ? 'Headless' : 'ClusterSetIP');
   const affinity = (e: Exporter) => e.service.spec.sessionAffinity ?? 'None';
-  const affinityConfig = (e: Exporter) => (affinity(e) === 'ClientIP' ? (e.service.spec.sessionAffinityConfig ?? null) : null);
+  const affinityConfig = (e: Exporter) =>
+    affinity(e) === 'ClientIP' ? (e.service.spec.sessionAffinityConfig ?? null) : null;
   const ports = mergePorts(exporters.map((e) => e.service.spec.ports ?? []));
   if (ports.conflict) {
     conflicts.push({
@@ -164,15 +202,29 @@ function resolve(exporters: readonly Exporter[]): Resolution {
   }
   check('TypeConflict', 'type', type, (e) => `"${type(e)}"`);
   check('SessionAffinityConflict', 'session affinity', affinity, (e) => `"${affinity(e)}"`);
-  check('SessionAffinityConfigConflict', 'session affinity config', affinityConfig, (e) => JSON.stringify(affinityConfig(e)));
-  check('InternalTrafficPolicyConflict', 'internal traffic policy', (e) => e.service.spec.internalTrafficPolicy, (e) => `"${e.service.spec.internalTrafficPolicy ?? ''}"`);
-  check('TrafficDistributionConflict', 'traffic distribution', (e) => e.service.spec.trafficDistribution, (e) => `"${e.service.spec.trafficDistribution ?? ''}"`);
+  check('SessionAffinityConfigConflict', 'session affinity config', affinityConfig, (e) =>
+    JSON.stringify(affinityConfig(e)),
+  );
+  check(
+    'InternalTrafficPolicyConflict',
+    'internal traffic policy',
+    (e) => e.service.spec.internalTrafficPolicy,
+    (e) => `"${e.service.spec.internalTrafficPolicy ?? ''}"`,
+  );
+  check(
+    'TrafficDistributionConflict',
+    'traffic distribution',
+    (e) => e.service.spec.trafficDistribution,
+    (e) => `"${e.service.spec.trafficDistribution ?? ''}"`,
+  );
   const s = oldest.service.spec;
   const spec: ServiceImport['spec'] = {
     type: type(oldest),
     ports: ports.ports,
     sessionAffinity: affinity(oldest),
-    ...(affinity(oldest) === 'ClientIP' && s.sessionAffinityConfig ? { sessionAffinityConfig: s.sessionAffinityConfig } : {}),
+    ...(affinity(oldest) === 'ClientIP' && s.sessionAffinityConfig
+      ? { sessionAffinityConfig: s.sessionAffinityConfig }
+      : {}),
     ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
     ...(s.trafficDistribution ? { trafficDistribution: s.trafficDistribution } : {}),
   };
@@ -191,14 +243,23 @@ function families(service: Service, cidrs: readonly Cidr[]): IPFamily[] {
   return wanted.length > 0 ? wanted : configured.slice(0, 1);
 }
 
-function deriveSlice(source: EndpointSlice, sourceCluster: string, service: string, namespace: string): EndpointSlice {
+function deriveSlice(
+  source: EndpointSlice,
+  sourceCluster: string,
+  service: string,
+  namespace: string,
+): EndpointSlice {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: {
       name: derivedSliceName(source.metadata.name ?? '', sourceCluster),
       namespace,
-      labels: { [LABEL_SERVICE_NAME]: service, [LABEL_SOURCE_CLUSTER]: sourceCluster, [LABEL_MANAGED_BY]: MCS_CONTROLLER_ID },
+      labels: {
+        [LABEL_SERVICE_NAME]: service,
+        [LABEL_SOURCE_CLUSTER]: sourceCluster,
+        [LABEL_MANAGED_BY]: MCS_CONTROLLER_ID,
+      },
     },
     addressType: source.addressType,
     // nodeName and targetRef name objects of the source cluster, meaningless where the slice lands.
@@ -213,12 +274,16 @@ function deriveSlice(source: EndpointSlice, sourceCluster: string, service: stri
 }
 
 export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOptions): Desired {
-  const desired: Desired = new Map(clusters.map((c) => [c.name, { imports: [], slices: [], exportStatuses: [] }]));
+  const desired: Desired = new Map(
+    clusters.map((c) => [c.name, { imports: [], slices: [], exportStatuses: [] }]),
+  );
   const exporters = new Map<string, Exporter[]>();
   const statusOf = new Map<string, { cluster: string; exp: ServiceExport; conditions: DesiredCondition[] }>();
 
   for (const c of clusters) {
-    const services = new Map(c.services.map((s) => [key(s.metadata.namespace ?? '', s.metadata.name ?? ''), s]));
+    const services = new Map(
+      c.services.map((s) => [key(s.metadata.namespace ?? '', s.metadata.name ?? ''), s]),
+    );
     for (const exp of c.exports.filter(isLive)) {
       const k = key(exp.metadata.namespace ?? '', exp.metadata.name ?? '');
       const service = services.get(k);
@@ -232,7 +297,9 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
     }
   }
 
-  const clusterSetKeys = [...exporters].filter(([, es]) => !isHeadless([...es].sort(byAge)[0]!.service)).map(([k]) => k);
+  const clusterSetKeys = [...exporters]
+    .filter(([, es]) => !isHeadless([...es].sort(byAge)[0]!.service))
+    .map(([k]) => k);
   const vipsByFamily = new Map<IPFamily, Map<string, string>>();
   for (const cidr of options.clustersetCidrs) {
     const current = new Map<string, string[]>();
@@ -252,7 +319,11 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
     const fams = families(list[0]!.service, options.clustersetCidrs);
     const spec: ServiceImport['spec'] =
       r.spec.type === 'ClusterSetIP'
-        ? { ...r.spec, ipFamilies: fams, ips: fams.map((f) => vipsByFamily.get(f)?.get(k)).filter((ip): ip is string => !!ip) }
+        ? {
+            ...r.spec,
+            ipFamilies: fams,
+            ips: fams.map((f) => vipsByFamily.get(f)?.get(k)).filter((ip): ip is string => !!ip),
+          }
         : { ...r.spec, ipFamilies: list[0]!.service.spec.ipFamilies ?? fams };
     const conflict: DesiredCondition =
       r.conflicts.length > 0
@@ -262,12 +333,26 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
             reason: r.conflicts.map((c) => c.reason).join(','),
             message: r.conflicts.map((c) => c.message).join('\n'),
           }
-        : { type: CONDITION_CONFLICT, status: 'False', reason: REASON_NO_CONFLICTS, message: 'All exports agree' };
+        : {
+            type: CONDITION_CONFLICT,
+            status: 'False',
+            reason: REASON_NO_CONFLICTS,
+            message: 'All exports agree',
+          };
     for (const e of list) {
       const st = statusOf.get(`${e.cluster}|${k}`)!;
-      const og = e.export.metadata.generation !== undefined ? { observedGeneration: e.export.metadata.generation } : {};
+      const og =
+        e.export.metadata.generation !== undefined
+          ? { observedGeneration: e.export.metadata.generation }
+          : {};
       st.conditions.push(
-        { type: CONDITION_READY, status: 'True', reason: REASON_EXPORTED, message: 'The Service is exported to the clusterset', ...og },
+        {
+          type: CONDITION_READY,
+          status: 'True',
+          reason: REASON_EXPORTED,
+          message: 'The Service is exported to the clusterset',
+          ...og,
+        },
         { ...conflict, ...og },
       );
     }
@@ -298,10 +383,20 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
         },
         spec,
         status: {
-          clusters: list.map((e) => ({ cluster: e.cluster })).sort((a, b) => a.cluster.localeCompare(b.cluster)),
+          clusters: list
+            .map((e) => ({ cluster: e.cluster }))
+            .sort((a, b) => a.cluster.localeCompare(b.cluster)),
           conditions: withTransitionTimes(
-            [{ type: CONDITION_READY, status: 'True', reason: REASON_READY, message: `Imported from ${list.length} cluster(s)` }],
-            c.imports.find((i) => i.metadata.namespace === namespace && i.metadata.name === name)?.status?.conditions,
+            [
+              {
+                type: CONDITION_READY,
+                status: 'True',
+                reason: REASON_READY,
+                message: `Imported from ${list.length} cluster(s)`,
+              },
+            ],
+            c.imports.find((i) => i.metadata.namespace === namespace && i.metadata.name === name)?.status
+              ?.conditions,
             options.now,
           ),
         },

@@ -46,7 +46,9 @@ export function parseCidr(text: string): Cidr {
   const bits = kind === 4 ? 32 : 128;
   const prefix = Number(len);
   if (kind === 0 || !/^\d+$/.test(len) || prefix > bits - 2) {
-    throw new KosmosError(`clusterset CIDR "${text}": want an IPv4 or IPv6 CIDR with room for at least 2 addresses`);
+    throw new KosmosError(
+      `clusterset CIDR "${text}": want an IPv4 or IPv6 CIDR with room for at least 2 addresses`,
+    );
   }
   const mask = ((1n << BigInt(prefix)) - 1n) << BigInt(bits - prefix);
   return { family: kind === 4 ? 'IPv4' : 'IPv6', base: ipToBigInt(ip) & mask, bits, prefix, text };
@@ -74,7 +76,11 @@ function hashOffset(key: string, modulo: bigint): bigint {
  * ServiceImports); a current VIP inside the CIDR and not already claimed by an earlier key
  * (in sorted key order) is kept; every other key gets its hash slot or the next free one.
  */
-export function allocateIps(cidr: Cidr, keys: readonly string[], existing: ReadonlyMap<string, readonly string[]>): Map<string, string> {
+export function allocateIps(
+  cidr: Cidr,
+  keys: readonly string[],
+  existing: ReadonlyMap<string, readonly string[]>,
+): Map<string, string> {
   const sorted = [...new Set(keys)].sort();
   const taken = new Set<bigint>();
   const result = new Map<string, string>();
@@ -89,7 +95,8 @@ export function allocateIps(cidr: Cidr, keys: readonly string[], existing: Reado
   const total = size(cidr);
   for (const key of sorted) {
     if (result.has(key)) continue;
-    if (BigInt(taken.size) >= total) throw new KosmosError(`clusterset CIDR ${cidr.text} is full: cannot allocate a VIP for ${key}`);
+    if (BigInt(taken.size) >= total)
+      throw new KosmosError(`clusterset CIDR ${cidr.text} is full: cannot allocate a VIP for ${key}`);
     let offset = hashOffset(key, total);
     while (taken.has(cidr.base + 1n + offset)) offset = (offset + 1n) % total;
     const n = cidr.base + 1n + offset;

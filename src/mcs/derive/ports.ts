@@ -15,7 +15,8 @@ export function importPort(p: ServicePort): ServiceImportPort {
   };
 }
 
-const portKey = (p: ServiceImportPort) => `${p.name ?? ''}|${p.protocol ?? 'TCP'}|${p.port}|${p.appProtocol ?? ''}`;
+const portKey = (p: ServiceImportPort) =>
+  `${p.name ?? ''}|${p.protocol ?? 'TCP'}|${p.port}|${p.appProtocol ?? ''}`;
 
 export interface MergedPorts {
   ports: ServiceImportPort[];

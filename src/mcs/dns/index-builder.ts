@@ -30,7 +30,8 @@ export interface ImportIndex {
   namespaces: Set<string>;
 }
 
-export const indexKey = (name: string, namespace: string) => `${name.toLowerCase()}.${namespace.toLowerCase()}`;
+export const indexKey = (name: string, namespace: string) =>
+  `${name.toLowerCase()}.${namespace.toLowerCase()}`;
 
 export function buildIndex(imports: readonly ServiceImport[], slices: readonly EndpointSlice[]): ImportIndex {
   const services = new Map<string, IndexedService>();
@@ -55,7 +56,11 @@ export function buildIndex(imports: readonly ServiceImport[], slices: readonly E
     if (!svc || !cluster || s.addressType === 'FQDN' || s.metadata.deletionTimestamp) continue;
     const entry = services.get(indexKey(svc, s.metadata.namespace ?? ''));
     if (!entry) continue;
-    const ports = (s.ports ?? []).map((p) => ({ ...(p.name ? { name: p.name } : {}), protocol: p.protocol ?? 'TCP', port: p.port ?? 0 }));
+    const ports = (s.ports ?? []).map((p) => ({
+      ...(p.name ? { name: p.name } : {}),
+      protocol: p.protocol ?? 'TCP',
+      port: p.port ?? 0,
+    }));
     for (const ep of s.endpoints ?? []) {
       for (const address of ep.addresses) {
         entry.endpoints.push({

@@ -73,14 +73,26 @@ export function createResolver(options: ResolverOptions = {}) {
     minimum: ttl,
   });
 
-  return function resolve(index: ImportIndex | undefined, q: Question, serial = options.serial ?? 1): DnsAnswer {
+  return function resolve(
+    index: ImportIndex | undefined,
+    q: Question,
+    serial = options.serial ?? 1,
+  ): DnsAnswer {
     const ok = (answers: DnsRecord[]): DnsAnswer =>
-      answers.length > 0 ? { rcode: 'NOERROR', authoritative: true, answers, authority: [] } : { rcode: 'NOERROR', authoritative: true, answers: [], authority: [soa(serial)] };
-    const nx = (): DnsAnswer => ({ rcode: 'NXDOMAIN', authoritative: true, answers: [], authority: [soa(serial)] });
+      answers.length > 0
+        ? { rcode: 'NOERROR', authoritative: true, answers, authority: [] }
+        : { rcode: 'NOERROR', authoritative: true, answers: [], authority: [soa(serial)] };
+    const nx = (): DnsAnswer => ({
+      rcode: 'NXDOMAIN',
+      authoritative: true,
+      answers: [],
+      authority: [soa(serial)],
+    });
 
     const all = labels(q.name);
     const n = all.length - zoneLabels.length;
-    if (n < 0 || all.slice(n).join('.') !== zone) return { rcode: 'REFUSED', authoritative: false, answers: [], authority: [] };
+    if (n < 0 || all.slice(n).join('.') !== zone)
+      return { rcode: 'REFUSED', authoritative: false, answers: [], authority: [] };
     if (!index) return { rcode: 'SERVFAIL', authoritative: false, answers: [], authority: [] };
     const rel = all.slice(0, n); // labels left of the zone, leftmost first
     const name = q.name.endsWith('.') ? q.name.slice(0, -1) : q.name;
@@ -117,7 +129,11 @@ export function createResolver(options: ResolverOptions = {}) {
       if (s.type === 'ClusterSetIP') {
         if (qtype === 'A' || qtype === 'AAAA') {
           const want = qtype === 'A' ? 4 : 6;
-          return ok(s.ips.filter((ip) => (ip.includes(':') ? 6 : 4) === want).map((address) => ({ name: qname, type: qtype, ttl, address })));
+          return ok(
+            s.ips
+              .filter((ip) => (ip.includes(':') ? 6 : 4) === want)
+              .map((address) => ({ name: qname, type: qtype, ttl, address })),
+          );
         }
         if (qtype === 'SRV') return ok(clusterSetSrv(s, fq, qname, () => true));
         return ok([]);
@@ -129,12 +145,22 @@ export function createResolver(options: ResolverOptions = {}) {
       return ok([]);
     }
 
-    function srvFor(s: IndexedService, fq: string, qname: string, qtype: string, port: string, proto: string): DnsAnswer {
-      const match = (p: { name?: string; protocol?: string }) => (p.name ?? '').toLowerCase() === port && (p.protocol ?? 'TCP').toLowerCase() === proto;
+    function srvFor(
+      s: IndexedService,
+      fq: string,
+      qname: string,
+      qtype: string,
+      port: string,
+      proto: string,
+    ): DnsAnswer {
+      const match = (p: { name?: string; protocol?: string }) =>
+        (p.name ?? '').toLowerCase() === port && (p.protocol ?? 'TCP').toLowerCase() === proto;
       const exists = s.ports.some(match);
       if (!exists) return nx();
       if (qtype !== 'SRV') return ok([]);
-      return ok(s.type === 'ClusterSetIP' ? clusterSetSrv(s, fq, qname, match) : headlessSrv(s, fq, qname, match));
+      return ok(
+        s.type === 'ClusterSetIP' ? clusterSetSrv(s, fq, qname, match) : headlessSrv(s, fq, qname, match),
+      );
     }
   };
 
@@ -150,7 +176,12 @@ export function createResolver(options: ResolverOptions = {}) {
   }
 
   /** One record per named port, de-duplicated by (target, port) as CoreDNS does. */
-  function clusterSetSrv(s: IndexedService, fqdn: string, name: string, match: (p: { name?: string; protocol?: string }) => boolean): DnsRecord[] {
+  function clusterSetSrv(
+    s: IndexedService,
+    fqdn: string,
+    name: string,
+    match: (p: { name?: string; protocol?: string }) => boolean,
+  ): DnsRecord[] {
     const seen = new Set<number>();
     const out: DnsRecord[] = [];
     for (const p of s.ports) {
@@ -162,13 +193,19 @@ export function createResolver(options: ResolverOptions = {}) {
   }
 
   /** N ready endpoints × M named ports of the import, each endpoint's own port number. */
-  function headlessSrv(s: IndexedService, fqdn: string, name: string, match: (p: { name?: string; protocol?: string }) => boolean): DnsRecord[] {
+  function headlessSrv(
+    s: IndexedService,
+    fqdn: string,
+    name: string,
+    match: (p: { name?: string; protocol?: string }) => boolean,
+  ): DnsRecord[] {
     const out: DnsRecord[] = [];
     const seen = new Set<string>();
     for (const e of uniqueReady(s.endpoints)) {
       for (const p of s.ports) {
         if (!p.name || !match(p)) continue;
-        const epPort = e.ports.find((x) => x.name === p.name && x.protocol === (p.protocol ?? 'TCP'))?.port ?? p.port;
+        const epPort =
+          e.ports.find((x) => x.name === p.name && x.protocol === (p.protocol ?? 'TCP'))?.port ?? p.port;
         const target = `${e.hostname}.${e.cluster}.${fqdn}`;
         const k = `${target}|${epPort}`;
         if (seen.has(k)) continue;

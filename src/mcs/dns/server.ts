@@ -46,7 +46,12 @@ function toResource(r: DnsRecord): Resource {
 }
 
 /** Builds the wire response for one request; exported for the benchmark's in-process baseline. */
-export function respond(request: Packet, resolve: Resolve, index: ImportIndex | undefined, serial: number): { response: Packet; rcode: string } {
+export function respond(
+  request: Packet,
+  resolve: Resolve,
+  index: ImportIndex | undefined,
+  serial: number,
+): { response: Packet; rcode: string } {
   const response = Packet.createResponseFromRequest(request);
   const opt = request.additionals.find((r) => r.type === Packet.TYPE.EDNS);
   // Answer EDNS with EDNS (RFC 6891), advertising a payload that avoids IP fragmentation.
@@ -74,7 +79,12 @@ export function respond(request: Packet, resolve: Resolve, index: ImportIndex | 
 
 export async function startDnsServer(opts: DnsServerOptions): Promise<RunningDnsServer> {
   const queries = opts.registry
-    ? new Counter({ name: 'kosmos_mcs_dns_queries_total', help: 'DNS queries answered, by rcode', labelNames: ['rcode'], registers: [opts.registry] })
+    ? new Counter({
+        name: 'kosmos_mcs_dns_queries_total',
+        help: 'DNS queries answered, by rcode',
+        labelNames: ['rcode'],
+        registers: [opts.registry],
+      })
     : undefined;
   const server = dns2.createServer({
     udp: { type: isIPv6(opts.address) ? 'udp6' : 'udp4' },
@@ -95,7 +105,9 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<RunningDns
     },
   });
   server.on('requestError', (e: Error) => opts.log.debug('undecodable query dropped', errorFields(e)));
-  server.on('error', (e: Error, transport: string) => opts.log.warn('dns transport error', { transport, ...errorFields(e) }));
+  server.on('error', (e: Error, transport: string) =>
+    opts.log.warn('dns transport error', { transport, ...errorFields(e) }),
+  );
   // Port 0 (tests, benchmarks) must give UDP and TCP the same port, so pick it once.
   const port = opts.port === 0 ? await freePort(opts.address) : opts.port;
   await server.listen({ udp: { port, address: opts.address }, tcp: { port, address: opts.address } });

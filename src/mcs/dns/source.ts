@@ -17,9 +17,19 @@ export class ImportIndexSource {
   private readonly imports: Informer<ServiceImport>;
   private readonly slices: Informer<EndpointSlice>;
 
-  constructor(client: KubeClient, log: Logger, private readonly debounceMs = 20) {
+  constructor(
+    client: KubeClient,
+    log: Logger,
+    private readonly debounceMs = 20,
+  ) {
     const onChange = () => this.schedule();
-    this.imports = new Informer<ServiceImport>({ client, apiVersion: MCS_API_VERSION, kind: 'ServiceImport', log, onChange });
+    this.imports = new Informer<ServiceImport>({
+      client,
+      apiVersion: MCS_API_VERSION,
+      kind: 'ServiceImport',
+      log,
+      onChange,
+    });
     this.slices = new Informer<EndpointSlice>({
       client,
       apiVersion: 'discovery.k8s.io/v1',

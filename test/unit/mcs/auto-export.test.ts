@@ -3,17 +3,43 @@ import { planAutoExports } from '../../../src/mcs/derive/auto-export.js';
 import { exp, ns, svc } from './fixtures.js';
 
 const opts = { prefixes: ['mcs-'], reservedNamespaces: ['kube-system', 'default'] };
-const created = (p: ReturnType<typeof planAutoExports>) => p.create.map((e) => `${e.metadata.namespace}/${e.metadata.name}`);
+const created = (p: ReturnType<typeof planAutoExports>) =>
+  p.create.map((e) => `${e.metadata.namespace}/${e.metadata.name}`);
 
 describe('Kosmos automatic export', () => {
   it.each([
     ['a namespace with the configured prefix', svc('web', 'mcs-shop'), [ns('mcs-shop')], true],
-    ['a Service annotated kosmos.io/auto-create-mcs: "true"', svc('web', 'shop', {}, { 'kosmos.io/auto-create-mcs': 'true' }), [ns('shop')], true],
-    ['a Service annotated with the Go project spelling "ture"', svc('web', 'shop', {}, { 'kosmos.io/auto-create-mcs': 'ture' }), [ns('shop')], true],
-    ['a namespace annotated kosmos.io/auto-create-mcs', svc('web', 'shop'), [ns('shop', { 'kosmos.io/auto-create-mcs': 'true' })], true],
+    [
+      'a Service annotated kosmos.io/auto-create-mcs: "true"',
+      svc('web', 'shop', {}, { 'kosmos.io/auto-create-mcs': 'true' }),
+      [ns('shop')],
+      true,
+    ],
+    [
+      'a Service annotated with the Go project spelling "ture"',
+      svc('web', 'shop', {}, { 'kosmos.io/auto-create-mcs': 'ture' }),
+      [ns('shop')],
+      true,
+    ],
+    [
+      'a namespace annotated kosmos.io/auto-create-mcs',
+      svc('web', 'shop'),
+      [ns('shop', { 'kosmos.io/auto-create-mcs': 'true' })],
+      true,
+    ],
     ['a plain Service', svc('web', 'shop'), [ns('shop')], false],
-    ['an annotated Service in a reserved namespace', svc('web', 'default', {}, { 'kosmos.io/auto-create-mcs': 'true' }), [ns('default')], false],
-    ['an annotation set to "false"', svc('web', 'shop', {}, { 'kosmos.io/auto-create-mcs': 'false' }), [ns('shop')], false],
+    [
+      'an annotated Service in a reserved namespace',
+      svc('web', 'default', {}, { 'kosmos.io/auto-create-mcs': 'true' }),
+      [ns('default')],
+      false,
+    ],
+    [
+      'an annotation set to "false"',
+      svc('web', 'shop', {}, { 'kosmos.io/auto-create-mcs': 'false' }),
+      [ns('shop')],
+      false,
+    ],
   ])('%s is exported automatically: %s', (_what, service, namespaces, want) => {
     const p = planAutoExports([service], namespaces, [], opts);
     expect(created(p)).toEqual(want ? [`${service.metadata.namespace}/web`] : []);

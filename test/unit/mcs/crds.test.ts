@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { crdFile, MCS_CRDS, type CrdDefinition } from '../../../src/mcs/crds.js';
 
-type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; additionalProperties?: Schema | boolean; 'x-kubernetes-preserve-unknown-fields'?: boolean };
+type Schema = {
+  type?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+};
 
 /** A structural schema (apiextensions v1) gives every node a type, or explicitly preserves unknown fields. */
 function untyped(s: Schema, path: string): string[] {
@@ -16,19 +22,23 @@ function untyped(s: Schema, path: string): string[] {
 }
 
 describe('MCS CRDs', () => {
-  it.each(MCS_CRDS.map((c) => [c.spec.names.kind, c] as const))('%s serves v1beta1 (stored) and v1alpha1 with a status subresource', (_k, c) => {
-    expect(c.spec.group).toBe('multicluster.x-k8s.io');
-    expect(c.spec.scope).toBe('Namespaced');
-    expect(c.spec.versions.map((v) => [v.name, v.served, v.storage])).toEqual([
-      ['v1beta1', true, true],
-      ['v1alpha1', true, false],
-    ]);
-    for (const v of c.spec.versions) expect(v.subresources).toEqual({ status: {} });
-    expect(c.metadata.labels['release-version']).toBe('v0.5.0');
-  });
+  it.each(MCS_CRDS.map((c) => [c.spec.names.kind, c] as const))(
+    '%s serves v1beta1 (stored) and v1alpha1 with a status subresource',
+    (_k, c) => {
+      expect(c.spec.group).toBe('multicluster.x-k8s.io');
+      expect(c.spec.scope).toBe('Namespaced');
+      expect(c.spec.versions.map((v) => [v.name, v.served, v.storage])).toEqual([
+        ['v1beta1', true, true],
+        ['v1alpha1', true, false],
+      ]);
+      for (const v of c.spec.versions) expect(v.subresources).toEqual({ status: {} });
+      expect(c.metadata.labels['release-version']).toBe('v0.5.0');
+    },
+  );
 
   it.each(MCS_CRDS.map((c) => [c.spec.names.kind, c] as const))('%s has a structural schema', (_k, c) => {
-    for (const v of c.spec.versions) expect(untyped(v.schema.openAPIV3Schema as Schema, 'openAPIV3Schema')).toEqual([]);
+    for (const v of c.spec.versions)
+      expect(untyped(v.schema.openAPIV3Schema as Schema, 'openAPIV3Schema')).toEqual([]);
   });
 
   it('the short names are the upstream ones', () => {
@@ -38,8 +48,11 @@ describe('MCS CRDs', () => {
     ]);
   });
 
-  it.each(MCS_CRDS.map((c) => [crdFile(c).name, c] as const))('deploy/mcs/%s is what src/mcs/crds.ts renders', (name, c) => {
-    const onDisk = parse(readFileSync(join('deploy', 'mcs', name), 'utf8')) as CrdDefinition;
-    expect(onDisk).toEqual(JSON.parse(JSON.stringify(c)));
-  });
+  it.each(MCS_CRDS.map((c) => [crdFile(c).name, c] as const))(
+    'deploy/mcs/%s is what src/mcs/crds.ts renders',
+    (name, c) => {
+      const onDisk = parse(readFileSync(join('deploy', 'mcs', name), 'utf8')) as CrdDefinition;
+      expect(onDisk).toEqual(JSON.parse(JSON.stringify(c)));
+    },
+  );
 });

@@ -7,7 +7,9 @@ const opts = { clustersetCidrs: [parseCidr('172.31.0.0/16')], now: '2026-11-25T1
 const imports = (d: ReturnType<typeof derive>, c: string) => d.get(c)!.imports;
 const slices = (d: ReturnType<typeof derive>, c: string) => d.get(c)!.slices;
 const conds = (d: ReturnType<typeof derive>, c: string, name = 'web') =>
-  Object.fromEntries((d.get(c)!.exportStatuses.find((s) => s.name === name)?.conditions ?? []).map((x) => [x.type, x]));
+  Object.fromEntries(
+    (d.get(c)!.exportStatuses.find((s) => s.name === name)?.conditions ?? []).map((x) => [x.type, x]),
+  );
 
 const leaf1Exports = (parts: Partial<ClusterSnapshot> = {}) =>
   cluster('leaf-1', {
@@ -19,7 +21,10 @@ const leaf1Exports = (parts: Partial<ClusterSnapshot> = {}) =>
 
 describe('derive: export and import', () => {
   it('GIVEN a Service exported in leaf-1 THEN every cluster with the namespace gets a ClusterSetIP import with its ports', () => {
-    const d = derive([cluster('host'), leaf1Exports(), cluster('leaf-2'), cluster('leaf-3', { namespaces: [ns('other')] })], opts);
+    const d = derive(
+      [cluster('host'), leaf1Exports(), cluster('leaf-2'), cluster('leaf-3', { namespaces: [ns('other')] })],
+      opts,
+    );
     for (const c of ['host', 'leaf-1', 'leaf-2']) {
       const [imp] = imports(d, c);
       expect(imp?.metadata).toMatchObject({ name: 'web', namespace: 'app' });
@@ -40,7 +45,12 @@ describe('derive: export and import', () => {
   });
 
   it('an existing import keeps its clusterset IP even when the hash would pick another', () => {
-    const existing = { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceImport', metadata: { name: 'web', namespace: 'app' }, spec: { type: 'ClusterSetIP' as const, ports: [], ips: ['172.31.9.9'] } };
+    const existing = {
+      apiVersion: 'multicluster.x-k8s.io/v1beta1',
+      kind: 'ServiceImport',
+      metadata: { name: 'web', namespace: 'app' },
+      spec: { type: 'ClusterSetIP' as const, ports: [], ips: ['172.31.9.9'] },
+    };
     const d = derive([cluster('host', { imports: [existing] }), leaf1Exports()], opts);
     expect(imports(d, 'leaf-1')[0]?.spec.ips).toEqual(['172.31.9.9']);
   });
@@ -65,7 +75,13 @@ describe('derive: export and import', () => {
   });
 
   it('a headless Service is imported as Headless without clusterset IPs', () => {
-    const d = derive([leaf1Exports({ services: [svc('web', 'app', { clusterIP: 'None', ipFamilies: ['IPv4'] })] }), cluster('leaf-2')], opts);
+    const d = derive(
+      [
+        leaf1Exports({ services: [svc('web', 'app', { clusterIP: 'None', ipFamilies: ['IPv4'] })] }),
+        cluster('leaf-2'),
+      ],
+      opts,
+    );
     const [imp] = imports(d, 'leaf-2');
     expect(imp?.spec.type).toBe('Headless');
     expect(imp?.spec.ips).toBeUndefined();
@@ -74,7 +90,15 @@ describe('derive: export and import', () => {
 
   it.each([
     ['the ServiceExport is deleted', { exports: [] }],
-    ['the ServiceExport is being deleted', { exports: [exp('web', 'app', undefined, {})].map((e) => ({ ...e, metadata: { ...e.metadata, deletionTimestamp: '2026-01-02T00:00:00Z' } })) }],
+    [
+      'the ServiceExport is being deleted',
+      {
+        exports: [exp('web', 'app', undefined, {})].map((e) => ({
+          ...e,
+          metadata: { ...e.metadata, deletionTimestamp: '2026-01-02T00:00:00Z' },
+        })),
+      },
+    ],
     ['the Service is deleted', { services: [] }],
   ])('WHEN %s THEN no import or slice remains anywhere', (_what, parts) => {
     const d = derive([cluster('host'), leaf1Exports(parts), cluster('leaf-2')], opts);
@@ -86,11 +110,19 @@ describe('derive: export and import', () => {
 
   it('a Service without a local ServiceExport is not exported even when another cluster exports the name', () => {
     const d = derive(
-      [leaf1Exports(), cluster('leaf-2', { services: [svc('web', 'app')], slices: [slice('web', 'app', 'web-zzzzz', ['10.36.0.9'])] })],
+      [
+        leaf1Exports(),
+        cluster('leaf-2', {
+          services: [svc('web', 'app')],
+          slices: [slice('web', 'app', 'web-zzzzz', ['10.36.0.9'])],
+        }),
+      ],
       opts,
     );
     expect(imports(d, 'leaf-2')[0]?.status?.clusters).toEqual([{ cluster: 'leaf-1' }]);
-    expect(slices(d, 'leaf-2').map((s) => s.metadata.labels?.['multicluster.kubernetes.io/source-cluster'])).toEqual(['leaf-1']);
+    expect(
+      slices(d, 'leaf-2').map((s) => s.metadata.labels?.['multicluster.kubernetes.io/source-cluster']),
+    ).toEqual(['leaf-1']);
   });
 
   it('exporting the same Service from leaf-2 adds its endpoints beside leaf-1 ones', () => {
@@ -101,14 +133,30 @@ describe('derive: export and import', () => {
     });
     const d = derive([cluster('host'), leaf1Exports(), leaf2], opts);
     expect(imports(d, 'host')[0]?.status?.clusters).toEqual([{ cluster: 'leaf-1' }, { cluster: 'leaf-2' }]);
-    expect(slices(d, 'host').flatMap((s) => s.endpoints?.map((e) => e.addresses[0]))).toEqual(['10.34.0.5', '10.34.1.7', '10.36.0.9']);
+    expect(slices(d, 'host').flatMap((s) => s.endpoints?.map((e) => e.addresses[0]))).toEqual([
+      '10.34.0.5',
+      '10.34.1.7',
+      '10.36.0.9',
+    ]);
     expect(conds(d, 'leaf-2')['Conflict']).toMatchObject({ status: 'False', reason: 'NoConflicts' });
   });
 
   it('the controller own derived slices are never exported again', () => {
     const derived = derive([leaf1Exports(), cluster('leaf-2')], opts).get('leaf-2')!.slices;
-    const d = derive([leaf1Exports(), cluster('leaf-2', { services: [svc('web', 'app')], exports: [exp('web', 'app', '2026-01-03T00:00:00Z')], slices: derived })], opts);
-    expect(slices(d, 'leaf-1').map((s) => s.metadata.labels?.['multicluster.kubernetes.io/source-cluster'])).toEqual(['leaf-1']);
+    const d = derive(
+      [
+        leaf1Exports(),
+        cluster('leaf-2', {
+          services: [svc('web', 'app')],
+          exports: [exp('web', 'app', '2026-01-03T00:00:00Z')],
+          slices: derived,
+        }),
+      ],
+      opts,
+    );
+    expect(
+      slices(d, 'leaf-1').map((s) => s.metadata.labels?.['multicluster.kubernetes.io/source-cluster']),
+    ).toEqual(['leaf-1']);
   });
 });
 
@@ -128,29 +176,62 @@ describe('derive: ServiceExport conditions', () => {
   });
 
   it('an ExternalName Service is Valid=False InvalidServiceType and imports nothing', () => {
-    const d = derive([leaf1Exports({ services: [svc('web', 'app', { type: 'ExternalName', externalName: 'example.com' })] }), cluster('leaf-2')], opts);
+    const d = derive(
+      [
+        leaf1Exports({
+          services: [svc('web', 'app', { type: 'ExternalName', externalName: 'example.com' })],
+        }),
+        cluster('leaf-2'),
+      ],
+      opts,
+    );
     expect(conds(d, 'leaf-1')['Valid']).toMatchObject({ status: 'False', reason: 'InvalidServiceType' });
     expect(imports(d, 'leaf-2')).toEqual([]);
   });
 
   it('an unchanged condition keeps its lastTransitionTime', () => {
-    const old = { type: 'Valid', status: 'True' as const, reason: 'Valid', message: 'x', lastTransitionTime: '2025-01-01T00:00:00Z' };
-    const d = derive([leaf1Exports({ exports: [exp('web', 'app', undefined, { status: { conditions: [old] } })] })], opts);
+    const old = {
+      type: 'Valid',
+      status: 'True' as const,
+      reason: 'Valid',
+      message: 'x',
+      lastTransitionTime: '2025-01-01T00:00:00Z',
+    };
+    const d = derive(
+      [leaf1Exports({ exports: [exp('web', 'app', undefined, { status: { conditions: [old] } })] })],
+      opts,
+    );
     expect(conds(d, 'leaf-1')['Valid']?.lastTransitionTime).toBe('2025-01-01T00:00:00Z');
   });
 });
 
 describe('derive: conflicts between exporters (oldest export wins)', () => {
   const second = (spec: Parameters<typeof svc>[2], created = '2026-01-02T00:00:00Z') =>
-    cluster('leaf-2', { services: [svc('web', 'app', spec)], exports: [exp('web', 'app', created)], slices: [slice('web', 'app', 'web-zzzzz', ['10.36.0.9'])] });
+    cluster('leaf-2', {
+      services: [svc('web', 'app', spec)],
+      exports: [exp('web', 'app', created)],
+      slices: [slice('web', 'app', 'web-zzzzz', ['10.36.0.9'])],
+    });
 
   it('an extra port on the second exporter gives the union of ports and PortConflict on both exports', () => {
-    const d = derive([leaf1Exports(), second({ ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }] })], opts);
+    const d = derive(
+      [
+        leaf1Exports(),
+        second({
+          ports: [
+            { name: 'http', port: 80 },
+            { name: 'metrics', port: 9090 },
+          ],
+        }),
+      ],
+      opts,
+    );
     expect(imports(d, 'leaf-1')[0]?.spec.ports).toEqual([
       { name: 'http', protocol: 'TCP', port: 80 },
       { name: 'metrics', protocol: 'TCP', port: 9090 },
     ]);
-    for (const c of ['leaf-1', 'leaf-2']) expect(conds(d, c)['Conflict']).toMatchObject({ status: 'True', reason: 'PortConflict' });
+    for (const c of ['leaf-1', 'leaf-2'])
+      expect(conds(d, c)['Conflict']).toMatchObject({ status: 'True', reason: 'PortConflict' });
   });
 
   it('the same port name with another number keeps the oldest definition and reports PortConflict', () => {
@@ -160,26 +241,52 @@ describe('derive: conflicts between exporters (oldest export wins)', () => {
   });
 
   it('which export is oldest decides, not which cluster is listed first', () => {
-    const d = derive([leaf1Exports({ exports: [exp('web', 'app', '2026-03-01T00:00:00Z')] }), second({ ports: [{ name: 'http', port: 8081 }] })], opts);
+    const d = derive(
+      [
+        leaf1Exports({ exports: [exp('web', 'app', '2026-03-01T00:00:00Z')] }),
+        second({ ports: [{ name: 'http', port: 8081 }] }),
+      ],
+      opts,
+    );
     expect(imports(d, 'leaf-1')[0]?.spec.ports).toEqual([{ name: 'http', protocol: 'TCP', port: 8081 }]);
   });
 
   it('a headless export after a ClusterIP one keeps ClusterSetIP and reports TypeConflict', () => {
     const d = derive([leaf1Exports(), second({ clusterIP: 'None' })], opts);
     expect(imports(d, 'leaf-2')[0]?.spec.type).toBe('ClusterSetIP');
-    for (const c of ['leaf-1', 'leaf-2']) expect(conds(d, c)['Conflict']).toMatchObject({ status: 'True', reason: 'TypeConflict' });
-    expect(conds(d, 'leaf-1')['Conflict']?.message).toBe('Conflicting type. Using "ClusterSetIP" from oldest service export in "leaf-1". 1/2 clusters disagree.');
+    for (const c of ['leaf-1', 'leaf-2'])
+      expect(conds(d, c)['Conflict']).toMatchObject({ status: 'True', reason: 'TypeConflict' });
+    expect(conds(d, 'leaf-1')['Conflict']?.message).toBe(
+      'Conflicting type. Using "ClusterSetIP" from oldest service export in "leaf-1". 1/2 clusters disagree.',
+    );
   });
 
   it('several conflicts at once are comma-joined in one condition', () => {
-    const d = derive([leaf1Exports(), second({ clusterIP: 'None', ports: [{ name: 'x', port: 1 }], sessionAffinity: 'ClientIP' })], opts);
+    const d = derive(
+      [
+        leaf1Exports(),
+        second({ clusterIP: 'None', ports: [{ name: 'x', port: 1 }], sessionAffinity: 'ClientIP' }),
+      ],
+      opts,
+    );
     expect(conds(d, 'leaf-1')['Conflict']?.reason).toBe('PortConflict,TypeConflict,SessionAffinityConflict');
     expect(conds(d, 'leaf-1')['Conflict']?.message?.split('\n')).toHaveLength(3);
   });
 
   it('session affinity, its config and traffic fields are copied from the Service', () => {
     const d = derive(
-      [leaf1Exports({ services: [svc('web', 'app', { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 10 } }, internalTrafficPolicy: 'Local', trafficDistribution: 'PreferClose' })] })],
+      [
+        leaf1Exports({
+          services: [
+            svc('web', 'app', {
+              sessionAffinity: 'ClientIP',
+              sessionAffinityConfig: { clientIP: { timeoutSeconds: 10 } },
+              internalTrafficPolicy: 'Local',
+              trafficDistribution: 'PreferClose',
+            }),
+          ],
+        }),
+      ],
       opts,
     );
     expect(imports(d, 'leaf-1')[0]?.spec).toMatchObject({
@@ -191,9 +298,14 @@ describe('derive: conflicts between exporters (oldest export wins)', () => {
   });
 
   it('only the exported labels and annotations of the oldest export reach the import', () => {
-    const e = exp('web', 'app', undefined, { spec: { exportedLabels: { team: 'a' }, exportedAnnotations: { note: 'x' } } });
+    const e = exp('web', 'app', undefined, {
+      spec: { exportedLabels: { team: 'a' }, exportedAnnotations: { note: 'x' } },
+    });
     const d = derive([leaf1Exports({ exports: [e] })], opts);
-    expect(imports(d, 'leaf-1')[0]?.metadata.labels).toEqual({ team: 'a', 'app.kubernetes.io/managed-by': 'mcs-controller.kosmos.io' });
+    expect(imports(d, 'leaf-1')[0]?.metadata.labels).toEqual({
+      team: 'a',
+      'app.kubernetes.io/managed-by': 'mcs-controller.kosmos.io',
+    });
     expect(imports(d, 'leaf-1')[0]?.metadata.annotations).toEqual({ note: 'x' });
   });
 });

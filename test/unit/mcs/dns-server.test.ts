@@ -9,7 +9,19 @@ import { startDnsServer, type RunningDnsServer } from '../../../src/mcs/dns/serv
 
 const { Packet } = dns2;
 type Pkt = InstanceType<typeof Packet>;
-const index = buildIndex([{ metadata: { name: 'web', namespace: 'app' }, spec: { type: 'ClusterSetIP', ips: ['172.31.0.9'], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } }], []);
+const index = buildIndex(
+  [
+    {
+      metadata: { name: 'web', namespace: 'app' },
+      spec: {
+        type: 'ClusterSetIP',
+        ips: ['172.31.0.9'],
+        ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+      },
+    },
+  ],
+  [],
+);
 let synced = true;
 let server: RunningDnsServer;
 
@@ -40,7 +52,13 @@ async function udp(buf: Buffer, waitMs = 2000): Promise<Pkt | undefined> {
 describe('the clusterset.local DNS server on loopback', () => {
   beforeAll(async () => {
     const log = createLogger('test', {}, () => undefined);
-    server = await startDnsServer({ port: 0, address: '127.0.0.1', resolve: createResolver(), index: () => (synced ? index : undefined), log });
+    server = await startDnsServer({
+      port: 0,
+      address: '127.0.0.1',
+      resolve: createResolver(),
+      index: () => (synced ? index : undefined),
+      log,
+    });
   });
   afterAll(async () => {
     await server.close();
@@ -49,7 +67,9 @@ describe('the clusterset.local DNS server on loopback', () => {
   it('answers A over UDP, authoritative, with the id and question echoed', async () => {
     const r = await udp(query('web.app.svc.clusterset.local', Packet.TYPE.A));
     expect(r?.header).toMatchObject({ id: 4242, qr: 1, aa: 1, rcode: 0 });
-    expect(r?.answers.map((a) => [a.name, a.address, a.ttl])).toEqual([['web.app.svc.clusterset.local', '172.31.0.9', 5]]);
+    expect(r?.answers.map((a) => [a.name, a.address, a.ttl])).toEqual([
+      ['web.app.svc.clusterset.local', '172.31.0.9', 5],
+    ]);
   });
 
   it('answers over TCP on the same port', async () => {
@@ -87,7 +107,9 @@ describe('the clusterset.local DNS server on loopback', () => {
   it('answers SERVFAIL until its caches have synced', async () => {
     synced = false;
     try {
-      expect((await udp(query('web.app.svc.clusterset.local', Packet.TYPE.A)))?.header.rcode).toBe(Packet.RCODE.SERVFAIL);
+      expect((await udp(query('web.app.svc.clusterset.local', Packet.TYPE.A)))?.header.rcode).toBe(
+        Packet.RCODE.SERVFAIL,
+      );
     } finally {
       synced = true;
     }

@@ -23,7 +23,9 @@ describe('clusterset IP allocation', () => {
   it('keeps an address already written to an import, and refuses a full CIDR with the service named', () => {
     const cidr = parseCidr('10.9.0.0/30'); // 2 usable
     expect(allocateIps(cidr, ['a/x'], new Map([['a/x', ['10.9.0.2']]])).get('a/x')).toBe('10.9.0.2');
-    expect(() => allocateIps(cidr, ['a/x', 'a/y', 'a/z'], new Map())).toThrow('clusterset CIDR 10.9.0.0/30 is full: cannot allocate a VIP for a/z');
+    expect(() => allocateIps(cidr, ['a/x', 'a/y', 'a/z'], new Map())).toThrow(
+      'clusterset CIDR 10.9.0.0/30 is full: cannot allocate a VIP for a/z',
+    );
   });
 
   it('allocates IPv6 addresses in their shortest form', () => {

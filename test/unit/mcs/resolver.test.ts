@@ -7,28 +7,64 @@ const imp = (name: string, spec: Partial<ServiceImport['spec']>): ServiceImport 
   metadata: { name, namespace: 'app' },
   spec: { type: 'ClusterSetIP', ports: [{ name: 'http', protocol: 'TCP', port: 80 }], ...spec },
 });
-const mcsSlice = (svc: string, cluster: string, eps: { ip: string; ready?: boolean; hostname?: string }[], family: 'IPv4' | 'IPv6' = 'IPv4'): EndpointSlice => ({
-  metadata: { name: `${svc}-${cluster}`, namespace: 'app', labels: { 'multicluster.kubernetes.io/service-name': svc, 'multicluster.kubernetes.io/source-cluster': cluster } },
+const mcsSlice = (
+  svc: string,
+  cluster: string,
+  eps: { ip: string; ready?: boolean; hostname?: string }[],
+  family: 'IPv4' | 'IPv6' = 'IPv4',
+): EndpointSlice => ({
+  metadata: {
+    name: `${svc}-${cluster}`,
+    namespace: 'app',
+    labels: {
+      'multicluster.kubernetes.io/service-name': svc,
+      'multicluster.kubernetes.io/source-cluster': cluster,
+    },
+  },
   addressType: family,
-  endpoints: eps.map((e) => ({ addresses: [e.ip], ...(e.ready === undefined ? {} : { conditions: { ready: e.ready } }), ...(e.hostname ? { hostname: e.hostname } : {}) })),
+  endpoints: eps.map((e) => ({
+    addresses: [e.ip],
+    ...(e.ready === undefined ? {} : { conditions: { ready: e.ready } }),
+    ...(e.hostname ? { hostname: e.hostname } : {}),
+  })),
   ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
 });
 
 const index = buildIndex(
   [
-    imp('web', { ips: ['172.31.0.9', 'fd00::9'], ports: [{ name: 'http', protocol: 'TCP', port: 80 }, { name: 'dup', protocol: 'UDP', port: 80 }, { protocol: 'TCP', port: 81 }] }),
+    imp('web', {
+      ips: ['172.31.0.9', 'fd00::9'],
+      ports: [
+        { name: 'http', protocol: 'TCP', port: 80 },
+        { name: 'dup', protocol: 'UDP', port: 80 },
+        { protocol: 'TCP', port: 81 },
+      ],
+    }),
     imp('db', { type: 'Headless' }),
     imp('empty', { type: 'Headless' }),
   ],
   [
-    mcsSlice('db', 'leaf-1', [{ ip: '10.34.0.5' }, { ip: '10.34.0.6', ready: false }, { ip: '10.34.0.7', hostname: 'db-0' }]),
+    mcsSlice('db', 'leaf-1', [
+      { ip: '10.34.0.5' },
+      { ip: '10.34.0.6', ready: false },
+      { ip: '10.34.0.7', hostname: 'db-0' },
+    ]),
     mcsSlice('db', 'leaf-2', [{ ip: '10.36.0.5', ready: true }]),
     mcsSlice('empty', 'leaf-1', [{ ip: '10.34.9.9', ready: false }]),
   ],
 );
 const resolve = createResolver({ ttl: 5 });
 const ask = (name: string, type: string) => resolve(index, { name, type }, 42);
-const data = (a: ReturnType<typeof ask>) => a.answers.map((r) => ('address' in r ? r.address : 'target' in r ? `${r.port} ${r.target}` : 'data' in r ? r.data.join() : r.type));
+const data = (a: ReturnType<typeof ask>) =>
+  a.answers.map((r) =>
+    'address' in r
+      ? r.address
+      : 'target' in r
+        ? `${r.port} ${r.target}`
+        : 'data' in r
+          ? r.data.join()
+          : r.type,
+  );
 
 describe('clusterset.local DNS answers', () => {
   it.each([
@@ -38,7 +74,15 @@ describe('clusterset.local DNS answers', () => {
     ['web.app.svc.clusterset.local', 'SRV', ['80 web.app.svc.clusterset.local']],
     ['_http._tcp.web.app.svc.clusterset.local', 'SRV', ['80 web.app.svc.clusterset.local']],
     ['db.app.svc.clusterset.local', 'A', ['10.34.0.5', '10.34.0.7', '10.36.0.5']],
-    ['db.app.svc.clusterset.local', 'SRV', ['8080 10-34-0-5.leaf-1.db.app.svc.clusterset.local', '8080 db-0.leaf-1.db.app.svc.clusterset.local', '8080 10-36-0-5.leaf-2.db.app.svc.clusterset.local']],
+    [
+      'db.app.svc.clusterset.local',
+      'SRV',
+      [
+        '8080 10-34-0-5.leaf-1.db.app.svc.clusterset.local',
+        '8080 db-0.leaf-1.db.app.svc.clusterset.local',
+        '8080 10-36-0-5.leaf-2.db.app.svc.clusterset.local',
+      ],
+    ],
     ['db-0.leaf-1.db.app.svc.clusterset.local', 'A', ['10.34.0.7']],
     ['dns-version.clusterset.local', 'TXT', ['1.0.0']],
   ])('%s %s answers %j', (name, type, want) => {

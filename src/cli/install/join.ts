@@ -1,0 +1,244 @@
+/**
+ * `kosmosctl join cluster` and `unjoin cluster`: the member's kubeconfig in a Secret of the
+ * host, the Cluster object, the per-member ClusterLink parts in the member, and waits for
+ * what the host's components make of it (virtual nodes, ClusterNodes).
+ */
+import {
+  ANNOTATION_OWNED_BY_CLUSTER,
+  API_VERSION,
+  LABEL_CLUSTER,
+  LABEL_NODE,
+  TAINT_NODE,
+  type LeafMode,
+} from '../../api/constants.js';
+import type { KubeObject } from '../../api/meta.js';
+import { UserError, describeError } from '../../common/errors.js';
+import type { KubeClient } from '../../common/kube.js';
+import { applyObjects, deleteObjects, waitForWorkloads } from './apply.js';
+import type { Progress } from './progress.js';
+import { defaultLayout, renderMember, type Layout } from './render.js';
+import { FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_PART_OF, MANAGED_BY, PART_OF } from './values.js';
+
+export interface JoinOptions {
+  name: string;
+  namespace: string;
+  /** The member's kubeconfig file content. */
+  kubeconfig: string;
+  cni: string;
+  defaultNic: string;
+  networkType: 'p2p' | 'gateway';
+  ipFamily: 'all' | 'ipv4' | 'ipv6';
+  leafModel: LeafMode;
+  /** one2party: which member nodes form the party. */
+  partySelector?: Record<string, string>;
+  tree: boolean;
+  link: boolean;
+  image: string;
+  /** Redis the member's ClusterLink daemons use. */
+  redisUrl: string;
+  wait: boolean;
+  timeoutMs: number;
+  progress: Progress;
+  layout?: Layout;
+}
+
+interface NodeObject extends KubeObject {
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function validateClusterName(name: string): void {
+  if (!name) throw new UserError('--name is required');
+  if (name.length > 63 || !DNS1123.test(name))
+    throw new UserError(
+      `--name: Invalid value: "${name}": must be at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit`,
+    );
+}
+
+export const kubeconfigSecretName = (cluster: string): string => `kosmos-cluster-${cluster}`;
+
+/** Real nodes of a member: virtual nodes of a nested Kosmos are not the member's machines. */
+export async function memberNodes(member: KubeClient): Promise<NodeObject[]> {
+  const nodes = await member.list<NodeObject>('v1', 'Node', { labelSelector: `!${LABEL_NODE}` });
+  return nodes.items;
+}
+
+export function leafModels(
+  mode: LeafMode,
+  nodes: string[],
+  partySelector?: Record<string, string>,
+): Record<string, unknown>[] | undefined {
+  if (mode === 'one2cluster') return undefined;
+  if (mode === 'one2party') {
+    if (!partySelector || Object.keys(partySelector).length === 0)
+      throw new UserError('--leaf-model one2party needs --party-selector key=value[,key=value]');
+    return [{ leafNodeName: 'party', nodeSelector: { labelSelector: { matchLabels: partySelector } } }];
+  }
+  return nodes.map((n) => ({ leafNodeName: n, nodeSelector: { nodeName: n }, taints: [{ ...TAINT_NODE }] }));
+}
+
+export function clusterObject(o: JoinOptions, nodes: string[]): KubeObject {
+  const models = o.tree ? leafModels(o.leafModel, nodes, o.partySelector) : undefined;
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Cluster',
+    metadata: { name: o.name, labels: { [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: MANAGED_BY } },
+    spec: {
+      kubeconfigSecretRef: { name: kubeconfigSecretName(o.name), namespace: o.namespace, key: 'kubeconfig' },
+      namespace: o.namespace,
+      clusterLinkOptions: {
+        enable: o.link,
+        cni: o.cni,
+        defaultNICName: o.defaultNic,
+        networkType: o.networkType,
+        ipFamily: o.ipFamily,
+      },
+      clusterTreeOptions: { enable: o.tree, ...(models ? { leafModels: models } : {}) },
+    },
+  } as KubeObject;
+}
+
+function kubeconfigSecret(o: JoinOptions): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: kubeconfigSecretName(o.name),
+      namespace: o.namespace,
+      labels: { [LABEL_CLUSTER]: o.name, [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: MANAGED_BY },
+    },
+    type: 'Opaque',
+    data: { kubeconfig: Buffer.from(o.kubeconfig).toString('base64') },
+  } as KubeObject;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const isReady = (n: NodeObject) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/** The host's virtual nodes of a cluster (ClusterTree annotates their owner). */
+export async function virtualNodes(host: KubeClient, cluster: string): Promise<NodeObject[]> {
+  const all = await host.list<NodeObject>('v1', 'Node', { labelSelector: LABEL_NODE });
+  return all.items.filter((n) => n.metadata?.annotations?.[ANNOTATION_OWNED_BY_CLUSTER] === cluster);
+}
+
+export async function join(host: KubeClient, member: KubeClient, o: JoinOptions): Promise<void> {
+  validateClusterName(o.name);
+  if (!o.tree && !o.link) throw new UserError('nothing to enable: use --enable-all, --enable-tree or --enable-link');
+  let nodes: NodeObject[];
+  try {
+    nodes = await memberNodes(member);
+  } catch (e) {
+    throw new UserError(`cannot reach member cluster ${o.name} at ${member.server}: ${describeError(e)}`, { cause: e });
+  }
+  const names = nodes.map((n) => n.metadata?.name ?? '');
+  try {
+    await host.get('v1', 'Namespace', o.namespace);
+  } catch (e) {
+    throw new UserError(
+      `host cluster at ${host.server} has no namespace ${o.namespace}: run 'kosmosctl install' first (${describeError(e)})`,
+      { cause: e },
+    );
+  }
+  o.progress(`joining ${o.name} (${names.length} nodes, ${[o.tree && 'tree', o.link && 'link'].filter(Boolean).join('+')})`);
+  await applyObjects(host, [kubeconfigSecret(o), clusterObject(o, names)], { dryRun: false, progress: () => {} });
+
+  let memberObjects: KubeObject[] = [];
+  if (o.link) {
+    memberObjects = renderMember(
+      { namespace: o.namespace, image: o.image, clusterName: o.name, redisUrl: o.redisUrl, link: true, managedBy: MANAGED_BY },
+      o.layout ?? defaultLayout(),
+    );
+    o.progress(`installing ClusterLink agent and elector in ${o.name}`);
+    await applyObjects(member, memberObjects, { dryRun: false, progress: () => {}, fieldManager: FIELD_MANAGER });
+  }
+  if (!o.wait) return;
+  const deadline = Date.now() + o.timeoutMs;
+  if (o.link) await waitForWorkloads(member, memberObjects, { timeoutMs: o.timeoutMs, progress: o.progress });
+  let last = '';
+  for (;;) {
+    const waiting: string[] = [];
+    if (o.tree) {
+      const vn = await virtualNodes(host, o.name);
+      const ready = vn.filter(isReady).length;
+      if (vn.length === 0 || ready < vn.length) waiting.push(`virtual nodes ${ready}/${vn.length || '?'} Ready`);
+    }
+    if (o.link) {
+      const cn = await host.list('kosmos.io/v1alpha1', 'ClusterNode', { labelSelector: `${LABEL_CLUSTER}=${o.name}` });
+      if (cn.items.length < names.length) waiting.push(`ClusterNodes ${cn.items.length}/${names.length}`);
+    }
+    if (waiting.length === 0) break;
+    const line = `waiting for ${o.name}: ${waiting.join(', ')}`;
+    if (line !== last) o.progress(line);
+    last = line;
+    if (Date.now() > deadline)
+      throw new UserError(
+        `timed out after ${Math.round(o.timeoutMs / 1000)} s ${line} (are kosmos-clustertree and the ClusterLink controller running in ${o.namespace}?)`,
+      );
+    await sleep(1000);
+  }
+  o.progress(`cluster ${o.name} joined`);
+}
+
+export interface UnjoinOptions {
+  name: string;
+  namespace: string;
+  timeoutMs: number;
+  progress: Progress;
+  layout?: Layout;
+  image: string;
+}
+
+/** Undoes join; the member's parts are removed when its kubeconfig is still in the host. */
+export async function unjoin(host: KubeClient, member: KubeClient | undefined, o: UnjoinOptions): Promise<void> {
+  validateClusterName(o.name);
+  const cluster = await host.getOrUndefined(API_VERSION, 'Cluster', o.name);
+  if (!cluster) o.progress(`no Cluster ${o.name} in the host; removing what is left`);
+  if (member) {
+    const objects = renderMember(
+      { namespace: o.namespace, image: o.image, clusterName: o.name, redisUrl: '', link: true, managedBy: MANAGED_BY },
+      o.layout ?? defaultLayout(),
+    );
+    // The namespace only if join made it: a member may have had kosmos-system before.
+    const ns = await member.getOrUndefined('v1', 'Namespace', o.namespace);
+    const ours = ns?.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
+    o.progress(`removing ClusterLink parts from ${o.name}`);
+    await deleteObjects(member, ours ? objects : objects.filter((x) => x.kind !== 'Namespace'), {
+      timeoutMs: o.timeoutMs,
+      progress: o.progress,
+    });
+  }
+  // The Cluster before its kubeconfig: ClusterTree needs the kubeconfig to clean the leaf up.
+  await deleteObjects(host, [{ apiVersion: API_VERSION, kind: 'Cluster', metadata: { name: o.name } }], {
+    timeoutMs: o.timeoutMs,
+    progress: o.progress,
+  }).catch((e: unknown) => {
+    throw new UserError(
+      `Cluster ${o.name} is not gone: its finalizers are removed by kosmos-clustertree and the ClusterLink controller; are they running? (${describeError(e)})`,
+    );
+  });
+  // Virtual nodes ClusterTree may have left behind (the Go project left them too).
+  const leftovers = await virtualNodes(host, o.name);
+  await deleteObjects(
+    host,
+    [
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: kubeconfigSecretName(o.name), namespace: o.namespace } },
+      ...leftovers.map((n) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.metadata?.name ?? '' } })),
+    ],
+    { timeoutMs: o.timeoutMs, progress: o.progress },
+  );
+  o.progress(`cluster ${o.name} unjoined`);
+}
+
+/** The member kubeconfig stored by join, for unjoin without --kubeconfig. */
+export async function storedKubeconfig(host: KubeClient, name: string, namespace: string): Promise<string | undefined> {
+  const s = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>(
+    'v1',
+    'Secret',
+    kubeconfigSecretName(name),
+    namespace,
+  );
+  const data = s?.data?.['kubeconfig'];
+  return data ? Buffer.from(data, 'base64').toString('utf8') : undefined;
+}

@@ -17,11 +17,15 @@ import { cdp, hostNode, leafNode, memberNode, pod, TERMS } from '../../unit/exte
 interface FakeApi {
   url: string;
   /** Push a watch event to every open watch on `path`. */
-  emit(path: string, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: KubeObject): void;
+  emit(path: string, type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'ERROR', obj: KubeObject): void;
+  /** Close the open watches on `path` (the apiserver's watch timeout). */
+  endWatches(path: string): void;
   close(): Promise<void>;
 }
 
-async function fakeApiserver(resources: Record<string, KubeObject[]>): Promise<FakeApi> {
+async function fakeApiserver(
+  resources: Record<string, KubeObject[]>,
+): Promise<FakeApi & { resources: Record<string, KubeObject[]> }> {
   const watches = new Map<string, http.ServerResponse[]>();
   let rv = 100;
   const server = http.createServer((req, res) => {
@@ -49,10 +53,15 @@ async function fakeApiserver(resources: Record<string, KubeObject[]>): Promise<F
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
+    resources,
     emit(path, type, obj) {
       rv++;
       const withRv = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(rv) } };
       for (const res of watches.get(path) ?? []) res.write(`${JSON.stringify({ type, object: withRv })}\n`);
+    },
+    endWatches(path) {
+      for (const res of watches.get(path) ?? []) res.end();
+      watches.delete(path);
     },
     async close() {
       for (const list of watches.values()) for (const res of list) res.end();
@@ -167,5 +176,12 @@ describe('informers', () => {
     hostApi.emit('/api/v1/nodes', 'DELETED', hostNode('h-1'));
     await until(() => cache.node('h-2') !== undefined && cache.node('h-1') === undefined, 'node events');
     expect(cache.nodeCount()).toBe(2);
+
+    // The watch expired (410 Gone) while kosmos-leaf-1 was deleted: the re-list notices.
+    hostApi.resources['/api/v1/nodes'] = [hostNode('h-2')];
+    hostApi.emit('/api/v1/nodes', 'ERROR', { kind: 'Status', apiVersion: 'v1', metadata: {} });
+    hostApi.endWatches('/api/v1/nodes');
+    await until(() => cache.node('kosmos-leaf-1') === undefined, 'deletion found by re-list');
+    expect(cache.nodeCount()).toBe(1);
   });
 });

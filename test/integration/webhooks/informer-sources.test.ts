@@ -3,6 +3,7 @@
  * policies and Clusters reach the resolver as plain JSON, and watch events update them.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { kindInfo } from '../../../src/api/kinds.js';
 import { createLogger } from '../../../src/common/logger.js';
 import { InformerSources } from '../../../src/webhooks/informer-sources.js';
 import { mutatePod } from '../../../src/webhooks/pod-mutator.js';
+import { startWebhookServer } from '../../../src/webhooks/server.js';
 import { cdp, cluster, dp, pod } from '../../unit/webhooks/fixtures.js';
 
 const base = `/apis/${GROUP}/${VERSION}/`;
@@ -20,6 +22,7 @@ const clusterPlural = kindInfo('Cluster').plural;
 
 let server: Server;
 let sources: InformerSources | undefined;
+let kubeconfig: KubeConfig;
 const watchers = new Map<string, ServerResponse[]>();
 const lists = new Map<string, unknown[]>();
 
@@ -59,6 +62,7 @@ beforeEach(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const kc = new KubeConfig();
+  kubeconfig = kc;
   kc.loadFromOptions({
     clusters: [
       {
@@ -118,5 +122,45 @@ describe('informer-backed sources', () => {
     expect(sources!.policiesFor('any').map((p) => `${p.kind} ${p.metadata.name}`)).toEqual([
       'ClusterDistributionPolicy all',
     ]);
+  });
+
+  it('GIVEN a webhook server started with only a kubeconfig THEN it watches policies itself and mutates a matched pod', async () => {
+    const wh = await startWebhookServer({
+      port: 0,
+      host: '127.0.0.1',
+      kubeconfig,
+      logger: createLogger('informer-test', {}, () => {}),
+    });
+    try {
+      const review = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'kc-1',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          operation: 'CREATE',
+          namespace: 'shop',
+          object: pod('web-1', {}, { app: 'web' }, 'shop'),
+        },
+      };
+      const text = await new Promise<string>((resolve, reject) => {
+        const req = httpsRequest(
+          `${wh.url}/mutate/pods`,
+          { method: 'POST', ca: wh.caPem, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve(body));
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify(review));
+      });
+      const response = (JSON.parse(text) as { response: { uid: string; patchType?: string } }).response;
+      expect(response.uid).toBe('kc-1');
+      expect(response.patchType).toBe('JSONPatch');
+    } finally {
+      await wh.close();
+    }
   });
 });

@@ -5,7 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
-import { CNI_NAMES, DEFAULT_NAMESPACE, IP_FAMILIES, LEAF_MODES, NETWORK_TYPES, type LeafMode } from '../../api/constants.js';
+import {
+  CNI_NAMES,
+  DEFAULT_NAMESPACE,
+  IP_FAMILIES,
+  LEAF_MODES,
+  NETWORK_TYPES,
+  type LeafMode,
+} from '../../api/constants.js';
 import type { KubeObject } from '../../api/meta.js';
 import { UserError, describeError } from '../../common/errors.js';
 import { KubeClient, kubeConfigFromString, loadKubeConfig } from '../../common/kube.js';
@@ -22,7 +29,13 @@ import {
   gatherStatus,
   summarize,
 } from '../install/status.js';
-import { DEFAULT_IMAGE, MODULES, bundledRedisUrl, defaultHostValues, type Module } from '../install/values.js';
+import {
+  DEFAULT_IMAGE,
+  MODULES,
+  bundledRedisUrl,
+  defaultHostValues,
+  type Module,
+} from '../install/values.js';
 
 function seconds(value: string): number {
   const n = Number(value);
@@ -33,10 +46,16 @@ function seconds(value: string): number {
 /** `-m all`, `-m scheduler,webhooks` or `-m scheduler -m webhooks`. */
 export function parseModules(value: string, previous: Module[] | undefined): Module[] {
   const out = new Set<Module>(previous ?? []);
-  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (part === 'all') MODULES.forEach((m) => out.add(m));
     else if ((MODULES as readonly string[]).includes(part)) out.add(part as Module);
-    else throw new InvalidArgumentError(`Unsupported value: "${part}": supported values: "all", ${MODULES.map((m) => `"${m}"`).join(', ')}`);
+    else
+      throw new InvalidArgumentError(
+        `Unsupported value: "${part}": supported values: "all", ${MODULES.map((m) => `"${m}"`).join(', ')}`,
+      );
   }
   return [...out];
 }
@@ -57,7 +76,9 @@ async function connect(path: string | undefined, what: string): Promise<KubeClie
   try {
     client = new KubeClient(loadKubeConfig(path));
   } catch (e) {
-    throw new UserError(`${what}: cannot load kubeconfig ${path ?? '(KUBECONFIG or ~/.kube/config)'}: ${describeError(e)}`);
+    throw new UserError(
+      `${what}: cannot load kubeconfig ${path ?? '(KUBECONFIG or ~/.kube/config)'}: ${describeError(e)}`,
+    );
   }
   try {
     await client.request('GET', '/version', undefined, { timeoutMs: 10_000 });
@@ -100,20 +121,40 @@ function installCommand(): Command {
     .description('install Kosmos into the host cluster (server-side apply; run again to upgrade in place)')
     .option('--kubeconfig <path>', 'host cluster kubeconfig (default: KUBECONFIG, then ~/.kube/config)')
     .option('-n, --namespace <namespace>', 'namespace of the Kosmos components', DEFAULT_NAMESPACE)
-    .addOption(new Option('--cni <name>', 'CNI of the host cluster (default for join)').choices([...CNI_NAMES]).default('calico'))
+    .addOption(
+      new Option('--cni <name>', 'CNI of the host cluster (default for join)')
+        .choices([...CNI_NAMES])
+        .default('calico'),
+    )
     .option('--default-nic <name>', "node interface ClusterLink uses ('*' detects it)", '*')
     .option('--redis-url <url>', 'use this Redis (redis://, rediss://) instead of installing one')
-    .option('-m, --module <modules>', 'all, scheduler, webhooks, clustertree, clusterlink (comma-separated or repeated)', parseModules)
+    .option(
+      '-m, --module <modules>',
+      'all, scheduler, webhooks, clustertree, clusterlink (comma-separated or repeated)',
+      parseModules,
+    )
     .option('--dry-run [mode]', 'server: validate with the apiserver, nothing persisted; client: render only')
     .addOption(new Option('-o, --output <format>', 'print the rendered objects').choices(['yaml']))
     .option('--image <image>', 'image of the Kosmos components', DEFAULT_IMAGE)
     .option('--scheduler-image <image>', 'kube-scheduler image of kosmos-scheduler')
-    .addOption(new Option('--ca-bundle <base64>', 'webhook CA bundle (default: the install\'s own CA)').hideHelp())
+    .addOption(
+      new Option('--ca-bundle <base64>', "webhook CA bundle (default: the install's own CA)").hideHelp(),
+    )
     .option('--no-wait', 'return after applying, without waiting for the components')
     .option('--timeout <seconds>', 'how long to wait for the components', seconds, 300)
     .action(async (f: InstallFlags) => {
-      const dryRun = f.dryRun === undefined ? undefined : f.dryRun === true || f.dryRun === 'server' ? 'server' : f.dryRun === 'client' ? 'client' : undefined;
-      if (f.dryRun !== undefined && !dryRun) throw new UserError(`--dry-run: Unsupported value: "${String(f.dryRun)}": supported values: "server", "client"`);
+      const dryRun =
+        f.dryRun === undefined
+          ? undefined
+          : f.dryRun === true || f.dryRun === 'server'
+            ? 'server'
+            : f.dryRun === 'client'
+              ? 'client'
+              : undefined;
+      if (f.dryRun !== undefined && !dryRun)
+        throw new UserError(
+          `--dry-run: Unsupported value: "${String(f.dryRun)}": supported values: "server", "client"`,
+        );
       const modules = new Set(f.module ?? MODULES);
       const values = defaultHostValues({
         namespace: f.namespace,
@@ -121,14 +162,25 @@ function installCommand(): Command {
         defaultNic: f.defaultNic,
         image: f.image,
         redisUrl: f.redisUrl ?? '',
-        modules: { scheduler: modules.has('scheduler'), webhooks: modules.has('webhooks'), clustertree: modules.has('clustertree'), clusterlink: modules.has('clusterlink') },
+        modules: {
+          scheduler: modules.has('scheduler'),
+          webhooks: modules.has('webhooks'),
+          clustertree: modules.has('clustertree'),
+          clusterlink: modules.has('clusterlink'),
+        },
         ...(f.schedulerImage ? { schedulerImage: f.schedulerImage } : {}),
         ...(f.caBundle ? { caBundle: f.caBundle } : {}),
       });
       const client = dryRun === 'client' ? undefined : await connect(f.kubeconfig, 'install');
       try {
         const progress = f.output ? () => {} : stderrProgress;
-        const { objects } = await install(client, { values, ...(dryRun ? { dryRun } : {}), wait: f.wait, timeoutMs: f.timeout * 1000, progress });
+        const { objects } = await install(client, {
+          values,
+          ...(dryRun ? { dryRun } : {}),
+          wait: f.wait,
+          timeoutMs: f.timeout * 1000,
+          progress,
+        });
         if (f.output === 'yaml') printYaml(objects);
         else if (dryRun) process.stdout.write(`${objects.length} objects valid (dry run, nothing changed)\n`);
         else process.stdout.write(`Kosmos installed in ${client?.server} namespace ${f.namespace}\n`);
@@ -148,7 +200,12 @@ function uninstallCommand(): Command {
     .action(async (f: { kubeconfig?: string; namespace: string; keepCrds: boolean; timeout: number }) => {
       const client = await connect(f.kubeconfig, 'uninstall');
       try {
-        await uninstall(client, { values: defaultHostValues({ namespace: f.namespace }), keepCrds: f.keepCrds, timeoutMs: f.timeout * 1000, progress: stderrProgress });
+        await uninstall(client, {
+          values: defaultHostValues({ namespace: f.namespace }),
+          keepCrds: f.keepCrds,
+          timeoutMs: f.timeout * 1000,
+          progress: stderrProgress,
+        });
         process.stdout.write(`Kosmos removed from ${client.server}\n`);
       } finally {
         client.close();
@@ -176,9 +233,22 @@ interface JoinFlags {
   timeout: number;
 }
 
-async function hostConfig(host: KubeClient, namespace: string): Promise<{ cni?: string; defaultNic?: string; redisUrl?: string }> {
-  const cm = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>('v1', 'ConfigMap', 'kosmos-config', namespace);
-  const secret = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>('v1', 'Secret', 'kosmos-redis', namespace);
+async function hostConfig(
+  host: KubeClient,
+  namespace: string,
+): Promise<{ cni?: string; defaultNic?: string; redisUrl?: string }> {
+  const cm = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>(
+    'v1',
+    'ConfigMap',
+    'kosmos-config',
+    namespace,
+  );
+  const secret = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>(
+    'v1',
+    'Secret',
+    'kosmos-redis',
+    namespace,
+  );
   const url = secret?.data?.['url'];
   return {
     ...(cm?.data?.['cni'] ? { cni: cm.data['cni'] } : {}),
@@ -191,17 +261,35 @@ function joinCommand(): Command {
   const cmd = new Command('join').description('join a cluster to Kosmos');
   cmd
     .command('cluster')
-    .description('store the member kubeconfig, create its Cluster, install its ClusterLink parts, wait for its virtual nodes')
+    .description(
+      'store the member kubeconfig, create its Cluster, install its ClusterLink parts, wait for its virtual nodes',
+    )
     .requiredOption('--name <name>', 'Cluster name')
     .requiredOption('--kubeconfig <path>', 'member cluster kubeconfig')
     .option('--host-kubeconfig <path>', 'host cluster kubeconfig (default: KUBECONFIG, then ~/.kube/config)')
     .option('-n, --namespace <namespace>', 'namespace of Kosmos in host and member', DEFAULT_NAMESPACE)
-    .addOption(new Option('--cni <name>', 'CNI of the member (default: the install\'s)').choices([...CNI_NAMES]))
+    .addOption(
+      new Option('--cni <name>', "CNI of the member (default: the install's)").choices([...CNI_NAMES]),
+    )
     .option('--default-nic <name>', "member node interface for ClusterLink (default: the install's)")
-    .addOption(new Option('--network-type <type>', 'ClusterLink mode').choices([...NETWORK_TYPES]).default('p2p'))
-    .addOption(new Option('--ip-family <family>', 'address families to link').choices([...IP_FAMILIES]).default('ipv4'))
-    .addOption(new Option('--leaf-model <model>', 'how the member appears as virtual nodes').choices([...LEAF_MODES]).default('one2cluster'))
-    .option('--party-selector <labels>', 'one2party: member nodes of the party (key=value,...)', parseSelector)
+    .addOption(
+      new Option('--network-type <type>', 'ClusterLink mode').choices([...NETWORK_TYPES]).default('p2p'),
+    )
+    .addOption(
+      new Option('--ip-family <family>', 'address families to link')
+        .choices([...IP_FAMILIES])
+        .default('ipv4'),
+    )
+    .addOption(
+      new Option('--leaf-model <model>', 'how the member appears as virtual nodes')
+        .choices([...LEAF_MODES])
+        .default('one2cluster'),
+    )
+    .option(
+      '--party-selector <labels>',
+      'one2party: member nodes of the party (key=value,...)',
+      parseSelector,
+    )
     .option('--enable-all', 'ClusterTree and ClusterLink', false)
     .option('--enable-tree', 'ClusterTree: virtual nodes and pod sync (the default)', false)
     .option('--enable-link', 'ClusterLink: pod and service network between clusters', false)
@@ -224,7 +312,9 @@ function joinCommand(): Command {
         const defaults = await hostConfig(host, f.namespace);
         const redisUrl = f.redisUrl ?? defaults.redisUrl ?? bundledRedisUrl(f.namespace);
         if (link && redisUrl.includes('.svc'))
-          stderrProgress(`note: ${f.name}'s agents use ${redisUrl}, a host-cluster Service name; pass --redis-url if the member cannot resolve it`);
+          stderrProgress(
+            `note: ${f.name}'s agents use ${redisUrl}, a host-cluster Service name; pass --redis-url if the member cannot resolve it`,
+          );
         await join(host, member, {
           name: f.name,
           namespace: f.namespace,
@@ -262,20 +352,36 @@ function unjoinCommand(): Command {
     .option('--host-kubeconfig <path>', 'host cluster kubeconfig (default: KUBECONFIG, then ~/.kube/config)')
     .option('-n, --namespace <namespace>', 'namespace of Kosmos in host and member', DEFAULT_NAMESPACE)
     .option('--timeout <seconds>', 'how long to wait', seconds, 300)
-    .action(async (f: { name: string; kubeconfig?: string; hostKubeconfig?: string; namespace: string; timeout: number }) => {
-      const host = await connect(f.hostKubeconfig, 'host cluster');
-      let member: KubeClient | undefined;
-      try {
-        const text = f.kubeconfig ? readText(f.kubeconfig, '--kubeconfig') : await storedKubeconfig(host, f.name, f.namespace);
-        if (text) member = new KubeClient(kubeConfigFromString(text));
-        else stderrProgress(`no kubeconfig for ${f.name}: its member-side parts (if any) stay`);
-        await unjoin(host, member, { name: f.name, namespace: f.namespace, timeoutMs: f.timeout * 1000, progress: stderrProgress, image: DEFAULT_IMAGE });
-        process.stdout.write(`cluster ${f.name} unjoined\n`);
-      } finally {
-        member?.close();
-        host.close();
-      }
-    });
+    .action(
+      async (f: {
+        name: string;
+        kubeconfig?: string;
+        hostKubeconfig?: string;
+        namespace: string;
+        timeout: number;
+      }) => {
+        const host = await connect(f.hostKubeconfig, 'host cluster');
+        let member: KubeClient | undefined;
+        try {
+          const text = f.kubeconfig
+            ? readText(f.kubeconfig, '--kubeconfig')
+            : await storedKubeconfig(host, f.name, f.namespace);
+          if (text) member = new KubeClient(kubeConfigFromString(text));
+          else stderrProgress(`no kubeconfig for ${f.name}: its member-side parts (if any) stay`);
+          await unjoin(host, member, {
+            name: f.name,
+            namespace: f.namespace,
+            timeoutMs: f.timeout * 1000,
+            progress: stderrProgress,
+            image: DEFAULT_IMAGE,
+          });
+          process.stdout.write(`cluster ${f.name} unjoined\n`);
+        } finally {
+          member?.close();
+          host.close();
+        }
+      },
+    );
   return cmd;
 }
 
@@ -284,12 +390,20 @@ function statusCommand(): Command {
     .description('clusters, virtual nodes, gateways, components, queue depths and certificate expiry')
     .option('--kubeconfig <path>', 'host cluster kubeconfig (default: KUBECONFIG, then ~/.kube/config)')
     .option('-n, --namespace <namespace>', 'namespace of the Kosmos components', DEFAULT_NAMESPACE)
-    .option('--redis-url <url>', 'read queue depths from this Redis (default: the install\'s, if reachable from here)')
-    .addOption(new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'))
+    .option(
+      '--redis-url <url>',
+      "read queue depths from this Redis (default: the install's, if reachable from here)",
+    )
+    .addOption(
+      new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'),
+    )
     .action(async (f: { kubeconfig?: string; namespace: string; redisUrl?: string; output: string }) => {
       const host = await connect(f.kubeconfig, 'status');
       try {
-        const input = await gatherStatus(host, { namespace: f.namespace, ...(f.redisUrl ? { redisUrl: f.redisUrl } : {}) });
+        const input = await gatherStatus(host, {
+          namespace: f.namespace,
+          ...(f.redisUrl ? { redisUrl: f.redisUrl } : {}),
+        });
         const t = summarize(input);
         if (f.output === 'json') process.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
         else
@@ -312,28 +426,57 @@ function checkCommand(): Command {
   return new Command('check')
     .description('ping between every pair of nodes (or pods) of two clusters; exit code 0 only if all pass')
     .requiredOption('--src-kubeconfig <path>', 'source cluster kubeconfig')
-    .option('--dst-kubeconfig <path>', 'destination cluster kubeconfig (default: full mesh inside the source)')
+    .option(
+      '--dst-kubeconfig <path>',
+      'destination cluster kubeconfig (default: full mesh inside the source)',
+    )
     .option('-n, --namespace <namespace>', 'namespace of the probe pods', DEFAULT_NAMESPACE)
     .option('--image <image>', 'probe image (needs ping and sleep)', 'busybox:1.36')
     .option('--host-network', 'probe node to node instead of pod to pod', false)
     .option('--timeout <seconds>', 'how long to wait for the probes to start', seconds, 120)
-    .action(async (f: { srcKubeconfig: string; dstKubeconfig?: string; namespace: string; image: string; hostNetwork: boolean; timeout: number }) => {
-      const side = async (path: string, name: string) => ({ name, client: await connect(path, name), kubeConfig: loadKubeConfig(path) });
-      const src = await side(f.srcKubeconfig, 'src');
-      const dst = f.dstKubeconfig ? await side(f.dstKubeconfig, 'dst') : undefined;
-      try {
-        const results = await check(src, dst, { namespace: f.namespace, image: f.image, hostNetwork: f.hostNetwork, timeoutMs: f.timeout * 1000, progress: stderrProgress });
-        process.stdout.write(checkTable(results));
-        const failed = results.filter((r) => r.verdict !== 'PASS').length;
-        process.stdout.write(`${results.length - failed}/${results.length} passed\n`);
-        if (failed > 0) process.exitCode = 1;
-      } finally {
-        src.client.close();
-        dst?.client.close();
-      }
-    });
+    .action(
+      async (f: {
+        srcKubeconfig: string;
+        dstKubeconfig?: string;
+        namespace: string;
+        image: string;
+        hostNetwork: boolean;
+        timeout: number;
+      }) => {
+        const side = async (path: string, name: string) => ({
+          name,
+          client: await connect(path, name),
+          kubeConfig: loadKubeConfig(path),
+        });
+        const src = await side(f.srcKubeconfig, 'src');
+        const dst = f.dstKubeconfig ? await side(f.dstKubeconfig, 'dst') : undefined;
+        try {
+          const results = await check(src, dst, {
+            namespace: f.namespace,
+            image: f.image,
+            hostNetwork: f.hostNetwork,
+            timeoutMs: f.timeout * 1000,
+            progress: stderrProgress,
+          });
+          process.stdout.write(checkTable(results));
+          const failed = results.filter((r) => r.verdict !== 'PASS').length;
+          process.stdout.write(`${results.length - failed}/${results.length} passed\n`);
+          if (failed > 0) process.exitCode = 1;
+        } finally {
+          src.client.close();
+          dst?.client.close();
+        }
+      },
+    );
 }
 
 export function installCommands(): Command[] {
-  return [installCommand(), uninstallCommand(), joinCommand(), unjoinCommand(), statusCommand(), checkCommand()];
+  return [
+    installCommand(),
+    uninstallCommand(),
+    joinCommand(),
+    unjoinCommand(),
+    statusCommand(),
+    checkCommand(),
+  ];
 }

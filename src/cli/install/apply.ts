@@ -48,7 +48,9 @@ export async function applyObjects(
     try {
       await client.apply(obj, opts.fieldManager ?? FIELD_MANAGER, { dryRun: opts.dryRun, force: true });
     } catch (e) {
-      throw new UserError(`applying ${key}${opts.dryRun ? ' (dry run)' : ''}: ${describeError(e)}`, { cause: e });
+      throw new UserError(`applying ${key}${opts.dryRun ? ' (dry run)' : ''}: ${describeError(e)}`, {
+        cause: e,
+      });
     }
     report.applied.push(key);
     if (n % 10 === 0 || n === objects.length)
@@ -152,7 +154,8 @@ export async function deleteObjects(
         );
         if (live) left.push(objectKey(obj));
       } catch (e) {
-        if (isNotFound(e) || (e instanceof KosmosError && /has no resource for kind/.test(e.message))) continue;
+        if (isNotFound(e) || (e instanceof KosmosError && /has no resource for kind/.test(e.message)))
+          continue;
         throw e;
       }
     }

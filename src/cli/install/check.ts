@@ -36,7 +36,8 @@ export interface PairResult {
 /** Every source probe against every destination probe (a full mesh when both are one cluster), skipping self. */
 export function pairs(src: Probe[], dst: Probe[]): [Probe, Probe][] {
   const out: [Probe, Probe][] = [];
-  for (const s of src) for (const d of dst) if (!(s.cluster === d.cluster && s.pod === d.pod)) out.push([s, d]);
+  for (const s of src)
+    for (const d of dst) if (!(s.cluster === d.cluster && s.pod === d.pod)) out.push([s, d]);
   return out;
 }
 
@@ -87,7 +88,10 @@ export function floaterDaemonSet(namespace: string, image: string, hostNetwork: 
               image,
               command: ['sleep', '86400'],
               // ping needs a raw socket, nothing more.
-              securityContext: { capabilities: { drop: ['ALL'], add: ['NET_RAW'] }, allowPrivilegeEscalation: false },
+              securityContext: {
+                capabilities: { drop: ['ALL'], add: ['NET_RAW'] },
+                allowPrivilegeEscalation: false,
+              },
               resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
             },
           ],
@@ -103,13 +107,27 @@ interface PodLike extends KubeObject {
 }
 
 async function probes(client: KubeClient, cluster: string, namespace: string): Promise<Probe[]> {
-  const pods = await client.list<PodLike>('v1', 'Pod', { namespace, labelSelector: `app.kubernetes.io/name=${FLOATER}` });
+  const pods = await client.list<PodLike>('v1', 'Pod', {
+    namespace,
+    labelSelector: `app.kubernetes.io/name=${FLOATER}`,
+  });
   return pods.items
     .filter((p) => p.status?.phase === 'Running' && p.status.podIP)
-    .map((p) => ({ cluster, pod: p.metadata?.name ?? '', node: p.spec?.nodeName ?? '', ip: p.status?.podIP ?? '' }));
+    .map((p) => ({
+      cluster,
+      pod: p.metadata?.name ?? '',
+      node: p.spec?.nodeName ?? '',
+      ip: p.status?.podIP ?? '',
+    }));
 }
 
-async function execPing(kc: KubeConfig, namespace: string, src: Probe, ip: string, timeoutMs: number): Promise<{ ok: boolean; detail?: string }> {
+async function execPing(
+  kc: KubeConfig,
+  namespace: string,
+  src: Probe,
+  ip: string,
+  timeoutMs: number,
+): Promise<{ ok: boolean; detail?: string }> {
   const { Exec } = await import('@kubernetes/client-node');
   let out = '';
   const sink = new Writable({
@@ -121,10 +139,22 @@ async function execPing(kc: KubeConfig, namespace: string, src: Probe, ip: strin
   return await new Promise((resolve) => {
     const timer = setTimeout(() => resolve({ ok: false, detail: 'timeout' }), timeoutMs);
     new Exec(kc)
-      .exec(namespace, src.pod, 'floater', ['ping', '-c', '1', '-W', '2', ip], sink, sink, null, false, () => {
-        clearTimeout(timer);
-        resolve(pingSucceeded(out) ? { ok: true } : { ok: false, detail: out.trim().split('\n').pop() ?? '' });
-      })
+      .exec(
+        namespace,
+        src.pod,
+        'floater',
+        ['ping', '-c', '1', '-W', '2', ip],
+        sink,
+        sink,
+        null,
+        false,
+        () => {
+          clearTimeout(timer);
+          resolve(
+            pingSucceeded(out) ? { ok: true } : { ok: false, detail: out.trim().split('\n').pop() ?? '' },
+          );
+        },
+      )
       .catch((e: unknown) => {
         clearTimeout(timer);
         resolve({ ok: false, detail: `exec: ${describeError(e)}` });
@@ -161,14 +191,20 @@ export async function check(
     const results: PairResult[] = [];
     for (const [s, d] of pairs(srcProbes, dstProbes)) {
       const r = await execPing(src.kubeConfig, o.namespace, s, d.ip, 10_000);
-      results.push({ src: s, dst: d, verdict: r.ok ? 'PASS' : r.detail?.startsWith('exec:') ? 'ERROR' : 'FAIL', ...(r.detail ? { detail: r.detail } : {}) });
+      results.push({
+        src: s,
+        dst: d,
+        verdict: r.ok ? 'PASS' : r.detail?.startsWith('exec:') ? 'ERROR' : 'FAIL',
+        ...(r.detail ? { detail: r.detail } : {}),
+      });
     }
     return results;
   } finally {
     for (const side of sides) {
-      await deleteObjects(side.client, created.get(side) ? [ns, ds] : [ds], { timeoutMs: o.timeoutMs, progress: () => {} }).catch(
-        (e: unknown) => o.progress(`cleaning up probes in ${side.name}: ${describeError(e)}`),
-      );
+      await deleteObjects(side.client, created.get(side) ? [ns, ds] : [ds], {
+        timeoutMs: o.timeoutMs,
+        progress: () => {},
+      }).catch((e: unknown) => o.progress(`cleaning up probes in ${side.name}: ${describeError(e)}`));
     }
   }
 }

@@ -24,7 +24,10 @@ export interface InstallResult {
 }
 
 /** Renders with the install's webhook CA (created on first install, reused afterwards). */
-export async function renderForInstall(client: KubeClient | undefined, o: InstallOptions): Promise<KubeObject[]> {
+export async function renderForInstall(
+  client: KubeClient | undefined,
+  o: InstallOptions,
+): Promise<KubeObject[]> {
   const v = { ...o.values };
   if (v.modules.webhooks && !v.caBundle) {
     v.caBundle = client
@@ -43,13 +46,16 @@ export async function install(client: KubeClient | undefined, o: InstallOptions)
   const ns = objects0.filter((x) => x.kind === 'Namespace');
   if (!dryRun) await applyObjects(client, ns, { dryRun, progress: () => {} });
   const objects = await renderForInstall(client, o);
-  o.progress(`${dryRun ? 'checking' : 'applying'} ${objects.length} objects in namespace ${o.values.namespace}`);
+  o.progress(
+    `${dryRun ? 'checking' : 'applying'} ${objects.length} objects in namespace ${o.values.namespace}`,
+  );
   const report = await applyObjects(client, objects, { dryRun, progress: o.progress });
   if (report.unchecked.length > 0)
     o.progress(
       `namespace ${o.values.namespace} does not exist yet, so the server did not check ${report.unchecked.length} namespaced objects`,
     );
-  if (!dryRun && o.wait) await waitForWorkloads(client, objects, { timeoutMs: o.timeoutMs, progress: o.progress });
+  if (!dryRun && o.wait)
+    await waitForWorkloads(client, objects, { timeoutMs: o.timeoutMs, progress: o.progress });
   return { objects, report };
 }
 
@@ -64,9 +70,11 @@ export interface UninstallOptions {
 export async function uninstall(client: KubeClient, o: UninstallOptions): Promise<void> {
   // Clusters carry finalizers that ClusterTree removes: with ClusterTree gone first they
   // would hang, and the CRDs with them.
-  let clusters: string[] = [];
+  let clusters: string[];
   try {
-    clusters = (await client.list<KubeObject>('kosmos.io/v1alpha1', 'Cluster')).items.map((c) => c.metadata?.name ?? '');
+    clusters = (await client.list<KubeObject>('kosmos.io/v1alpha1', 'Cluster')).items.map(
+      (c) => c.metadata?.name ?? '',
+    );
   } catch {
     clusters = []; // no CRD: nothing joined
   }

@@ -115,7 +115,8 @@ function kubeconfigSecret(o: JoinOptions): KubeObject {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const isReady = (n: NodeObject) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const isReady = (n: NodeObject) =>
+  n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 /** The host's virtual nodes of a cluster (ClusterTree annotates their owner). */
 export async function virtualNodes(host: KubeClient, cluster: string): Promise<NodeObject[]> {
@@ -125,12 +126,15 @@ export async function virtualNodes(host: KubeClient, cluster: string): Promise<N
 
 export async function join(host: KubeClient, member: KubeClient, o: JoinOptions): Promise<void> {
   validateClusterName(o.name);
-  if (!o.tree && !o.link) throw new UserError('nothing to enable: use --enable-all, --enable-tree or --enable-link');
+  if (!o.tree && !o.link)
+    throw new UserError('nothing to enable: use --enable-all, --enable-tree or --enable-link');
   let nodes: NodeObject[];
   try {
     nodes = await memberNodes(member);
   } catch (e) {
-    throw new UserError(`cannot reach member cluster ${o.name} at ${member.server}: ${describeError(e)}`, { cause: e });
+    throw new UserError(`cannot reach member cluster ${o.name} at ${member.server}: ${describeError(e)}`, {
+      cause: e,
+    });
   }
   const names = nodes.map((n) => n.metadata?.name ?? '');
   try {
@@ -141,17 +145,33 @@ export async function join(host: KubeClient, member: KubeClient, o: JoinOptions)
       { cause: e },
     );
   }
-  o.progress(`joining ${o.name} (${names.length} nodes, ${[o.tree && 'tree', o.link && 'link'].filter(Boolean).join('+')})`);
-  await applyObjects(host, [kubeconfigSecret(o), clusterObject(o, names)], { dryRun: false, progress: () => {} });
+  o.progress(
+    `joining ${o.name} (${names.length} nodes, ${[o.tree && 'tree', o.link && 'link'].filter(Boolean).join('+')})`,
+  );
+  await applyObjects(host, [kubeconfigSecret(o), clusterObject(o, names)], {
+    dryRun: false,
+    progress: () => {},
+  });
 
   let memberObjects: KubeObject[] = [];
   if (o.link) {
     memberObjects = renderMember(
-      { namespace: o.namespace, image: o.image, clusterName: o.name, redisUrl: o.redisUrl, link: true, managedBy: MANAGED_BY },
+      {
+        namespace: o.namespace,
+        image: o.image,
+        clusterName: o.name,
+        redisUrl: o.redisUrl,
+        link: true,
+        managedBy: MANAGED_BY,
+      },
       o.layout ?? defaultLayout(),
     );
     o.progress(`installing ClusterLink agent and elector in ${o.name}`);
-    await applyObjects(member, memberObjects, { dryRun: false, progress: () => {}, fieldManager: FIELD_MANAGER });
+    await applyObjects(member, memberObjects, {
+      dryRun: false,
+      progress: () => {},
+      fieldManager: FIELD_MANAGER,
+    });
   }
   if (!o.wait) return;
   const deadline = Date.now() + o.timeoutMs;
@@ -162,10 +182,13 @@ export async function join(host: KubeClient, member: KubeClient, o: JoinOptions)
     if (o.tree) {
       const vn = await virtualNodes(host, o.name);
       const ready = vn.filter(isReady).length;
-      if (vn.length === 0 || ready < vn.length) waiting.push(`virtual nodes ${ready}/${vn.length || '?'} Ready`);
+      if (vn.length === 0 || ready < vn.length)
+        waiting.push(`virtual nodes ${ready}/${vn.length || '?'} Ready`);
     }
     if (o.link) {
-      const cn = await host.list('kosmos.io/v1alpha1', 'ClusterNode', { labelSelector: `${LABEL_CLUSTER}=${o.name}` });
+      const cn = await host.list('kosmos.io/v1alpha1', 'ClusterNode', {
+        labelSelector: `${LABEL_CLUSTER}=${o.name}`,
+      });
       if (cn.items.length < names.length) waiting.push(`ClusterNodes ${cn.items.length}/${names.length}`);
     }
     if (waiting.length === 0) break;
@@ -191,13 +214,24 @@ export interface UnjoinOptions {
 }
 
 /** Undoes join; the member's parts are removed when its kubeconfig is still in the host. */
-export async function unjoin(host: KubeClient, member: KubeClient | undefined, o: UnjoinOptions): Promise<void> {
+export async function unjoin(
+  host: KubeClient,
+  member: KubeClient | undefined,
+  o: UnjoinOptions,
+): Promise<void> {
   validateClusterName(o.name);
   const cluster = await host.getOrUndefined(API_VERSION, 'Cluster', o.name);
   if (!cluster) o.progress(`no Cluster ${o.name} in the host; removing what is left`);
   if (member) {
     const objects = renderMember(
-      { namespace: o.namespace, image: o.image, clusterName: o.name, redisUrl: '', link: true, managedBy: MANAGED_BY },
+      {
+        namespace: o.namespace,
+        image: o.image,
+        clusterName: o.name,
+        redisUrl: '',
+        link: true,
+        managedBy: MANAGED_BY,
+      },
       o.layout ?? defaultLayout(),
     );
     // The namespace only if join made it: a member may have had kosmos-system before.
@@ -223,8 +257,16 @@ export async function unjoin(host: KubeClient, member: KubeClient | undefined, o
   await deleteObjects(
     host,
     [
-      { apiVersion: 'v1', kind: 'Secret', metadata: { name: kubeconfigSecretName(o.name), namespace: o.namespace } },
-      ...leftovers.map((n) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.metadata?.name ?? '' } })),
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: kubeconfigSecretName(o.name), namespace: o.namespace },
+      },
+      ...leftovers.map((n) => ({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: n.metadata?.name ?? '' },
+      })),
     ],
     { timeoutMs: o.timeoutMs, progress: o.progress },
   );
@@ -232,7 +274,11 @@ export async function unjoin(host: KubeClient, member: KubeClient | undefined, o
 }
 
 /** The member kubeconfig stored by join, for unjoin without --kubeconfig. */
-export async function storedKubeconfig(host: KubeClient, name: string, namespace: string): Promise<string | undefined> {
+export async function storedKubeconfig(
+  host: KubeClient,
+  name: string,
+  namespace: string,
+): Promise<string | undefined> {
   const s = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>(
     'v1',
     'Secret',

@@ -68,7 +68,8 @@ function parseObjects(text: string, name: string): KubeObject[] {
  */
 export function filePart(file: string): string {
   const m = /^\d+-([a-z]+)/.exec(basename(file));
-  if (!m?.[1]) throw new KosmosError(`${file}: template names start with <order>-<part>, e.g. 30-scheduler.yaml`);
+  if (!m?.[1])
+    throw new KosmosError(`${file}: template names start with <order>-<part>, e.g. 30-scheduler.yaml`);
   return m[1];
 }
 
@@ -95,7 +96,10 @@ function labelled<T extends KubeObject>(obj: T, managedBy: string): T {
   const meta = obj.metadata ?? {};
   return {
     ...obj,
-    metadata: { ...meta, labels: { ...meta.labels, [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: managedBy } },
+    metadata: {
+      ...meta,
+      labels: { ...meta.labels, [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: managedBy },
+    },
   };
 }
 
@@ -128,7 +132,10 @@ export function applyOrder(objects: KubeObject[]): KubeObject[] {
     return i === -1 ? KIND_ORDER.indexOf('Service') : i;
   };
   // Stable: objects of one kind keep their file order.
-  return objects.map((o, i) => ({ o, i })).sort((a, b) => rank(a.o) - rank(b.o) || a.i - b.i).map((x) => x.o);
+  return objects
+    .map((o, i) => ({ o, i }))
+    .sort((a, b) => rank(a.o) - rank(b.o) || a.i - b.i)
+    .map((x) => x.o);
 }
 
 /**
@@ -160,7 +167,10 @@ export function schedulerConfig(configDir: string, namespace: string): Record<st
   };
 }
 
-export function schedulerConfigMap(v: HostValues, layout: Layout): KubeObject & { data: Record<string, string> } {
+export function schedulerConfigMap(
+  v: HostValues,
+  layout: Layout,
+): KubeObject & { data: Record<string, string> } {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -206,7 +216,10 @@ export function renderHost(v: HostValues, layout: Layout = defaultLayout()): Kub
       caBundle: v.caBundle,
       templatesDir: join(layout.deploy, 'webhooks'),
     });
-    objects.push(labelled(mutating as KubeObject, v.managedBy), labelled(validating as KubeObject, v.managedBy));
+    objects.push(
+      labelled(mutating as KubeObject, v.managedBy),
+      labelled(validating as KubeObject, v.managedBy),
+    );
   }
   return applyOrder(objects);
 }
@@ -214,7 +227,11 @@ export function renderHost(v: HostValues, layout: Layout = defaultLayout()): Kub
 /** What `kosmosctl join` applies to a member cluster, in apply order. */
 export function renderMember(v: MemberValues, layout: Layout = defaultLayout()): KubeObject[] {
   return applyOrder(
-    renderDir(join(layout.deploy, 'member'), memberTemplateValues(v), (p) => p === 'core' || (p === 'clusterlink' && v.link)),
+    renderDir(
+      join(layout.deploy, 'member'),
+      memberTemplateValues(v),
+      (p) => p === 'core' || (p === 'clusterlink' && v.link),
+    ),
   );
 }
 

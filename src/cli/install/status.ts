@@ -35,7 +35,16 @@ export interface StatusTables {
   healthy: boolean;
 }
 
-export const CLUSTER_HEADERS = ['CLUSTER', 'MODES', 'LEAF MODEL', 'NETWORK', 'VIRTUAL NODES', 'READY', 'GATEWAY', 'CLUSTERNODES'];
+export const CLUSTER_HEADERS = [
+  'CLUSTER',
+  'MODES',
+  'LEAF MODEL',
+  'NETWORK',
+  'VIRTUAL NODES',
+  'READY',
+  'GATEWAY',
+  'CLUSTERNODES',
+];
 export const COMPONENT_HEADERS = ['COMPONENT', 'KIND', 'READY'];
 export const QUEUE_HEADERS = ['QUEUE', 'DEPTH'];
 export const CERT_HEADERS = ['CERTIFICATE', 'EXPIRES', 'IN'];
@@ -46,7 +55,8 @@ function leafModelOf(c: Cluster): string {
   return models[0].nodeSelector.labelSelector ? 'one2party' : 'one2one';
 }
 
-const ready = (n: NodeLike) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const ready = (n: NodeLike) =>
+  n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 function days(ms: number): string {
   const d = Math.floor(ms / 86_400_000);
@@ -112,7 +122,12 @@ async function listOr<T extends KubeObject>(p: Promise<{ items: T[] }>): Promise
 /** BullMQ keeps a queue's waiting jobs in `<prefix>:<queue>:wait`, its running ones in `:active`. */
 export async function queueDepths(redisUrl: string, timeoutMs = 3000): Promise<Record<string, number>> {
   const { Redis } = await import('ioredis');
-  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  });
   redis.on('error', () => {}); // reported through the failed connect below
   try {
     await redis.connect();
@@ -158,7 +173,12 @@ export async function gatherStatus(
   };
   let redisUrl = o.redisUrl;
   if (!redisUrl) {
-    const s = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>('v1', 'Secret', 'kosmos-redis', o.namespace);
+    const s = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>(
+      'v1',
+      'Secret',
+      'kosmos-redis',
+      o.namespace,
+    );
     const url = s?.data?.['url'];
     if (url) redisUrl = Buffer.from(url, 'base64').toString('utf8');
   }
@@ -169,8 +189,14 @@ export async function gatherStatus(
       input.queueError = `${redisUrl}: ${(e as Error).message} (pass --redis-url to reach it from here)`;
     }
   } else input.queueError = 'no kosmos-redis Secret';
-  const certs = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>('v1', 'Secret', WEBHOOK_CERT_SECRET, o.namespace);
-  const pem = (k: string) => (certs?.data?.[k] ? Buffer.from(certs.data[k], 'base64').toString('utf8') : undefined);
+  const certs = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>(
+    'v1',
+    'Secret',
+    WEBHOOK_CERT_SECRET,
+    o.namespace,
+  );
+  const pem = (k: string) =>
+    certs?.data?.[k] ? Buffer.from(certs.data[k], 'base64').toString('utf8') : undefined;
   const serving = pem('tls.crt');
   const ca = pem('ca.crt');
   if (serving) input.webhookCertNotAfter = certFacts(serving).notAfter;

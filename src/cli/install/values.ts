@@ -53,8 +53,7 @@ export function defaultHostValues(over: Partial<HostValues> = {}): HostValues {
   };
 }
 
-export const bundledRedisUrl = (namespace: string): string =>
-  `redis://kosmos-redis.${namespace}.svc:6379`;
+export const bundledRedisUrl = (namespace: string): string => `redis://kosmos-redis.${namespace}.svc:6379`;
 
 /** The `.Values` tree of the templates and of the chart's values.yaml. */
 export function hostTemplateValues(v: HostValues): TemplateValues {

@@ -5,8 +5,22 @@
  */
 import type { KubeObject } from '../../api/meta.js';
 import type { KubeClient } from '../../common/kube.js';
-import { DAY_MS, createCa, issueServingCert, servingNames, LOOPBACK_IPS } from '../../webhooks/certificates.js';
-import { LABEL_MANAGED_BY, LABEL_PART_OF, PART_OF, WEBHOOK_CERT_SECRET, WEBHOOK_SERVICE, FIELD_MANAGER, MANAGED_BY } from './values.js';
+import {
+  DAY_MS,
+  createCa,
+  issueServingCert,
+  servingNames,
+  LOOPBACK_IPS,
+} from '../../webhooks/certificates.js';
+import {
+  LABEL_MANAGED_BY,
+  LABEL_PART_OF,
+  PART_OF,
+  WEBHOOK_CERT_SECRET,
+  WEBHOOK_SERVICE,
+  FIELD_MANAGER,
+  MANAGED_BY,
+} from './values.js';
 
 interface SecretObject extends KubeObject {
   data?: Record<string, string>;
@@ -30,12 +44,21 @@ export async function newWebhookCertSecret(namespace: string): Promise<SecretObj
       labels: { [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: MANAGED_BY },
     },
     type: 'Opaque',
-    data: { 'ca.crt': b64(ca.cert), 'ca.key': b64(ca.key), 'tls.crt': b64(serving.cert), 'tls.key': b64(serving.key) },
+    data: {
+      'ca.crt': b64(ca.cert),
+      'ca.key': b64(ca.key),
+      'tls.crt': b64(serving.cert),
+      'tls.key': b64(serving.key),
+    },
   } as SecretObject;
 }
 
 /** base64 CA PEM of the install's webhook Secret, creating the Secret unless this is a dry run. */
-export async function ensureWebhookCa(client: KubeClient, namespace: string, dryRun: boolean): Promise<string> {
+export async function ensureWebhookCa(
+  client: KubeClient,
+  namespace: string,
+  dryRun: boolean,
+): Promise<string> {
   const existing = await client.getOrUndefined<SecretObject>('v1', 'Secret', WEBHOOK_CERT_SECRET, namespace);
   const ca = existing?.data?.['ca.crt'];
   // data is base64 of the PEM, which is exactly what caBundle holds.

@@ -4,7 +4,11 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { API_VERSION } from '../../api/constants.js';
+import type { Cluster } from '../../api/kinds.js';
+import type { KubeObject } from '../../api/meta.js';
+import { KubeClient } from '../../common/kube.js';
 import { projectRoot } from '../paths.js';
 import type { SandboxContext } from './context.js';
 import { schedulerDef, type ComponentDef } from './control-plane.js';
@@ -75,7 +79,135 @@ export async function kosmosComponents(ctx: SandboxContext): Promise<ComponentDe
       ),
     );
   }
+  if (has('webhooks')) {
+    const port = await ctx.port('host/webhooks');
+    const certDir = join(ctx.dir, 'webhooks');
+    defs.push(
+      nodeComponent(
+        ctx,
+        'webhooks',
+        port,
+        [
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--cert-dir',
+          certDir,
+          '--kubeconfig',
+          host.kubeconfig,
+          '--configurations-out',
+          join(certDir, 'configurations.yaml'),
+          '--url',
+          `https://127.0.0.1:${port}`,
+        ],
+        `https://127.0.0.1:${port}/readyz`,
+      ),
+    );
+  }
+
+  if (has('clustertree')) {
+    const port = await ctx.port('host/clustertree');
+    const nodePort = await ctx.port('host/clustertree-node-server');
+    defs.push(
+      nodeComponent(
+        ctx,
+        'clustertree',
+        port,
+        [
+          '--kubeconfig',
+          host.kubeconfig,
+          '--redis-url',
+          ctx.state.redisUrl,
+          '--port',
+          String(port),
+          '--node-server-port',
+          String(nodePort),
+          '--node-address',
+          '127.0.0.1',
+        ],
+        `http://127.0.0.1:${port}/readyz`,
+      ),
+    );
+  }
+
+  if (has('mcs')) {
+    const port = await ctx.port('host/mcs-controller');
+    defs.push(
+      nodeComponent(
+        ctx,
+        'mcs-controller',
+        port,
+        ['--kubeconfig', host.kubeconfig, '--install-crds', '--metrics-port', String(port)],
+        `http://127.0.0.1:${port}/readyz`,
+      ),
+    );
+    for (const cluster of ctx.state.topology.clusters) {
+      const dnsPort = await ctx.port(`${cluster.name}/mcs-dns`);
+      const metricsPort = await ctx.port(`${cluster.name}/mcs-dns-metrics`);
+      defs.push(
+        nodeComponent(
+          ctx,
+          'mcs-dns',
+          dnsPort,
+          [
+            '--kubeconfig',
+            ctx.files(cluster.name).kubeconfig,
+            '--address',
+            '127.0.0.1',
+            '--port',
+            String(dnsPort),
+            '--metrics-port',
+            String(metricsPort),
+          ],
+          `http://127.0.0.1:${metricsPort}/healthz`,
+          cluster.name,
+        ),
+      );
+    }
+  }
   return defs;
+}
+
+/**
+ * What the running components need from the clusters: the webhook configurations in the
+ * host (with the webhook server's CA), and a Cluster object per leaf so ClusterTree,
+ * the extender and MCS see the leaves joined (one virtual node per leaf cluster).
+ */
+export async function registerKosmos(ctx: SandboxContext): Promise<void> {
+  const host = ctx.files(HOST_CLUSTER);
+  const client = KubeClient.fromFile(host.kubeconfig);
+  try {
+    const configurations = join(ctx.dir, 'webhooks', 'configurations.yaml');
+    if (ctx.state.ports['host/webhooks'] && existsSync(configurations)) {
+      for (const doc of parseAllDocuments(readFileSync(configurations, 'utf8'))) {
+        const obj = doc.toJSON() as KubeObject | null;
+        if (obj?.kind) await client.apply(obj, 'kosmos-sandbox');
+      }
+    }
+    for (const cluster of ctx.state.topology.clusters) {
+      if (cluster.name === HOST_CLUSTER) continue;
+      const kubeconfig = readFileSync(ctx.files(cluster.name).kubeconfig).toString('base64');
+      const existing = await client.getOrUndefined<Cluster>(API_VERSION, 'Cluster', cluster.name);
+      if (existing) continue; // joined already: a second `up` changes nothing
+      ctx.progress(`joining ${cluster.name} (Cluster object in the host)`);
+      await client.apply(
+        {
+          apiVersion: API_VERSION,
+          kind: 'Cluster',
+          metadata: { name: cluster.name },
+          spec: {
+            kubeconfig,
+            clusterLinkOptions: { networkType: 'p2p', ipFamily: 'ipv4', serviceCIDRs: [cluster.serviceCIDR] },
+            clusterTreeOptions: { enable: true },
+          },
+        } satisfies Cluster,
+        'kosmos-sandbox',
+      );
+    }
+  } finally {
+    client.close();
+  }
 }
 
 /**

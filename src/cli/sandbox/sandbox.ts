@@ -32,7 +32,7 @@ import { createCA, issueCert, newServiceAccountKey, type KeyPair } from './pki.j
 import { freePort, isAlive, portInUse, probe, startDetached, stopProcess, waitHealthy } from './processes.js';
 import { readState, sandboxDir, writeState, type ComponentState, type SandboxState } from './state.js';
 import { defaultTopology, HOST_CLUSTER, type SandboxCluster, type Topology } from './topology.js';
-import { hostSchedulerConfig, kosmosComponents } from './kosmos-components.js';
+import { hostSchedulerConfig, kosmosComponents, registerKosmos } from './kosmos-components.js';
 import type { SandboxContext } from './context.js';
 
 export interface UpOptions {
@@ -362,6 +362,7 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
     }
   }
 
+  if (!s.bare) await registerKosmos(ctx);
   writeState(s, dir);
   progress(`up: ${topology.clusters.map((c) => `${c.name} (${c.nodes.length} nodes)`).join(', ')}`);
   return s;

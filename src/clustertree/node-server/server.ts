@@ -10,9 +10,11 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Pod } from '../../api/core.js';
 import { isNotFound, type KubeClient } from '../../common/kube.js';
 import { errorFields, type Logger } from '../../common/logger.js';
+import { execQuery, proxyExec, rejectUpgrade } from './exec.js';
 import { selfSignedKubeletCert } from './tls.js';
 
 export interface NodeServerDeps {
@@ -55,6 +57,41 @@ async function streamFrom(client: KubeClient, path: string, query: Record<string
   });
 }
 
+async function podOnVirtualNode(deps: NodeServerDeps, ns: string, podName: string): Promise<{ leaf: KubeClient } | { status: number; message: string }> {
+  let pod: Pod;
+  try {
+    pod = await deps.host.request<Pod>('GET', `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}`);
+  } catch (e) {
+    return isNotFound(e) ? { status: 404, message: `pod ${ns}/${podName} not found` } : { status: 500, message: String(e) };
+  }
+  const leaf = deps.leafForNode(pod.spec.nodeName ?? '');
+  return leaf ? { leaf } : { status: 404, message: `pod ${ns}/${podName} is not on a virtual node this server knows` };
+}
+
+/** /exec/{ns}/{pod}/{container} and /exec/{ns}/{pod}/{uid}/{container}, upgraded connections only. */
+async function upgrade(deps: NodeServerDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  const url = new URL(req.url ?? '/', 'https://kubelet');
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] !== 'exec' || (parts.length !== 4 && parts.length !== 5)) {
+    rejectUpgrade(socket, 404, '404 request not found');
+    return;
+  }
+  const ns = parts[1] as string;
+  const podName = parts[2] as string;
+  const container = parts[parts.length - 1] as string;
+  const query = execQuery(url.searchParams, container);
+  if (typeof query === 'string') {
+    rejectUpgrade(socket, 400, query);
+    return;
+  }
+  const found = await podOnVirtualNode(deps, ns, podName);
+  if (!('leaf' in found)) {
+    rejectUpgrade(socket, found.status, found.message);
+    return;
+  }
+  await proxyExec(found.leaf, ns, podName, query, req, socket, head);
+}
+
 async function handle(deps: NodeServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://kubelet');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -72,19 +109,12 @@ async function handle(deps: NodeServerDeps, req: http.IncomingMessage, res: http
     badRequest(res, query);
     return;
   }
-  let pod: Pod;
-  try {
-    pod = await deps.host.request<Pod>('GET', `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}`);
-  } catch (e) {
-    badRequest(res, isNotFound(e) ? `pod ${ns}/${podName} not found` : String(e), isNotFound(e) ? 404 : 500);
+  const found = await podOnVirtualNode(deps, ns, podName);
+  if (!('leaf' in found)) {
+    badRequest(res, found.message, found.status);
     return;
   }
-  const leaf = deps.leafForNode(pod.spec.nodeName ?? '');
-  if (!leaf) {
-    badRequest(res, `pod ${ns}/${podName} is not on a virtual node this server knows`, 404);
-    return;
-  }
-  const upstream = await streamFrom(leaf, `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}/log`, query);
+  const upstream = await streamFrom(found.leaf, `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}/log`, query);
   res.writeHead(upstream.statusCode ?? 500, { 'Content-Type': upstream.headers['content-type'] ?? 'text/plain' });
   res.flushHeaders();
   upstream.on('data', (c: Buffer) => res.write(c));
@@ -100,6 +130,12 @@ export async function startNodeServer(deps: NodeServerDeps, port: number, hosts:
       deps.log.warn('kubelet API request failed', { url: req.url, ...errorFields(e) });
       if (!res.headersSent) badRequest(res, String(e), 500);
       else res.destroy();
+    });
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgrade(deps, req, socket, head).catch((e: unknown) => {
+      deps.log.warn('kubelet API exec failed', { url: req.url, ...errorFields(e) });
+      rejectUpgrade(socket, 500, String(e));
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -7,9 +7,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, rmSync } from 'node:fs';
+import { loadKubeConfig } from '../../src/common/kube.js';
+import { hostClusterSource } from '../../src/mcs/controller/clusters.js';
 import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
 
 const dir = newSandboxDir('kosmos-mcs-e2e-');
@@ -455,6 +457,39 @@ describe('Multi-Cluster Services in the sandbox', () => {
       const ns = newNamespace();
       apply('leaf-2', service(ns, 'private'));
       await eventually(() => expect(dig(`private.${ns}.svc.clusterset.local.`).status).toBe('NXDOMAIN'));
+    });
+  });
+
+  describe('API versions and member discovery', () => {
+    it('a ServiceExport written as v1alpha1 is exported like a v1beta1 one', async () => {
+      const ns = newNamespace();
+      apply('leaf-1', service(ns, 'old'));
+      apply('leaf-1', { ...serviceExport(ns, 'old'), apiVersion: 'multicluster.x-k8s.io/v1alpha1' });
+      await eventually(() =>
+        expect(importOf('leaf-2', ns, 'old')?.status?.clusters).toEqual([{ cluster: 'leaf-1' }]),
+      );
+      const viaAlpha = getJson<Import>('leaf-2', [
+        'serviceimports.v1alpha1.multicluster.x-k8s.io',
+        'old',
+        '-n',
+        ns,
+      ]);
+      expect(viaAlpha.spec.type).toBe('ClusterSetIP');
+    });
+
+    it('in production the members are the host plus its Cluster objects with an inline kubeconfig', async () => {
+      apply('host', {
+        apiVersion: 'kosmos.io/v1alpha1',
+        kind: 'Cluster',
+        metadata: { name: 'leaf-1' },
+        spec: { kubeconfig: readFileSync(kubeconfig('leaf-1')).toString('base64') },
+      });
+      const members = await hostClusterSource(kubeconfig('host'), 'host').list();
+      expect(members.map((m) => m.name)).toEqual(['host', 'leaf-1']);
+      expect(members[1]?.kubeConfig.getCurrentCluster()?.server).toBe(
+        loadKubeConfig(kubeconfig('leaf-1')).getCurrentCluster()?.server,
+      );
+      k('host', ['delete', 'clusters.kosmos.io', 'leaf-1']);
     });
   });
 

@@ -79,6 +79,12 @@ export class ExtenderCache implements PlacementWorld {
   /** Called when a pod that held member capacity was seen in its leaf, or deleted. */
   onHolderGone: ((holder: string) => void) | undefined;
   readonly hosts = new FitIndex();
+  /** Free capacity of host nodes is tracked only for the `capacity` preference (it costs memory per pod). */
+  readonly hostCapacity: boolean;
+
+  constructor(options: { hostCapacity?: boolean } = {}) {
+    this.hostCapacity = options.hostCapacity ?? false;
+  }
 
   // ---- host nodes ----
   upsertNode(node: Node): void {
@@ -154,7 +160,8 @@ export class ExtenderCache implements PlacementWorld {
   upsertPod(pod: Pod): SlimPod {
     const slim = slimPod(pod);
     const old = this.pods.get(slim.uid);
-    if (old?.nodeName && old.nodeName !== slim.nodeName) this.hosts.deletePod(HOST, slim.uid);
+    if (this.hostCapacity && old?.nodeName && old.nodeName !== slim.nodeName)
+      this.hosts.deletePod(HOST, slim.uid);
     this.pods.set(slim.uid, slim);
     this.podsByKey.set(key(slim.namespace, slim.name), slim.uid);
     let ns = this.podsByNamespace.get(slim.namespace);
@@ -163,7 +170,9 @@ export class ExtenderCache implements PlacementWorld {
       this.podsByNamespace.set(slim.namespace, ns);
     }
     ns.add(slim.uid);
-    if (slim.nodeName && !this.nodes.get(slim.nodeName)?.leaf) this.hosts.upsertPod(HOST, memberPod(slim));
+    if (this.hostCapacity && slim.nodeName && !this.nodes.get(slim.nodeName)?.leaf) {
+      this.hosts.upsertPod(HOST, memberPod(slim));
+    }
     return slim;
   }
 
@@ -175,7 +184,7 @@ export class ExtenderCache implements PlacementWorld {
     this.podsByNamespace.get(slim.namespace)?.delete(uid);
     if (this.podsByKey.get(key(slim.namespace, slim.name)) === uid)
       this.podsByKey.delete(key(slim.namespace, slim.name));
-    this.hosts.deletePod(HOST, uid);
+    if (this.hostCapacity) this.hosts.deletePod(HOST, uid);
     for (const r of this.reservations.values()) r.delete(uid);
     const holder = key(slim.namespace, slim.name);
     if (this.members.holdsOf(holder).length > 0) this.onHolderGone?.(holder);
@@ -268,6 +277,7 @@ export class ExtenderCache implements PlacementWorld {
   }
 
   hostFit(node: NodeView, pod: PodView): FitAnswer | undefined {
+    if (!this.hostCapacity) return undefined;
     return this.hosts.fit(HOST, { kind: 'node', name: node.name }, pod.requests, {
       nodeSelector: {},
       requiredTerms: undefined,

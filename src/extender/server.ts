@@ -60,7 +60,8 @@ export interface RunningExtender {
 
 export async function startExtender(options: StartExtenderOptions = {}): Promise<RunningExtender> {
   const log = options.logger ?? createLogger('extender');
-  const cache = options.cache ?? new ExtenderCache();
+  const cache =
+    options.cache ?? new ExtenderCache({ hostCapacity: options.placement?.preference === 'capacity' });
   let kc: KubeConfig | undefined;
   if (typeof options.kubeconfig === 'string') {
     kc = new KubeConfig();

@@ -173,8 +173,8 @@ export function kosmosE2ePolicies(): [DistributionPolicy, ClusterDistributionPol
 }
 
 /** Two host nodes and two one2cluster leaf nodes (leaf-1, leaf-2), no member data. */
-export function smallWorld(): ExtenderCache {
-  const cache = new ExtenderCache();
+export function smallWorld(options: { hostCapacity?: boolean } = {}): ExtenderCache {
+  const cache = new ExtenderCache(options);
   cache.upsertNode(hostNode('host-1'));
   cache.upsertNode(hostNode('host-2', { advNode: 'true' }));
   cache.upsertNode(leafNode('kosmos-leaf-1', 'leaf-1'));

@@ -514,7 +514,7 @@ describe('scoring between host and leaf nodes', () => {
   });
 
   it('capacity ranks the host node with more free cpu higher', () => {
-    const cache = smallWorld();
+    const cache = smallWorld({ hostCapacity: true });
     cache.upsertPod(pod('hog', { nodeName: 'host-1', requests: { cpu: '3' }, phase: 'Running' }));
     const [h1, h2] = prioritizePod(toPodView(pod('p', { requests: { cpu: '500m' } })), HOSTS, cache, {
       preference: 'capacity',

@@ -460,6 +460,47 @@ describe('Multi-Cluster Services in the sandbox', () => {
     });
   });
 
+  describe('the upstream conformance fixture', () => {
+    it('hello (tcp:42/TCP, udp:42/UDP, ClientIP 10 s, PreferDualStack) imports with equal ports, affinity and one IP per family; bare SRV gives one record', async () => {
+      const ns = newNamespace('mcs-conformance');
+      apply('leaf-1', {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'hello', namespace: ns },
+        spec: {
+          selector: { app: 'hello' },
+          ports: [
+            { name: 'tcp', port: 42, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+            { name: 'udp', port: 42, protocol: 'UDP' },
+          ],
+          sessionAffinity: 'ClientIP',
+          sessionAffinityConfig: { clientIP: { timeoutSeconds: 10 } },
+          ipFamilyPolicy: 'PreferDualStack',
+        },
+      });
+      apply('leaf-1', serviceExport(ns, 'hello'));
+      for (const c of CLUSTERS) {
+        const imp = await eventually(
+          () => importOf(c, ns, 'hello') ?? Promise.reject(new Error(`no import in ${c}`)),
+        );
+        expect([...imp.spec.ports].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''))).toEqual([
+          { name: 'tcp', protocol: 'TCP', port: 42, appProtocol: 'kubernetes.io/h2c' },
+          { name: 'udp', protocol: 'UDP', port: 42 },
+        ]);
+        expect(imp.spec.sessionAffinity).toBe('ClientIP');
+        expect(imp.spec.sessionAffinityConfig).toEqual({ clientIP: { timeoutSeconds: 10 } });
+        expect(imp.spec.ips?.length).toBeGreaterThan(0);
+        expect(imp.spec.ips?.length).toBe(imp.spec.ipFamilies?.length);
+      }
+      await eventually(() =>
+        expect(dig(`hello.${ns}.svc.clusterset.local.`, 'SRV').answers).toEqual([
+          `0 100 42 hello.${ns}.svc.clusterset.local.`,
+        ]),
+      );
+      expect(dig(`hello.${ns}.svc.clusterset.local.`, 'AAAA')).toEqual({ status: 'NOERROR', answers: [] }); // single-stack sandbox
+    });
+  });
+
   describe('API versions and member discovery', () => {
     it('a ServiceExport written as v1alpha1 is exported like a v1beta1 one', async () => {
       const ns = newNamespace();

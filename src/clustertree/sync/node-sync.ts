@@ -113,15 +113,17 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
   const plans = planVirtualNodes(cluster, state?.nodes ?? []);
   let recovered = false;
   for (const plan of plans) {
-    const prev = byName.get(plan.name);
+    let prev = byName.get(plan.name);
     if (!prev) {
-      // A host node of that name that is not ours (a real node, or another cluster's) is left alone.
+      // Another worker may have just created it; a host node of that name that is not ours
+      // (a real node, or another cluster's) is left alone.
       const other = await ctx.host.getOrUndefined<Node>('v1', 'Node', plan.name);
-      if (other) {
+      if (other && other.metadata?.annotations?.[ANNOTATION_OWNED_BY_CLUSTER] !== clusterName) {
         ctx.log.warn('a host node with the virtual node name exists and is not ours', { cluster: clusterName, node: plan.name });
         continue;
       }
-      if (!state) continue; // never create nodes for a leaf we cannot see
+      prev = other;
+      if (!prev && !state) continue; // never create nodes for a leaf we cannot see
     }
     const wasReady = prev?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     if (state && prev && !wasReady) recovered = true;

@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { describeError } from '../../common/errors.js';
+import { isNotFound } from '../../common/kube.js';
 import { errorFields, type Logger } from '../../common/logger.js';
 import {
   LABEL_APP_MANAGED_BY,
@@ -202,6 +203,11 @@ export class McsController {
       this.writes.inc({ cluster: m.name, kind, op });
       this.opts.log.debug(`${op} ${kind}`, { cluster: m.name, object: what });
     } catch (e) {
+      // The object went away between the watch event and the write: the next pass sees that.
+      if (isNotFound(e)) {
+        this.opts.log.debug('object gone before write', { cluster: m.name, kind, op, object: what });
+        return;
+      }
       this.errors.inc({ cluster: m.name });
       this.lastError = `${m.name}: ${op} ${kind} ${what}: ${describeError(e)}`;
       this.opts.log.warn('write failed', { cluster: m.name, kind, op, object: what, ...errorFields(e) });

@@ -4,9 +4,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
 import { DEFAULT_NAMESPACE, DEFAULT_SCHEDULER_NAME } from '../../api/constants.js';
 import { UserError } from '../../common/errors.js';
-import { createLogger } from '../../common/logger.js';
-import { SecretCertStore } from '../../webhooks/cert-store.js';
-import { DEFAULT_SERVICE_NAME } from '../../webhooks/certificates.js';
+import { createLogger, errorFields } from '../../common/logger.js';
+import { CertRotator } from '../../webhooks/cert-rotator.js';
+import { FileCertStore, MemoryCertStore, SecretCertStore } from '../../webhooks/cert-store.js';
+import { DEFAULT_SERVICE_NAME, LOOPBACK_IPS, caBundleOf, servingNames } from '../../webhooks/certificates.js';
 import { renderWebhookConfigurations } from '../../webhooks/configurations.js';
 import { InformerSources } from '../../webhooks/informer-sources.js';
 import { startWebhookServer } from '../../webhooks/server.js';
@@ -85,8 +86,34 @@ export function webhooksCommand(): Command {
           'no --cert-dir or --cert-secret: a new CA is made at every start, so registered caBundles go stale',
         );
       }
+      const store = flags.certSecret
+        ? new SecretCertStore(kc, flags.certSecret.namespace, flags.certSecret.name)
+        : flags.certDir
+          ? new FileCertStore(flags.certDir)
+          : new MemoryCertStore();
+      if (flags.configurationsOut) {
+        // Written before the server listens, so whoever waits for /readyz finds the file.
+        // The server then reuses this PKI (the caBundle depends on the CA alone).
+        const bundle = await new CertRotator(store, {
+          dnsNames: servingNames(flags.serviceName, flags.namespace),
+          ipAddresses: LOOPBACK_IPS,
+          logger: log,
+        }).ensure();
+        const target = flags.url
+          ? { url: flags.url }
+          : { service: { name: flags.serviceName, namespace: flags.namespace } };
+        const { mutating, validating } = renderWebhookConfigurations({
+          target,
+          caBundle: caBundleOf(bundle.ca.cert),
+        });
+        await writeFile(flags.configurationsOut, `${stringify(mutating)}---\n${stringify(validating)}`);
+      }
       const sources = new InformerSources(kc, log);
-      await sources.start();
+      // Serve at once: /readyz stays 503 until the first lists arrive (CRDs may be installed
+      // after this process starts), and the informers keep retrying meanwhile.
+      sources
+        .start()
+        .catch((err: unknown) => log.warn('policies not listed yet; still retrying', errorFields(err)));
       const server = await startWebhookServer({
         port: flags.port,
         host: flags.host,
@@ -96,18 +123,8 @@ export function webhooksCommand(): Command {
         policies: sources,
         clusters: sources,
         logger: log,
-        ...(flags.certDir ? { certDir: flags.certDir } : {}),
-        ...(flags.certSecret
-          ? { certStore: new SecretCertStore(kc, flags.certSecret.namespace, flags.certSecret.name) }
-          : {}),
+        certStore: store,
       });
-      if (flags.configurationsOut) {
-        const target = flags.url
-          ? { url: flags.url }
-          : { service: { name: flags.serviceName, namespace: flags.namespace } };
-        const { mutating, validating } = renderWebhookConfigurations({ target, caBundle: server.caBundle });
-        await writeFile(flags.configurationsOut, `${stringify(mutating)}---\n${stringify(validating)}`);
-      }
       process.stdout.write(`kosmos webhooks listening on ${server.url}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());

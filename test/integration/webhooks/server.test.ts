@@ -2,7 +2,7 @@ import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_VERSION, GROUP, LABEL_NODE } from '../../../src/api/constants.js';
+import { API_VERSION, DEFAULT_SCHEDULER_NAME, GROUP, LABEL_NODE } from '../../../src/api/constants.js';
 import { createLogger } from '../../../src/common/logger.js';
 import {
   createWebhookHandler,
@@ -57,7 +57,7 @@ describe('webhook HTTP adapter', () => {
     expect(res.body.response.allowed).toBe(true);
     expect(res.body.response.patchType).toBe('JSONPatch');
     const mutated = applySpecPatch(p, res.body.response.patch);
-    expect(mutated.spec.schedulerName).toBe('kosmos-scheduler');
+    expect(mutated.spec.schedulerName).toBe(DEFAULT_SCHEDULER_NAME);
     expect(mutated.spec.tolerations).toEqual([{ key: LABEL_NODE, operator: 'Exists', effect: 'NoSchedule' }]);
   });
 

@@ -39,8 +39,15 @@ export function parseNatSave(text: string): IptablesRule[] | undefined {
   return out;
 }
 
-export async function loadNat(f: Family): Promise<IptablesRule[] | undefined> {
-  return parseNatSave(await run(bin(f, 'save'), ['-t', 'nat']));
+export interface NatRead {
+  rules: IptablesRule[] | undefined;
+  /** iptables-nft keeps rules in nftables, whose generation number tells whether anything changed. */
+  nftBackend: boolean;
+}
+
+export async function loadNat(f: Family): Promise<NatRead> {
+  const text = await run(bin(f, 'save'), ['-t', 'nat']);
+  return { rules: parseNatSave(text), nftBackend: /iptables-nft-save|ip6tables-nft-save/.test(text) };
 }
 
 /** The restore input that makes the CLUSTERLINK chains hold exactly `rules` (declaring a chain flushes it). */

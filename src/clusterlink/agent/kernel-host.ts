@@ -3,6 +3,7 @@ import type { Family } from '../netconfig/ip.js';
 import type { HostState, Plan } from './diff.js';
 import { loadNat, writeNat } from './iptables.js';
 import { NetlinkHost } from './netlink-host.js';
+import { NftGeneration } from './nft-generation.js';
 
 export interface HostPort {
   /** `natFamilies`: families whose desired spec has NAT rules (their chains are always read). */
@@ -15,6 +16,9 @@ export class KernelHost implements HostPort {
   private readonly nl: NetlinkHost;
   /** Whether the last read of a family found CLUSTERLINK rules; unknown until read once. */
   private readonly natSeen: Partial<Record<Family, boolean>> = {};
+  private readonly gen = new NftGeneration();
+  /** Last read per family with the nftables generation it was read at (nft backend only). */
+  private readonly natCache: Partial<Record<Family, { gen: number; rules: HostState['iptables'][4] }>> = {};
 
   constructor(inFlight?: number) {
     this.nl = new NetlinkHost(inFlight);
@@ -25,10 +29,17 @@ export class KernelHost implements HostPort {
     // IPv4-only node that saves an ip6tables-save process on every resync. Stale rules are
     // still found, because a family is read until a read finds its chains empty.
     const read = (f: Family) => natFamilies.includes(f) || this.natSeen[f] !== false;
+    // With iptables-nft, an unchanged nftables generation means unchanged rules: the cached
+    // read stands and no iptables-save process starts (the bulk of a no-change resync).
+    const gen = await this.gen.current();
     const nat = async (f: Family) => {
       if (!read(f)) return undefined;
-      const rules = await loadNat(f);
+      const cached = this.natCache[f];
+      if (gen !== undefined && cached && cached.gen === gen) return cached.rules;
+      const { rules, nftBackend } = await loadNat(f);
       this.natSeen[f] = (rules?.length ?? 0) > 0;
+      if (gen !== undefined && nftBackend) this.natCache[f] = { gen, rules };
+      else delete this.natCache[f];
       return rules;
     };
     // iptables-save runs as a separate process: overlap it with the netlink dumps.
@@ -52,5 +63,6 @@ export class KernelHost implements HostPort {
 
   close(): void {
     this.nl.close();
+    this.gen.close();
   }
 }

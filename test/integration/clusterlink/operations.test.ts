@@ -121,6 +121,38 @@ describe('ClusterLink agent and elector operations on real network namespaces', 
     expect(await run('bridge', ['-n', ns, 'fdb', 'show', 'dev', 'vx-local'])).toContain(`${mac} dst ${dst}`);
   });
 
+  it('GIVEN a NAT rule of the gateway deleted by hand THEN the agent puts it back within 30 s', async () => {
+    const gw = (await lab.store().listClusterNodes()).find(
+      (n) => n.spec.clusterName === A && n.spec.roles?.includes('gateway'),
+    );
+    const ns = gw?.metadata.name ?? '';
+    const nat = () =>
+      run('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-S', 'CLUSTERLINK-POSTROUTING']);
+    const before = await nat();
+    expect(before).toContain('-A CLUSTERLINK-POSTROUTING -s 210.0.0.0/8 -o vx-bridge -j MASQUERADE');
+    await run('ip', [
+      'netns',
+      'exec',
+      ns,
+      'iptables',
+      '-t',
+      'nat',
+      '-D',
+      'CLUSTERLINK-POSTROUTING',
+      '-s',
+      '210.0.0.0/8',
+      '-o',
+      'vx-bridge',
+      '-j',
+      'MASQUERADE',
+    ]);
+    expect(await nat()).not.toContain('-s 210.0.0.0/8 -o vx-bridge');
+    const repaired = await until(30_000, async () =>
+      (await nat()).includes('-s 210.0.0.0/8 -o vx-bridge -j MASQUERADE') ? true : undefined,
+    );
+    expect(repaired, `NAT rule on ${ns} not repaired within 30 s`).toBe(true);
+  });
+
   it('GIVEN a NodeConfig with an unparsable CIDR THEN the node keeps its previous state and status.error names the field', async () => {
     const ns = `${B}-n2`;
     const store = lab.store();

@@ -119,7 +119,6 @@ export async function benchClustertree(): Promise<BenchRow[]> {
           spec: {
             nodeSelector: { 'kosmos.io/node': 'true' },
             tolerations: [{ key: 'kosmos.io/node', operator: 'Exists', effect: 'NoSchedule' }],
-            automountServiceAccountToken: false,
             containers: [{ name: 'main', image: 'nginx' }],
           },
         },

@@ -7,6 +7,8 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { SandboxState } from '../../src/cli/sandbox/state.js';
+import type { Pod } from '../../src/api/core.js';
+import { KubeClient } from '../../src/common/kube.js';
 import { kubectl, sleep } from './harness.js';
 
 export const CLUSTERTREE = join(process.cwd(), 'dist', 'clustertree', 'main.js');
@@ -139,3 +141,10 @@ export function deployment(name: string, namespace: string, replicas: number, no
 }
 
 export const ready = (node: Item): string | undefined => node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+
+/** Pods through the API rather than kubectl: polling a burst on a loaded machine must not spawn processes. */
+export async function listPods(client: KubeClient, namespace: string, labelSelector: string): Promise<Pod[]> {
+  return (await client.list<Pod>('v1', 'Pod', { namespace, labelSelector })).items;
+}
+
+export const clientOf = (kubeconfig: string): KubeClient => KubeClient.fromFile(kubeconfig);

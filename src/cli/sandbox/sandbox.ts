@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { API_VERSION } from '../../api/constants.js';
 import { KINDS } from '../../api/kinds.js';
 import { crdFor } from '../../api/crds.js';
 import type { Node } from '../../api/core.js';
@@ -169,6 +170,20 @@ async function applyCrds(client: KubeClient): Promise<void> {
       if (Date.now() > deadline)
         throw new KosmosError(`CRD ${info.plural}.kosmos.io not established after 60s`);
       await sleep(200);
+    }
+  }
+  // Established is not yet servable: until its storage is initialised a new CRD answers
+  // 429. Components started next must find every kind listable.
+  for (const info of KINDS) {
+    for (;;) {
+      try {
+        await client.list(API_VERSION, info.kind);
+        break;
+      } catch (e) {
+        if (Date.now() > deadline)
+          throw new KosmosError(`kind ${info.kind} not listable after 60s`, { cause: e });
+        await sleep(200);
+      }
     }
   }
 }

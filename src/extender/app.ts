@@ -108,6 +108,14 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
   const { cache, store } = deps;
   const holds = new HoldSync(deps.holds ?? new MemoryHoldStore(), cache.members);
   // A pod seen in its leaf (or deleted) releases its hold everywhere, not only here.
+  // A deleted pod's domain reservation must not hold a slot a replacement pod needs.
+  cache.onReservationGone = (policy, uid) => {
+    store
+      .release(policy, uid)
+      .catch((err: unknown) =>
+        log.debug('releasing a reservation failed', { policy, uid, ...errorFields(err) }),
+      );
+  };
   cache.onHolderGone = (holder) => {
     holds
       .drop(holder)

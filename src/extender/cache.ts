@@ -4,6 +4,7 @@
  * PlacementWorld interface. Pods are kept slim (labels, node, requests), so 50 000 pods cost
  * tens of megabytes, not the size of their full objects.
  */
+import { LABEL_WORKLOAD_POLICY } from '../api/constants.js';
 import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from '../api/core.js';
 import type { Cluster, ClusterDistributionPolicy, DistributionPolicy, WorkloadPolicy } from '../api/kinds.js';
 import type { LabelSelector } from '../api/meta.js';
@@ -78,6 +79,8 @@ export class ExtenderCache implements PlacementWorld {
   readonly members = new FitIndex();
   /** Called when a pod that held member capacity was seen in its leaf, or deleted. */
   onHolderGone: ((holder: string) => void) | undefined;
+  /** Called when a pod that opted into a WorkloadPolicy ("namespace/name") was deleted. */
+  onReservationGone: ((policy: string, uid: string) => void) | undefined;
   readonly hosts = new FitIndex();
   /** Free capacity of host nodes is tracked only for the `capacity` preference (it costs memory per pod). */
   readonly hostCapacity: boolean;
@@ -188,6 +191,8 @@ export class ExtenderCache implements PlacementWorld {
     for (const r of this.reservations.values()) r.delete(uid);
     const holder = key(slim.namespace, slim.name);
     if (this.members.holdsOf(holder).length > 0) this.onHolderGone?.(holder);
+    const wlp = slim.labels[LABEL_WORKLOAD_POLICY];
+    if (wlp) this.onReservationGone?.(key(slim.namespace, wlp), uid);
   }
 
   pod(namespace: string, name: string): SlimPod | undefined {

@@ -6,7 +6,18 @@ import type { ExtenderCache } from '../../../src/extender/cache.js';
 import type { EventRecorder, PodBinder, PodRef } from '../../../src/extender/kube-adapters.js';
 import { MemoryReservationStore } from '../../../src/extender/reservations/memory-store.js';
 import { startExtender, type RunningExtender } from '../../../src/extender/server.js';
-import { ALL, TERMS, cdp, hostNode, leafNode, memberNode, pod, smallWorld } from './fixtures.js';
+import {
+  ALL,
+  TERMS,
+  WLP_LABEL,
+  cdp,
+  hostNode,
+  leafNode,
+  memberNode,
+  pod,
+  smallWorld,
+  wlp,
+} from './fixtures.js';
 
 class FakeBinder implements PodBinder {
   bound: [PodRef, string][] = [];
@@ -346,5 +357,39 @@ describe('startExtender', () => {
       .send({ PodName: 'x', PodNamespace: 'default', PodUID: 'u', Node: 'host-1' })
       .expect(200);
     expect(res.body.Error).toBe('this extender has no apiserver connection to bind with');
+  });
+});
+
+describe('pods deleted between filter and bind', () => {
+  it('give their WorkloadPolicy slot back at once, so a replacement pod is not refused for the TTL', async () => {
+    const cache = smallWorld();
+    cache.upsertNode(leafNode('kosmos-leaf-9', 'leaf-9'));
+    cache.upsertWorkloadPolicy(
+      wlp('one', 'default', {
+        topologyKey: 'kosmos.io/cluster',
+        labelSelector: { matchLabels: { app: 'w' } },
+        allocationType: 'Required',
+        allocationPolicy: [{ name: 'leaf-9', replicas: 1 }],
+      }),
+    );
+    const store = new MemoryReservationStore();
+    const { app } = createExtenderApp({ cache, store, logger: silent });
+    const labels = { app: 'w', [WLP_LABEL]: 'one' };
+    const first = pod('w-1', { labels });
+    cache.upsertPod(first);
+    await request(app)
+      .post('/filter')
+      .send({ Pod: first, NodeNames: ['kosmos-leaf-9'] })
+      .expect(200);
+    const refused = await request(app)
+      .post('/filter')
+      .send({ Pod: pod('w-2', { labels }), NodeNames: ['kosmos-leaf-9'] });
+    expect(refused.body.NodeNames).toEqual([]);
+    cache.deletePod(first);
+    await new Promise((r) => setImmediate(r));
+    const admitted = await request(app)
+      .post('/filter')
+      .send({ Pod: pod('w-3', { labels }), NodeNames: ['kosmos-leaf-9'] });
+    expect(admitted.body.NodeNames).toEqual(['kosmos-leaf-9']);
   });
 });

@@ -77,6 +77,16 @@ export function respond(
   return { response, rcode: answer.rcode };
 }
 
+const CACHE_MAX = 10_000;
+
+/** Everything of a query that shapes the answer, besides the id; undefined when not cacheable. */
+function cacheKey(request: Packet): string | undefined {
+  const q = request.questions[0];
+  if (!q || request.questions.length !== 1 || request.header.opcode !== 0) return undefined;
+  const edns = request.additionals.some((r) => r.type === Packet.TYPE.EDNS) ? 1 : 0;
+  return `${q.name}|${q.type}|${q.class}|${request.header.rd}|${edns}`;
+}
+
 export async function startDnsServer(opts: DnsServerOptions): Promise<RunningDnsServer> {
   const queries = opts.registry
     ? new Counter({
@@ -86,6 +96,10 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<RunningDns
         registers: [opts.registry],
       })
     : undefined;
+  // Encoding dominates the cost of an answer (dns2 compresses names), so encoded answers are
+  // reused until the index changes; only the message id differs between identical questions.
+  const cache = new Map<string, { wire: Buffer; rcode: string }>();
+  let cachedIndex: ImportIndex | undefined;
   const server = dns2.createServer({
     udp: { type: isIPv6(opts.address) ? 'udp6' : 'udp4' },
     tcp: true,
@@ -93,9 +107,31 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<RunningDns
       try {
         // A response (QR=1) sent to us is not a question: answering could start a loop.
         if (request.header.qr === 1) return;
-        const { response, rcode } = respond(request, opts.resolve, opts.index(), opts.serial?.() ?? 1);
+        const index = opts.index();
+        if (index !== cachedIndex) {
+          cache.clear();
+          cachedIndex = index;
+        }
+        const key = cacheKey(request);
+        const hit = key === undefined ? undefined : cache.get(key);
+        if (hit) {
+          const buf = Buffer.from(hit.wire);
+          buf.writeUInt16BE(request.header.id, 0);
+          queries?.inc({ rcode: hit.rcode });
+          void send(buf).catch((e: unknown) => opts.log.debug('send failed', errorFields(e)));
+          return;
+        }
+        const { response, rcode } = respond(request, opts.resolve, index, opts.serial?.() ?? 1);
         queries?.inc({ rcode });
-        void send(response).catch((e: unknown) => opts.log.debug('send failed', errorFields(e)));
+        const wire = response.toBuffer();
+        // Only answers that fit any UDP budget are reused: dns2 sends raw buffers as they are.
+        if (key !== undefined && index !== undefined && wire.length <= 512) {
+          if (cache.size >= CACHE_MAX) cache.clear();
+          cache.set(key, { wire, rcode });
+        }
+        void send(wire.length <= 512 ? wire : response).catch((e: unknown) =>
+          opts.log.debug('send failed', errorFields(e)),
+        );
       } catch (e) {
         opts.log.warn('query failed; answering SERVFAIL', errorFields(e));
         const r = Packet.createResponseFromRequest(request);

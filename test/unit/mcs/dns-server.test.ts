@@ -9,7 +9,7 @@ import { startDnsServer, type RunningDnsServer } from '../../../src/mcs/dns/serv
 
 const { Packet } = dns2;
 type Pkt = InstanceType<typeof Packet>;
-const index = buildIndex(
+let index = buildIndex(
   [
     {
       metadata: { name: 'web', namespace: 'app' },
@@ -102,6 +102,29 @@ describe('the clusterset.local DNS server on loopback', () => {
   it('garbage gets no reply and the server keeps answering', async () => {
     expect(await udp(Buffer.from([0xde, 0xad]), 300)).toBeUndefined();
     expect((await udp(query('web.app.svc.clusterset.local', Packet.TYPE.A)))?.answers).toHaveLength(1);
+  });
+
+  it('a repeated question gets its own id back, and a changed index changes the answer at once', async () => {
+    const a = await udp(query('web.app.svc.clusterset.local', Packet.TYPE.A, 100));
+    const b = await udp(query('web.app.svc.clusterset.local', Packet.TYPE.A, 200));
+    expect([a?.header.id, b?.header.id]).toEqual([100, 200]);
+    const before = index;
+    index = buildIndex(
+      [
+        {
+          metadata: { name: 'web', namespace: 'app' },
+          spec: { type: 'ClusterSetIP', ips: ['172.31.0.10'], ports: [] },
+        },
+      ],
+      [],
+    );
+    try {
+      expect(
+        (await udp(query('web.app.svc.clusterset.local', Packet.TYPE.A, 300)))?.answers.map((x) => x.address),
+      ).toEqual(['172.31.0.10']);
+    } finally {
+      index = before;
+    }
   });
 
   it('answers SERVFAIL until its caches have synced', async () => {

@@ -73,3 +73,25 @@ export const CHAIN_POSTROUTING = 'CLUSTERLINK-POSTROUTING';
 export const AUTO_SELECT_INTERFACE = '*';
 export const DEFAULT_LOCAL_CIDRS = { ip: '210.0.0.0/8', ip6: '9480::/16' } as const;
 export const DEFAULT_BRIDGE_CIDRS = { ip: '220.0.0.0/8', ip6: '9470::/16' } as const;
+
+/**
+ * Kubernetes' own keys that Kosmos reads. Labels that Kubernetes' controllers put on the
+ * pods they create decide how a generated topology spread constraint selects "the pods of
+ * the same workload".
+ */
+export const DEFAULT_KUBE_SCHEDULER = 'default-scheduler';
+/** Namespace label the apiserver sets on every namespace; the webhook configurations select on it. */
+export const LABEL_NAMESPACE_NAME = 'kubernetes.io/metadata.name';
+/** Differs between revisions of one Deployment: matchLabelKeys, so a rollout's new ReplicaSet spreads on its own. */
+export const LABEL_POD_TEMPLATE_HASH = 'pod-template-hash';
+/**
+ * Never copied into a generated labelSelector: per-revision labels (they would pin the
+ * selector to one revision) and per-pod labels (they would select only the pod itself).
+ */
+export const NON_WORKLOAD_LABELS: readonly string[] = [
+  LABEL_POD_TEMPLATE_HASH,
+  'controller-revision-hash',
+  'statefulset.kubernetes.io/pod-name',
+  'apps.kubernetes.io/pod-index',
+  'batch.kubernetes.io/job-completion-index',
+];

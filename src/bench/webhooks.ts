@@ -13,7 +13,7 @@ import { Agent, createServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { API_VERSION, LABEL_CLUSTER, LABEL_ZONE } from '../api/constants.js';
+import { API_VERSION, LABEL_CLUSTER, LABEL_POD_TEMPLATE_HASH, LABEL_ZONE } from '../api/constants.js';
 import type { Pod } from '../api/core.js';
 import type { PolicyObject } from '../common/distribution-policy.js';
 import { createLogger } from '../common/logger.js';
@@ -23,7 +23,6 @@ import { LOOPBACK_IPS, servingNames } from '../webhooks/certificates.js';
 import { mutatePod } from '../webhooks/pod-mutator.js';
 import { startWebhookServer } from '../webhooks/server.js';
 import { InMemorySources } from '../webhooks/sources.js';
-import { LABEL_POD_TEMPLATE_HASH } from '../webhooks/workload-labels.js';
 import type { BenchRow } from './types.js';
 
 const SUITE = 'webhooks';

@@ -4,14 +4,13 @@
  * the term's topology fields into spread constraints and node affinity. Pure: pod and
  * policies in, JSONPatch out. Applying the result to its own output changes nothing.
  */
-import { DEFAULT_SCHEDULER_NAME, TAINT_NODE } from '../api/constants.js';
+import { DEFAULT_KUBE_SCHEDULER, DEFAULT_SCHEDULER_NAME, TAINT_NODE } from '../api/constants.js';
 import type { Pod, PodSpec, Toleration } from '../api/core.js';
 import { allowsLeafNodes, describePolicy, type PolicyObject } from '../common/distribution-policy.js';
 import { toleratedBy } from '../common/selectors.js';
 import { resolveAtAdmission } from './admission-pod.js';
 import type { JsonPatchOp } from './review.js';
 import { applyTopology } from './topology.js';
-import { DEFAULT_KUBE_SCHEDULER } from './workload-labels.js';
 
 export interface PodMutationOptions {
   schedulerName?: string;

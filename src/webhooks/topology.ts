@@ -5,10 +5,9 @@
  * Both merges are idempotent: what is already there is never added again, and what the
  * user wrote for the same key wins over the policy's default.
  */
-import { LABEL_NODE } from '../api/constants.js';
+import { LABEL_NODE, LABEL_POD_TEMPLATE_HASH, NON_WORKLOAD_LABELS } from '../api/constants.js';
 import type { Affinity, NodeSelectorRequirement, Pod, TopologySpreadConstraint } from '../api/core.js';
 import type { PolicyTerm } from '../api/kinds.js';
-import { LABEL_POD_TEMPLATE_HASH, NON_WORKLOAD_LABELS } from './workload-labels.js';
 
 export interface TopologyResult {
   topologySpreadConstraints?: TopologySpreadConstraint[];

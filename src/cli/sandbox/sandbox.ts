@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { API_VERSION } from '../../api/constants.js';
+import { API_VERSION, DEFAULT_KUBE_SCHEDULER } from '../../api/constants.js';
 import { KINDS } from '../../api/kinds.js';
 import { crdFor } from '../../api/crds.js';
 import type { Node } from '../../api/core.js';
@@ -339,7 +339,10 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
     let schedFile = cluster.name === HOST_CLUSTER ? await hostSchedulerConfig(ctx) : undefined;
     if (!schedFile) {
       schedFile = join(files.dir, 'kube-scheduler.yaml');
-      writeFileSync(schedFile, schedulerConfig(files.kubeconfig, [{ schedulerName: 'default-scheduler' }]));
+      writeFileSync(
+        schedFile,
+        schedulerConfig(files.kubeconfig, [{ schedulerName: DEFAULT_KUBE_SCHEDULER }]),
+      );
     }
     started.push(
       await ensureComponent(

@@ -3,7 +3,7 @@ import { DEFAULT_SCHEDULER_NAME, LABEL_CLUSTER, LABEL_NODE, LABEL_ZONE } from '.
 import type { Pod } from '../../../src/api/core.js';
 import type { PolicyTerm } from '../../../src/api/kinds.js';
 import { LEAF_TOLERATION, mutatePod } from '../../../src/webhooks/pod-mutator.js';
-import { LABEL_POD_TEMPLATE_HASH } from '../../../src/webhooks/workload-labels.js';
+import { LABEL_POD_TEMPLATE_HASH } from '../../../src/api/constants.js';
 import { cdp, dp, pod } from './fixtures.js';
 
 const web = { labelSelector: { matchLabels: { app: 'web' } }, policyName: 't' };

@@ -1,0 +1,113 @@
+/**
+ * What `npm start` gives a newcomer: the full sandbox (no --bare) with every Kosmos
+ * component, the leaves joined, and a Deployment applied to the host running in the leaves.
+ */
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
+
+const dir = newSandboxDir();
+const kc = (cluster: string) => `${dir}/${cluster}/kubeconfig`;
+
+interface PodJson {
+  metadata: { name: string };
+  spec: { nodeName?: string };
+  status: { phase?: string; podIP?: string };
+}
+const podsOf = (cluster: string, selector: string) =>
+  (
+    JSON.parse(
+      kubectl(kc(cluster), ['get', 'pods', '-n', 'default', '-l', selector, '-o', 'json']).stdout,
+    ) as { items: PodJson[] }
+  ).items;
+
+describe('the full sandbox (npm start)', () => {
+  beforeAll(async () => {
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--with-guide']);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toContain('Kosmos sandbox is up.');
+  });
+
+  afterAll(async () => {
+    await kosmosctl(dir, ['sandbox', 'down']);
+    rmSync(dirname(dir), { recursive: true, force: true });
+  });
+
+  it('every Kosmos component runs and is healthy', async () => {
+    const r = await kosmosctl(dir, ['sandbox', 'status']);
+    expect(r.code, r.stdout).toBe(0);
+    for (const component of ['extender', 'webhooks', 'clustertree', 'mcs-controller', 'mcs-dns']) {
+      expect(r.stdout).toMatch(new RegExp(`^${component}\\s+host\\s+\\d+\\s+\\d+\\s+yes$`, 'm'));
+    }
+  });
+
+  it('the leaves are joined: one Ready virtual node per leaf cluster in the host', async () => {
+    await eventually(() => {
+      const r = kubectl(kc('host'), ['get', 'nodes', '-l', 'kosmos.io/node=true', '--no-headers']);
+      expect(r.stdout).toMatch(/^kosmos-leaf-1\s+Ready\s/m);
+      expect(r.stdout).toMatch(/^kosmos-leaf-2\s+Ready\s/m);
+    }, 60_000);
+  });
+
+  it('a Deployment a policy sends to the leaves runs there and shows Running in the host', async () => {
+    const apply = kubectl(
+      kc('host'),
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'kosmos.io/v1alpha1',
+            kind: 'ClusterDistributionPolicy',
+            metadata: { name: 'web-to-leaves' },
+            spec: {
+              resourceSelectors: [{ labelSelector: { matchLabels: { app: 'web' } }, policyName: 'leaf' }],
+              policyTerms: [{ name: 'leaf', nodeType: 'leaf' }],
+            },
+          },
+          {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: 'web', namespace: 'default' },
+            spec: {
+              replicas: 6,
+              selector: { matchLabels: { app: 'web' } },
+              template: {
+                metadata: { labels: { app: 'web' } },
+                spec: {
+                  containers: [{ name: 'web', image: 'nginx', resources: { requests: { cpu: '100m' } } }],
+                },
+              },
+            },
+          },
+        ],
+      }),
+    );
+    expect(apply.code, apply.stderr).toBe(0);
+    const hostPods = await eventually(() => {
+      const pods = podsOf('host', 'app=web');
+      const running = pods.filter((p) => p.status.phase === 'Running' && p.status.podIP);
+      if (running.length !== 6) throw new Error(`${running.length}/6 Running`);
+      return pods;
+    }, 120_000);
+    for (const p of hostPods) expect(p.spec.nodeName).toMatch(/^kosmos-leaf-[12]$/);
+    const inLeaves = [...podsOf('leaf-1', 'app=web'), ...podsOf('leaf-2', 'app=web')];
+    expect(inLeaves.map((p) => p.metadata.name).sort()).toEqual(hostPods.map((p) => p.metadata.name).sort());
+    // The host shows the leaf's pod IP (from the leaf's pod CIDR).
+    for (const p of hostPods) {
+      const leaf = inLeaves.find((l) => l.metadata.name === p.metadata.name)!;
+      expect(p.status.podIP).toBe(leaf.status.podIP);
+    }
+    const logs = kubectl(kc('host'), ['logs', hostPods[0]!.metadata.name]);
+    expect(logs.stdout).toMatch(/kosmos sandbox: a container of cluster leaf-[12]/);
+  });
+
+  it('a second up changes nothing and keeps the leaves joined once', async () => {
+    const again = await kosmosctl(dir, ['sandbox', 'up']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('starting');
+    expect(again.stderr).not.toContain('joining');
+  });
+});

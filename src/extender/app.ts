@@ -161,6 +161,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
       for (let attempt = 1; !decision; attempt++) {
         const basis = await holds.refresh();
         // A pod filtered again (a retry) must not be blocked by its own earlier holds.
+        const hadHolds = cache.members.holdsOf(holder).length > 0;
         cache.members.setHolder(holder, []);
         const d = await decideFilter(pod, names, {
           cache,
@@ -169,8 +170,11 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
           ...(world === cache ? {} : { world }),
         });
         const placements = needsHolds ? burstHolds(pod, d.passedLeaves ?? []) : [];
-        if (placements.length === 0 || (await holds.place(holder, placements, tentativeTtlMs, basis)))
+        if (placements.length === 0) {
+          // Nothing to hold now: the earlier holds must not linger for other pods either.
+          if (hadHolds) await holds.drop(holder);
           decision = d;
+        } else if (await holds.place(holder, placements, tentativeTtlMs, basis)) decision = d;
         else if (attempt >= 5) decision = withoutLeaves(d, world);
       }
       recent.set(pod);

@@ -393,3 +393,25 @@ describe('pods deleted between filter and bind', () => {
     expect(admitted.body.NodeNames).toEqual(['kosmos-leaf-9']);
   });
 });
+
+describe('holds of a pod filtered again', () => {
+  it('are given back when the pod no longer passes any leaf', async () => {
+    const { app, cache } = setup();
+    const p = pod('leafy-h', { requests: { cpu: '3' } });
+    await request(app)
+      .post('/filter')
+      .send({ Pod: p, NodeNames: ['kosmos-leaf-1'] })
+      .expect(200);
+    expect(cache.members.holdCount()).toBe(1);
+    // Retried with only host candidates (its policy rejects them): nothing passes, nothing is held.
+    await request(app)
+      .post('/filter')
+      .send({ Pod: p, NodeNames: ['host-1'] })
+      .expect(200);
+    expect(cache.members.holdCount()).toBe(0);
+    const other = await request(app)
+      .post('/filter')
+      .send({ Pod: pod('q', { requests: { cpu: '3' } }), NodeNames: ['kosmos-leaf-1'] });
+    expect(other.body.NodeNames).toEqual(['kosmos-leaf-1']);
+  });
+});

@@ -80,7 +80,8 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       const name = leafPod.metadata?.name ?? '';
       const hostPod = ctx.caches.pods.get(ns, name);
       if (hostPod && statusInSync(hostPod, leafPod)) return;
-      enqueue({ type: 'status', cluster, namespace: ns, name }, leafPod.metadata?.resourceVersion ?? 'x');
+      const rv = leafPod.metadata?.resourceVersion ?? 'x';
+      enqueue({ type: 'status', cluster, namespace: ns, name, rv }, rv);
     },
     onDelete: (leafPod) => {
       const ns = leafPod.metadata?.namespace ?? '';
@@ -100,7 +101,7 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     const rv = pod.metadata?.resourceVersion ?? 'x';
     const lifecycle = !old || old.spec.nodeName !== pod.spec.nodeName || old.metadata?.deletionTimestamp !== pod.metadata?.deletionTimestamp;
     if (lifecycle) {
-      enqueue({ type: 'pod', cluster, namespace: ns, name }, rv);
+      enqueue({ type: 'pod', cluster, namespace: ns, name, rv }, rv);
       return;
     }
     // Someone else changed the host status (the node lifecycle controller): restore the leaf's.
@@ -235,10 +236,10 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     try {
       switch (d.type) {
         case 'pod':
-          await syncPod(ctx, d.cluster, d.namespace, d.name);
+          await syncPod(ctx, d.cluster, d.namespace, d.name, d.rv);
           break;
         case 'status':
-          await syncPodStatus(ctx, d.cluster, d.namespace, d.name);
+          await syncPodStatus(ctx, d.cluster, d.namespace, d.name, d.rv);
           break;
         case 'deps': {
           const leaf = leaves.get(d.cluster);

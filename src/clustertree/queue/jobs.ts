@@ -3,13 +3,16 @@
  * read the current state from the apiservers, so running a job twice, late, or after a
  * newer one is harmless. Job ids deduplicate the same event seen by several worker
  * processes: they name the object and the resourceVersion (or time bucket) that caused it.
+ * `rv`, when set, is the resourceVersion of the event (host pod for `pod`, leaf pod for
+ * `status`): a handler may use its watch cache only if the cache holds exactly that version,
+ * otherwise it reads the apiserver (another process's cache may be behind).
  * BullMQ allows a ':' in custom ids only with exactly three parts, hence `type:cluster:rest`.
  */
 import type { DependencyKind } from '../transform/dependencies.js';
 
 export type JobData =
-  | { type: 'pod'; cluster: string; namespace: string; name: string }
-  | { type: 'status'; cluster: string; namespace: string; name: string }
+  | { type: 'pod'; cluster: string; namespace: string; name: string; rv?: string }
+  | { type: 'status'; cluster: string; namespace: string; name: string; rv?: string }
   | { type: 'deps'; cluster: string; namespace: string; kind: DependencyKind; name: string }
   | { type: 'node'; cluster: string }
   | { type: 'cluster-gone'; cluster: string };

@@ -52,6 +52,8 @@ async function hostObject(ctx: ClusterTreeContext, ns: string, kind: DependencyK
 
 /** The host Secret with a long-lived token for a ServiceAccount, created on first use. */
 async function hostTokenSecret(ctx: ClusterTreeContext, ns: string, name: string, sa: string): Promise<Obj> {
+  const cached = ctx.caches.secrets.get(ns, name) as Obj | undefined;
+  if ((cached?.['data'] as Record<string, string> | undefined)?.['token']) return cached as Obj;
   let secret = await hostObject(ctx, ns, 'Secret', name);
   if (!secret) {
     try {

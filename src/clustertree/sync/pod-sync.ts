@@ -34,6 +34,13 @@ async function getPod(client: Leaf['client'], ns: string, name: string): Promise
   }
 }
 
+/** The watch cache's copy when it is exactly the version that caused the job, else the apiserver's. */
+async function current(cache: { get(ns: string, name: string): Pod | undefined }, client: Leaf['client'], ns: string, name: string, rv: string | undefined): Promise<Pod | undefined> {
+  const cached = cache.get(ns, name);
+  if (rv && cached?.metadata?.resourceVersion === rv) return cached;
+  return await getPod(client, ns, name);
+}
+
 const ours = (p: Pod | undefined): p is Pod => p?.metadata?.labels?.[LABEL_POD] === 'true';
 
 /** The leaf status has reached the host pod at least once: its leaf pod existed. */
@@ -82,21 +89,26 @@ export async function syncStatus(ctx: ClusterTreeContext, host: Pod, leafPod: Po
   });
 }
 
-export async function syncPod(ctx: ClusterTreeContext, cluster: string, ns: string, name: string): Promise<void> {
+export async function syncPod(ctx: ClusterTreeContext, cluster: string, ns: string, name: string, rv?: string): Promise<void> {
   const leaf = ctx.leaves.get(cluster);
   if (!leaf) throw new RetryLater(`leaf cluster ${cluster} is not (yet) known to this worker`);
-  const host = await getPod(ctx.host, ns, name);
-  const leafPod = await getPod(leaf.client, ns, name);
+  const host = await current(ctx.caches.pods, ctx.host, ns, name, rv);
+  // The leaf watch cache is enough to decide to create (AlreadyExists is harmless) or to sync a
+  // status; anything destructive below re-reads the leaf apiserver first.
+  let leafPod = leaf.pods.get(ns, name);
   const bound = host !== undefined && clusterOfNode(ctx, host.spec.nodeName) === cluster;
 
+  const confirmLeaf = async () => (leafPod = await getPod(leaf.client, ns, name));
   if (!host) {
     // The host pod is gone: its leaf pod goes too.
+    await confirmLeaf();
     if (ours(leafPod) && !leafPod.metadata?.deletionTimestamp) await leaf.client.delete(leafPod);
     return;
   }
   // Not (or no longer visibly) on one of this cluster's virtual nodes: never act on a guess.
   if (!bound) return;
   if (host.metadata?.deletionTimestamp) {
+    await confirmLeaf();
     if (!ours(leafPod)) {
       await forceDeleteHost(ctx, host, cluster, 'deleted');
       return;
@@ -107,6 +119,7 @@ export async function syncPod(ctx: ClusterTreeContext, cluster: string, ns: stri
     }
     return; // the leaf pod's deletion event brings us back to remove the host pod
   }
+  if (!leafPod && hadLeafPod(host)) await confirmLeaf();
   if (!leafPod) {
     if (hadLeafPod(host)) {
       await forceDeleteHost(ctx, host, cluster, 'leaf pod deleted out of band');
@@ -116,25 +129,34 @@ export async function syncPod(ctx: ClusterTreeContext, cluster: string, ns: stri
     try {
       await leaf.client.create(leafPodOf(ctx, leaf, host));
       ctx.metrics.leafPodsCreated.inc({ cluster });
+      return;
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
     }
-    return;
+    // The cache was behind: the leaf pod exists; carry on with it.
+    if (!(await confirmLeaf())) throw new RetryLater(`leaf pod ${ns}/${name} exists and does not`);
   }
   if (!ours(leafPod)) {
     ctx.log.warn('a leaf pod with the same name was not created by Kosmos; leaving both alone', { cluster, namespace: ns, name });
     return;
   }
   if (leafPod.metadata?.deletionTimestamp) throw new RetryLater(`leaf pod ${ns}/${name} of an earlier host pod is still terminating`);
-  await syncStatus(ctx, host, leafPod);
+  await syncStatus(ctx, host, leafPod).catch((e: unknown) => {
+    if (!isNotFound(e)) throw e;
+  });
 }
 
 /** Leaf → host status only (leaf pod events); creation and deletion stay with syncPod. */
-export async function syncPodStatus(ctx: ClusterTreeContext, cluster: string, ns: string, name: string): Promise<void> {
+export async function syncPodStatus(ctx: ClusterTreeContext, cluster: string, ns: string, name: string, rv?: string): Promise<void> {
   const leaf = ctx.leaves.get(cluster);
   if (!leaf) throw new RetryLater(`leaf cluster ${cluster} is not (yet) known to this worker`);
-  const [host, leafPod] = await Promise.all([getPod(ctx.host, ns, name), getPod(leaf.client, ns, name)]);
+  const leafPod = await current(leaf.pods, leaf.client, ns, name, rv);
+  // Only a status is written from here: the host cache is good enough, and a stale host copy
+  // costs at most one redundant merge patch.
+  const host = ctx.caches.pods.get(ns, name) ?? (await getPod(ctx.host, ns, name));
   if (!host || !ours(leafPod) || clusterOfNode(ctx, host.spec.nodeName) !== cluster) return;
   if (host.metadata?.deletionTimestamp || leafPod.metadata?.deletionTimestamp) return;
-  await syncStatus(ctx, host, leafPod);
+  await syncStatus(ctx, host, leafPod).catch((e: unknown) => {
+    if (!isNotFound(e)) throw e;
+  });
 }

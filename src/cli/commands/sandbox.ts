@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../../common/errors.js';
 import { sandboxDown, sandboxStatus, sandboxUp } from '../sandbox/sandbox.js';
 import { kubeconfigPath, readState, sandboxDir } from '../sandbox/state.js';
-import { defaultTopology, parseTopology } from '../sandbox/topology.js';
+import { MAX_NODES_PER_CLUSTER, defaultTopology, parseTopology } from '../sandbox/topology.js';
 import { printTable } from '../table.js';
 
 function positiveInt(max: number) {
@@ -41,7 +41,12 @@ export function sandboxCommand(): Command {
     .description('start the clusters (and every Kosmos component unless --bare); idempotent')
     .option('-t, --topology <file>', 'topology file (clusters and their nodes)')
     .option('--leaves <n>', 'number of leaf clusters when no topology file is given', positiveInt(47), 2)
-    .option('--nodes <n>', 'nodes per cluster when no topology file is given', positiveInt(5000), 3)
+    .option(
+      '--nodes <n>',
+      'nodes per cluster when no topology file is given',
+      positiveInt(MAX_NODES_PER_CLUSTER),
+      3,
+    )
     .option('--bare', 'start the clusters and Redis only', false)
     .option('--with-guide', 'print how to use the sandbox when it is up', false)
     .action(

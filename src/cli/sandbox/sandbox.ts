@@ -32,7 +32,7 @@ import { renderKubeconfig } from './kubeconfig.js';
 import { createCA, issueCert, newServiceAccountKey, type KeyPair } from './pki.js';
 import { freePort, isAlive, portInUse, probe, startDetached, stopProcess, waitHealthy } from './processes.js';
 import { readState, sandboxDir, writeState, type ComponentState, type SandboxState } from './state.js';
-import { defaultTopology, HOST_CLUSTER, type SandboxCluster, type Topology } from './topology.js';
+import { defaultTopology, HOST_CLUSTER, nodeIP, type SandboxCluster, type Topology } from './topology.js';
 import { hostSchedulerConfig, kosmosComponents, registerKosmos } from './kosmos-components.js';
 import type { SandboxContext } from './context.js';
 
@@ -190,10 +190,10 @@ async function applyCrds(client: KubeClient): Promise<void> {
 
 async function ensureNodes(client: KubeClient, cluster: SandboxCluster): Promise<void> {
   const existing = new Set((await client.list<Node>('v1', 'Node')).items.map((n) => n.metadata?.name));
-  const missing = cluster.nodes.filter((n) => !existing.has(n.name));
-  const queue = [...missing];
+  const queue = cluster.nodes.map((n, index) => ({ n, index })).filter(({ n }) => !existing.has(n.name));
   const worker = async () => {
-    for (let n = queue.shift(); n; n = queue.shift()) {
+    for (let item = queue.shift(); item; item = queue.shift()) {
+      const { n, index } = item;
       const node: Node = {
         apiVersion: 'v1',
         kind: 'Node',
@@ -209,7 +209,11 @@ async function ensureNodes(client: KubeClient, cluster: SandboxCluster): Promise
           },
         },
         spec: { taints: n.taints },
-        status: { capacity: n.capacity, allocatable: n.capacity },
+        status: {
+          capacity: n.capacity,
+          allocatable: n.capacity,
+          addresses: [{ type: 'InternalIP', address: nodeIP(cluster.index, index) }],
+        },
       };
       try {
         await client.create(node);

@@ -54,6 +54,19 @@ const GROUP_KEYS = new Set([
 ]);
 const DEFAULT_NODE = { cpu: '4', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' };
 
+export const MAX_NODES_PER_CLUSTER = 2000;
+
+/**
+ * The InternalIP of a sandbox node: unique across the sandbox (ClusterLink refuses two
+ * nodes with one underlay address), from 198.18.0.0/15, the range reserved for network
+ * benchmarks, with 2048 addresses per cluster. Nothing is ever sent to it: the nodes are
+ * simulated, and the apiserver reaches kwok through the Hostname address (localhost).
+ */
+export function nodeIP(clusterIndex: number, nodeIndex: number): string {
+  const n = (198 << 24) + (18 << 16) + clusterIndex * 2048 + nodeIndex + 1;
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
 /** Pod and service CIDRs per cluster index: disjoint, so ClusterLink needs no global map. */
 export function cidrsFor(index: number): { podCIDR: string; serviceCIDR: string } {
   if (index > 47) throw new UserError('the sandbox supports at most 48 clusters');
@@ -122,6 +135,11 @@ export function parseTopologyObject(doc: unknown, source = 'topology'): Topology
         });
       names.add(n.name);
     }
+    if (nodes.length > MAX_NODES_PER_CLUSTER) {
+      errors.push(
+        invalid(`${path}.nodes`, nodes.length, `at most ${MAX_NODES_PER_CLUSTER} nodes per cluster`),
+      );
+    }
     const cidrs = cidrsFor(clusters.length);
     clusters.push({ name, index: clusters.length, nodes, ...cidrs });
   });
@@ -148,8 +166,8 @@ function parseGroup(g: unknown, path: string, cluster: string, errors: FieldErro
     }
   }
   const count = g['count'] ?? 1;
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 5000) {
-    errors.push(invalid(`${path}.count`, count, 'must be an integer from 1 to 5000'));
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_NODES_PER_CLUSTER) {
+    errors.push(invalid(`${path}.count`, count, `must be an integer from 1 to ${MAX_NODES_PER_CLUSTER}`));
     return [];
   }
   const single = g['name'];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultTopology, parseTopology } from '../../../src/cli/sandbox/topology.js';
+import { defaultTopology, nodeIP, parseTopology } from '../../../src/cli/sandbox/topology.js';
 
 const example = `
 clusters:
@@ -46,6 +46,16 @@ describe('sandbox topology files', () => {
     expect(new Set(t.clusters.map((c) => c.serviceCIDR)).size).toBe(3);
   });
 
+  it('gives every node of the sandbox its own InternalIP, from the benchmarking range', () => {
+    expect(nodeIP(0, 0)).toBe('198.18.0.1');
+    expect(nodeIP(1, 0)).toBe('198.18.8.1');
+    expect(nodeIP(0, 1999)).toBe('198.18.7.208');
+    const all = new Set<string>();
+    for (let c = 0; c < 48; c++) for (const n of [0, 1, 1999]) all.add(nodeIP(c, n));
+    expect(all.size).toBe(48 * 3);
+    expect([...all].every((ip) => ip.startsWith('198.18.') || ip.startsWith('198.19.'))).toBe(true);
+  });
+
   it('defaults to host plus two leaves of three nodes', () => {
     const t = defaultTopology();
     expect(t.clusters.map((c) => `${c.name}:${c.nodes.length}`)).toEqual(['host:3', 'leaf-1:3', 'leaf-2:3']);
@@ -59,6 +69,10 @@ describe('sandbox topology files', () => {
       'clusters[0].nodes[0].cpu: Invalid value: "lots": must be a resource quantity',
     ],
     ['clusters: [{name: host, nodes: [{count: 0}]}]', 'clusters[0].nodes[0].count: Invalid value: 0'],
+    [
+      'clusters: [{name: host, nodes: [{count: 1500}, {count: 600, namePrefix: b}]}]',
+      'clusters[0].nodes: Invalid value: 2100: at most 2000 nodes per cluster',
+    ],
     ['clusters: [{name: host, nodes: [{cpus: "2"}]}]', 'clusters[0].nodes[0].cpus: Unsupported value'],
     ['clusters: [{name: Host_1}]', 'clusters[0].name: Invalid value: "Host_1"'],
     ['clusters: [{name: host}, {name: host}]', 'clusters[1].name: Duplicate value: "host"'],

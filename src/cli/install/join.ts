@@ -5,6 +5,7 @@
  */
 import {
   ANNOTATION_OWNED_BY_CLUSTER,
+  AUTO_SELECT_INTERFACE,
   API_VERSION,
   LABEL_CLUSTER,
   LABEL_NODE,
@@ -12,6 +13,7 @@ import {
   type LeafMode,
 } from '../../api/constants.js';
 import type { KubeObject } from '../../api/meta.js';
+import { clusterNodeFor } from '../../clusterlink/controller/cluster-node.js';
 import { UserError, describeError } from '../../common/errors.js';
 import type { KubeClient } from '../../common/kube.js';
 import { applyObjects, deleteObjects, waitForWorkloads } from './apply.js';
@@ -43,7 +45,41 @@ export interface JoinOptions {
 }
 
 interface NodeObject extends KubeObject {
-  status?: { conditions?: { type: string; status: string }[] };
+  spec?: { podCIDRs?: string[]; podCIDR?: string };
+  status?: {
+    conditions?: { type: string; status: string }[];
+    addresses?: { type: string; address: string }[];
+  };
+}
+
+/**
+ * The ClusterNode of each member node, as the per-member ClusterLink controller keeps them
+ * (name, cluster, pod CIDRs, address); join writes them so the network manager sees the
+ * member at once, and the agents fill in what only the node knows (the interface).
+ */
+export function clusterNodesFor(cluster: string, nodes: NodeObject[], defaultNic: string): KubeObject[] {
+  return nodes.map((n) => {
+    const addresses = (n.status?.addresses ?? [])
+      .filter((a) => a.type === 'InternalIP')
+      .map((a) => a.address);
+    const ip = addresses.find((a) => !a.includes(':'));
+    const ip6 = addresses.find((a) => a.includes(':'));
+    const cn = clusterNodeFor(cluster, {
+      name: n.metadata?.name ?? '',
+      podCIDRs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []),
+      interfaceName: defaultNic === AUTO_SELECT_INTERFACE ? '' : defaultNic,
+      ...(ip ? { ip } : {}),
+      ...(ip6 ? { ip6 } : {}),
+    }) as KubeObject;
+    const meta = cn.metadata ?? {};
+    return {
+      ...cn,
+      metadata: {
+        ...meta,
+        labels: { ...meta.labels, [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: MANAGED_BY },
+      },
+    };
+  });
 }
 
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -172,6 +208,10 @@ export async function join(host: KubeClient, member: KubeClient, o: JoinOptions)
       progress: () => {},
       fieldManager: FIELD_MANAGER,
     });
+    await applyObjects(host, clusterNodesFor(o.name, nodes, o.defaultNic), {
+      dryRun: false,
+      progress: () => {},
+    });
   }
   if (!o.wait) return;
   const deadline = Date.now() + o.timeoutMs;
@@ -252,8 +292,13 @@ export async function unjoin(
       `Cluster ${o.name} is not gone: its finalizers are removed by kosmos-clustertree and the ClusterLink controller; are they running? (${describeError(e)})`,
     );
   });
-  // Virtual nodes ClusterTree may have left behind (the Go project left them too).
+  // Virtual nodes ClusterTree may have left behind (the Go project left them too), and the
+  // member's ClusterNodes.
   const leftovers = await virtualNodes(host, o.name);
+  const clusterNodes = await host
+    .list<KubeObject>(API_VERSION, 'ClusterNode', { labelSelector: `${LABEL_CLUSTER}=${o.name}` })
+    .then((l) => l.items)
+    .catch(() => [] as KubeObject[]);
   await deleteObjects(
     host,
     [
@@ -265,6 +310,11 @@ export async function unjoin(
       ...leftovers.map((n) => ({
         apiVersion: 'v1',
         kind: 'Node',
+        metadata: { name: n.metadata?.name ?? '' },
+      })),
+      ...clusterNodes.map((n) => ({
+        apiVersion: API_VERSION,
+        kind: 'ClusterNode',
         metadata: { name: n.metadata?.name ?? '' },
       })),
     ],

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseAllDocuments, parse } from 'yaml';
+import { DEFAULT_SCHEDULER_NAME } from '../../api/constants.js';
 import type { KubeObject } from '../../api/meta.js';
 import { KosmosError } from '../../common/errors.js';
 import { renderWebhookConfigurations } from '../../webhooks/configurations.js';
@@ -153,8 +154,18 @@ export function schedulerConfig(configDir: string, namespace: string): Record<st
   const extenders = cfg['extenders'];
   if (!Array.isArray(extenders) || extenders.length === 0)
     throw new KosmosError(`${file}: has no extenders entry for the Kosmos extender`);
+  const profiles = cfg['profiles'];
   return {
     ...cfg,
+    // Only the kosmos-scheduler profile: the cluster's own scheduler keeps default-scheduler,
+    // and two schedulers answering one name bind the same pods twice (seen in the e2e).
+    ...(Array.isArray(profiles)
+      ? {
+          profiles: profiles.filter(
+            (p: { schedulerName?: string }) => p.schedulerName === DEFAULT_SCHEDULER_NAME,
+          ),
+        }
+      : {}),
     clientConnection: { ...(cfg['clientConnection'] as object), kubeconfig: '' },
     leaderElection: {
       leaderElect: true,

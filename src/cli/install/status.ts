@@ -168,7 +168,11 @@ export async function gatherStatus(
     clusters: clusters.filter((c) => c.metadata?.annotations?.['kosmos.io/cluster-role'] !== 'root'),
     virtualNodes,
     clusterNodes,
-    workloads: [...deployments, ...daemonSets],
+    // List items carry no kind; readiness differs between the two.
+    workloads: [
+      ...deployments.map((d) => ({ ...d, kind: 'Deployment' })),
+      ...daemonSets.map((d) => ({ ...d, kind: 'DaemonSet' })),
+    ],
     now: o.now ?? new Date(),
   };
   let redisUrl = o.redisUrl;

@@ -47,6 +47,11 @@ export function clustertreeCommand(): Command {
       });
       await new Promise<void>((resolve) => {
         const stop = () => {
+          // A second signal, or a stop that takes too long, ends the process anyway: queued
+          // work is safe in Redis and active jobs are redone once their locks expire.
+          process.once('SIGTERM', () => process.exit(1));
+          process.once('SIGINT', () => process.exit(1));
+          setTimeout(() => process.exit(1), 15_000).unref();
           void handle.stop().finally(resolve);
         };
         process.once('SIGTERM', stop);

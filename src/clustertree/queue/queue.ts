@@ -59,8 +59,14 @@ export class JobQueue {
     return this.worker;
   }
 
-  async close(): Promise<void> {
-    await this.worker?.close();
-    await this.queue.close();
+  /** Lets active jobs finish for a few seconds, then lets go of them: their locks expire and another worker redoes them. */
+  async close(graceMs = 5_000): Promise<void> {
+    if (this.worker) {
+      const w = this.worker;
+      const graceful = w.close().then(() => true);
+      const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref());
+      if (!(await Promise.race([graceful, timedOut]))) await w.close(true).catch(() => undefined);
+    }
+    await this.queue.close().catch(() => undefined);
   }
 }

@@ -1,0 +1,213 @@
+/**
+ * The quick start on real control planes: `kosmosctl install`, `join cluster` for both
+ * leaves with --enable-all, a Deployment in the host that runs across the leaves, `status`,
+ * then `unjoin` and `uninstall` leaving nothing behind. Components run as local processes
+ * built from the installed manifests (see install-helpers.ts for the few rewrites).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CLI, eventually, kosmosctl, kubectl, newSandboxDir, type RunResult } from './harness.js';
+import { freePort, items, kubeconfigOf, readSandboxState } from './clustertree-helpers.js';
+import { pointWebhooksAt, startWorkloads, stopAll, waitListening, type Running } from './install-helpers.js';
+import { KubeClient } from '../../src/common/kube.js';
+import { renderMember } from '../../src/cli/install/render.js';
+import { applyObjects } from '../../src/cli/install/apply.js';
+
+const dir = newSandboxDir('kosmos-install-');
+const work = mkdtempSync(join(tmpdir(), 'kosmos-install-run-'));
+const host = kubeconfigOf(dir, 'host');
+const leaf1 = kubeconfigOf(dir, 'leaf-1');
+const leaf2 = kubeconfigOf(dir, 'leaf-2');
+let running: Running[] = [];
+
+/** kosmosctl as the quick start runs it: KUBECONFIG names the host cluster. */
+async function ctl(args: string[]): Promise<RunResult> {
+  return await new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, KUBECONFIG: host, KOSMOS_SANDBOX_DIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function expectOk(r: RunResult): void {
+  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+}
+
+beforeAll(async () => {
+  const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+  if (up.code !== 0) throw new Error(`sandbox up failed: ${up.stderr}`);
+});
+
+afterAll(async () => {
+  await stopAll(running);
+  await kosmosctl(dir, ['sandbox', 'down']);
+});
+
+describe('kosmosctl install manifests', () => {
+  test('every host manifest passes a server-side dry run, and a fresh cluster is told which it could not check', async () => {
+    const fresh = await ctl(['install', '--dry-run']);
+    expectOk(fresh);
+    expect(fresh.stdout).toMatch(/objects valid \(dry run, nothing changed\)/);
+    expect(fresh.stderr).toMatch(/namespace kosmos-system does not exist yet/);
+    expect(kubectl(host, ['get', 'namespace', 'kosmos-system']).code).not.toBe(0);
+
+    expect(kubectl(host, ['create', 'namespace', 'kosmos-system']).code).toBe(0);
+    const full = await ctl(['install', '--dry-run', '--redis-url', 'redis://redis.example:6379']);
+    expectOk(full);
+    expect(full.stderr).not.toMatch(/does not exist yet/);
+    const all = await ctl(['install', '--dry-run']);
+    expectOk(all);
+    expect(all.stderr).not.toMatch(/does not exist yet/);
+    expect(kubectl(host, ['delete', 'namespace', 'kosmos-system', '--wait=true']).code).toBe(0);
+  });
+
+  test('the member manifests pass a server-side dry run in a leaf', async () => {
+    expect(kubectl(leaf1, ['create', 'namespace', 'kosmos-dryrun']).code).toBe(0);
+    const client = KubeClient.fromFile(leaf1);
+    try {
+      const objects = renderMember({
+        namespace: 'kosmos-dryrun',
+        image: 'example/kosmos:test',
+        clusterName: 'leaf-1',
+        redisUrl: 'redis://redis.example:6379',
+        link: true,
+        managedBy: 'kosmosctl',
+      });
+      const report = await applyObjects(client, objects, { dryRun: true, progress: () => {} });
+      expect(report.unchecked).toEqual([]);
+      expect(report.applied.some((k) => k.startsWith('DaemonSet/'))).toBe(true);
+    } finally {
+      client.close();
+    }
+    expect(kubectl(leaf1, ['delete', 'namespace', 'kosmos-dryrun', '--wait=false']).code).toBe(0);
+  });
+});
+
+describe('quick start', () => {
+  test('install, join both leaves, run a Deployment across them, see it in status, then unjoin and uninstall leave nothing', async () => {
+    // GIVEN clusters with no Kosmos
+    const redisUrl = readSandboxState(dir).redisUrl as string;
+
+    // WHEN the quick start's install runs
+    expectOk(await ctl(['install', '--cni', 'calico', '--default-nic', 'eth0']));
+    // AND the installed components run (the local stand-in for the kubelet)
+    const ports = new Map<number, number>();
+    for (const p of [10262, 9443, 10250, 10251]) ports.set(p, await freePort());
+    running = await startWorkloads({ name: 'host', kubeconfig: host }, 'kosmos-system', {
+      workDir: work,
+      ports,
+      addresses: {
+        'redis://kosmos-redis.kosmos-system.svc:6379': redisUrl,
+        'http://kosmos-extender.kosmos-system.svc:10262/': `http://127.0.0.1:${ports.get(10262)}/`,
+      },
+    });
+    for (const r of running) {
+      const port =
+        r.plan.workload === 'kosmos-extender'
+          ? ports.get(10262)
+          : r.plan.workload === 'kosmos-webhooks'
+            ? ports.get(9443)
+            : r.plan.workload === 'kosmos-clustertree'
+              ? ports.get(10251)
+              : undefined;
+      if (port) await waitListening(r, port);
+    }
+    await pointWebhooksAt(host, `https://127.0.0.1:${ports.get(9443)}`);
+
+    // AND both leaves join with everything enabled
+    for (const [name, kc] of [
+      ['leaf-1', leaf1],
+      ['leaf-2', leaf2],
+    ] as const) {
+      const r = await ctl([
+        'join',
+        'cluster',
+        '--name',
+        name,
+        '--kubeconfig',
+        kc,
+        '--cni',
+        'calico',
+        '--default-nic',
+        'eth0',
+        '--enable-all',
+        '--redis-url',
+        redisUrl,
+        '--timeout',
+        '120',
+      ]);
+      expectOk(r);
+      expect(r.stdout).toContain(`cluster ${name} joined`);
+    }
+    // the member side's elector runs too (it only needs Redis)
+    for (const [name, kc] of [
+      ['leaf-1', leaf1],
+      ['leaf-2', leaf2],
+    ] as const)
+      running.push(
+        ...(await startWorkloads({ name, kubeconfig: kc }, 'kosmos-system', {
+          workDir: work,
+          ports: new Map(),
+          addresses: {},
+        })),
+      );
+
+    // AND a Deployment is applied to the host
+    const deployment = readFileSync(join(process.cwd(), 'deploy', 'examples', 'nginx.yaml'), 'utf8');
+    expect(kubectl(host, ['apply', '-f', '-'], deployment).code).toBe(0);
+
+    // THEN its pods run on both leaves' virtual nodes, and as pods in the leaves
+    await eventually(() => {
+      const pods = items(host, ['pods', '-n', 'default', '-l', 'app=nginx']);
+      expect(pods).toHaveLength(4);
+      expect(pods.every((p) => p.status?.phase === 'Running')).toBe(true);
+      expect(new Set(pods.map((p) => p.spec.nodeName))).toEqual(new Set(['kosmos-leaf-1', 'kosmos-leaf-2']));
+    }, 120_000);
+    for (const kc of [leaf1, leaf2])
+      expect(items(kc, ['pods', '-n', 'default', '-l', 'app=nginx']).length).toBe(2);
+
+    // AND status shows both clusters ready with their virtual nodes
+    const status = await ctl(['status', '--redis-url', redisUrl]);
+    expectOk(status);
+    expect(status.stdout).toMatch(/leaf-1\s+tree\+link\s+one2cluster\s+p2p\s+1\s+1\/1/);
+    expect(status.stdout).toMatch(/leaf-2\s+tree\+link\s+one2cluster\s+p2p\s+1\s+1\/1/);
+    expect(status.stdout).toMatch(/kosmos-clustertree\s+Deployment\s+2\/2/);
+    expect(status.stdout).toMatch(/webhook serving/);
+
+    // WHEN the Deployment goes and both leaves are unjoined
+    expect(kubectl(host, ['delete', 'deployment', 'nginx', '-n', 'default', '--wait=true']).code).toBe(0);
+    for (const name of ['leaf-1', 'leaf-2'])
+      expectOk(await ctl(['unjoin', 'cluster', '--name', name, '--timeout', '120']));
+    // AND Kosmos is uninstalled
+    expectOk(await ctl(['uninstall', '--timeout', '120']));
+
+    // THEN nothing Kosmos made is left in any cluster
+    await eventually(() => {
+      for (const kc of [host, leaf1, leaf2]) {
+        expect(kubectl(kc, ['get', 'namespace', 'kosmos-system']).code).not.toBe(0);
+        expect(
+          items(kc, ['clusterroles,clusterrolebindings', '-l', 'app.kubernetes.io/part-of=kosmos']),
+        ).toEqual([]);
+        expect(items(kc, ['pods', '-A', '-l', 'app=nginx'])).toEqual([]);
+      }
+      expect(items(host, ['nodes', '-l', 'kosmos.io/node'])).toEqual([]);
+      expect(items(host, ['crd']).filter((c) => c.metadata.name.endsWith('.kosmos.io'))).toEqual([]);
+      expect(
+        items(host, [
+          'mutatingwebhookconfigurations,validatingwebhookconfigurations',
+          '-l',
+          'app.kubernetes.io/part-of=kosmos',
+        ]),
+      ).toEqual([]);
+    }, 120_000);
+  }, 600_000);
+});

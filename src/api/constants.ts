@@ -95,3 +95,5 @@ export const NON_WORKLOAD_LABELS: readonly string[] = [
   'apps.kubernetes.io/pod-index',
   'batch.kubernetes.io/job-completion-index',
 ];
+/** The ReplicaSet controller deletes pods with the lowest cost first on scale-down. */
+export const ANNOTATION_POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';

@@ -4,7 +4,7 @@
  * PlacementWorld interface. Pods are kept slim (labels, node, requests), so 50 000 pods cost
  * tens of megabytes, not the size of their full objects.
  */
-import { LABEL_WORKLOAD_POLICY } from '../api/constants.js';
+import { ANNOTATION_POD_DELETION_COST, LABEL_WORKLOAD_POLICY } from '../api/constants.js';
 import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from '../api/core.js';
 import type { Cluster, ClusterDistributionPolicy, DistributionPolicy, WorkloadPolicy } from '../api/kinds.js';
 import type { LabelSelector } from '../api/meta.js';
@@ -28,6 +28,8 @@ export interface SlimPod {
   terminal: boolean;
   deleting: boolean;
   requests: Resources;
+  /** The pod's controller.kubernetes.io/pod-deletion-cost, as written. */
+  deletionCost?: string;
 }
 
 function key(namespace: string | undefined, name: string | undefined): string {
@@ -47,6 +49,8 @@ export function slimPod(pod: Pod): SlimPod {
     requests: podRequests(pod),
   };
   if (pod.spec.nodeName) slim.nodeName = pod.spec.nodeName;
+  const cost = m.annotations?.[ANNOTATION_POD_DELETION_COST];
+  if (cost !== undefined) slim.deletionCost = cost;
   return slim;
 }
 
@@ -242,6 +246,24 @@ export class ExtenderCache implements PlacementWorld {
 
   workloadPolicy(namespace: string, name: string): WorkloadPolicy | undefined {
     return this.workloadPolicies.get(key(namespace, name));
+  }
+
+  /** Every WorkloadPolicy known to the cache. */
+  allWorkloadPolicies(): WorkloadPolicy[] {
+    return [...this.workloadPolicies.values()];
+  }
+
+  /** The policy's bound, live pods with the value of its topology key on their node. */
+  boundPodsOf(policy: WorkloadPolicy): (SlimPod & { domain: string })[] {
+    const out: (SlimPod & { domain: string })[] = [];
+    const selector = policy.spec.labelSelector as LabelSelector;
+    for (const uid of this.podsByNamespace.get(policy.metadata.namespace ?? 'default') ?? []) {
+      const p = this.pods.get(uid);
+      if (!p?.nodeName || p.terminal || p.deleting || !labelSelectorMatches(selector, p.labels)) continue;
+      const domain = this.nodes.get(p.nodeName)?.labels[policy.spec.topologyKey];
+      if (domain !== undefined) out.push({ ...p, domain });
+    }
+    return out;
   }
 
   workloadCounts(policy: WorkloadPolicy, exceptUid: string): ReadonlyMap<string, number> {

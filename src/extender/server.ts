@@ -12,6 +12,8 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { createExtenderApp } from './app.js';
 import { ExtenderCache } from './cache.js';
 import { startInformers, type Informers, type LeafKubeconfigResolver } from './informers.js';
+import { KubeClient } from '../common/kube.js';
+import { startDeletionCostWriter } from './deletion-cost-writer.js';
 import { KubeBinder, KubeEventRecorder, type EventRecorder, type PodBinder } from './kube-adapters.js';
 import { DEFAULT_OPTIONS, type PlacementOptions } from './placement/engine.js';
 import { MemoryReservationStore } from './reservations/memory-store.js';
@@ -91,11 +93,14 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
       ...(options.watchLeafClusters !== undefined ? { watchLeafClusters: options.watchLeafClusters } : {}),
     });
   }
-  const binder = options.binder ?? (kc ? new KubeBinder(kc) : undefined);
+  const client = kc ? new KubeClient(kc) : undefined;
+  const binder = options.binder ?? (client ? new KubeBinder(client) : undefined);
+  // Scale-downs keep WorkloadPolicy ratios through pod-deletion-cost (needs the apiserver).
+  const costs = client ? startDeletionCostWriter({ cache, client, log }) : undefined;
   const events =
     options.events ??
     (kc
-      ? new KubeEventRecorder(kc, (err) => log.warn('event not recorded', { error: String(err) }))
+      ? new KubeEventRecorder(client ?? kc, (err) => log.warn('event not recorded', { error: String(err) }))
       : undefined);
   const synced = (): boolean => informers?.synced() ?? true;
 
@@ -136,12 +141,14 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
     synced,
     close: async () => {
       informers?.stop();
+      costs?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
       if (!options.store) await store.close();
       if (!options.holds) await holds.close();
+      client?.close();
     },
   };
 }

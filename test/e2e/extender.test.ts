@@ -266,4 +266,27 @@ describe('scheduler extender in the sandbox', () => {
     }, 90_000);
     expect(counts).toEqual({ 'kosmos-leaf-1': 3, 'kosmos-leaf-2': 6 });
   });
+
+  it('scaling that Deployment down to 6 keeps the 1:2 ratio (2 and 4), not the fullest-node-first 3:3', async () => {
+    // The extender keeps pod-deletion-cost on the policy's pods; wait until every pod has one.
+    await eventually(() => {
+      const r = kubectl(host(), ['get', 'pods', '-n', 'wlp', '-l', 'app=split', '-o', 'json']);
+      const items = (
+        JSON.parse(r.stdout) as { items: { metadata: { annotations?: Record<string, string> } }[] }
+      ).items;
+      const costed = items.filter(
+        (p) => p.metadata.annotations?.['controller.kubernetes.io/pod-deletion-cost'],
+      );
+      if (costed.length !== 9) throw new Error(`${costed.length}/9 pods have a deletion cost`);
+    }, 60_000);
+    expect(kubectl(host(), ['scale', 'deployment', 'split', '-n', 'wlp', '--replicas=6']).code).toBe(0);
+    const counts = await eventually(() => {
+      const live = pods('wlp', 'app=split').filter((p) => p.spec.nodeName);
+      const c: Record<string, number> = {};
+      for (const p of live) c[p.spec.nodeName!] = (c[p.spec.nodeName!] ?? 0) + 1;
+      if (live.length !== 6) throw new Error(`${live.length} pods left`);
+      return c;
+    }, 90_000);
+    expect(counts).toEqual({ 'kosmos-leaf-1': 2, 'kosmos-leaf-2': 4 });
+  });
 });

@@ -35,8 +35,11 @@ export function deletionOrder(policy: WorkloadPolicy, pods: readonly DomainPod[]
     for (const [domain, list] of byDomain) {
       if (list.length === 0) continue;
       const s = share.get(domain) ?? 0;
-      // Domains outside the policy go first; then the largest surplus over the ideal split.
-      const surplus = s === 0 || totalShare === 0 ? Infinity : list.length - (s * remaining) / totalShare;
+      // Domains outside the policy go first; then the largest surplus over the ideal split of
+      // what is left after this removal (judging by the split before it breaks ties wrongly:
+      // 3:6 less one must become 3:5, not 2:6).
+      const surplus =
+        s === 0 || totalShare === 0 ? Infinity : list.length - (s * (remaining - 1)) / totalShare;
       if (surplus > worstSurplus + 1e-9) {
         worstSurplus = surplus;
         worst = domain;

@@ -18,6 +18,7 @@ import type {
   ResourceSelector,
 } from '../api/kinds.js';
 import type { LabelSelector } from '../api/meta.js';
+import { expressionMatches } from './selectors.js';
 import type { NodeType } from '../api/constants.js';
 
 export type PolicyObject = DistributionPolicy | ClusterDistributionPolicy;
@@ -49,20 +50,7 @@ export function policyLabelSelectorMatches(
   const exprs = sel.matchExpressions ?? [];
   if (pairs.length === 0 && exprs.length === 0) return false;
   if (pairs.length > 0 && !pairs.some(([k, v]) => labels[k] === v)) return false;
-  return exprs.every((e) => {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    const v = labels[e.key];
-    switch (e.operator) {
-      case 'In':
-        return has && (e.values ?? []).includes(v as string);
-      case 'NotIn':
-        return !has || !(e.values ?? []).includes(v as string);
-      case 'Exists':
-        return has;
-      case 'DoesNotExist':
-        return !has;
-    }
-  });
+  return exprs.every((e) => expressionMatches(e, labels));
 }
 
 function selectorRank(sel: ResourceSelector, pod: Pod, base: 0 | 3): MatchRank {

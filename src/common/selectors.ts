@@ -4,7 +4,11 @@ import type { LabelSelector, LabelSelectorRequirement } from '../api/meta.js';
 
 type Labels = Readonly<Record<string, string>> | undefined;
 
-function expressionMatches(req: LabelSelectorRequirement | NodeSelectorRequirement, labels: Labels): boolean {
+/** One label-selector or node-selector requirement against a label set. */
+export function expressionMatches(
+  req: LabelSelectorRequirement | NodeSelectorRequirement,
+  labels: Labels,
+): boolean {
   const has = labels !== undefined && Object.prototype.hasOwnProperty.call(labels, req.key);
   const value = has ? labels[req.key] : undefined;
   switch (req.operator) {

@@ -7,13 +7,15 @@
  * Pod CIDRs of the cluster are the nodes' Node.spec.podCIDRs (a CNI-agnostic stand-in for the
  * reference's Calico/Flannel/Cilium readers); service CIDRs come from
  * spec.clusterLinkOptions.serviceCIDRs, because managed clusters do not expose them.
- * Not yet exercised against a real apiserver (the control-plane sandbox is being built).
+ * Exercised against a real apiserver by test/e2e/clusterlink.test.ts.
  */
 import { LABEL_CLUSTER } from '../../api/constants.js';
 import type { Node } from '../../api/core.js';
+import type { Cluster } from '../../api/kinds.js';
 import { describeError } from '../../common/errors.js';
 import type { KubeClient } from '../../common/kube.js';
 import type { Logger } from '../../common/logger.js';
+import { sameContent } from '../store/same.js';
 import type { ClusterLinkStore } from '../store/types.js';
 import { clusterLinkStatusFor, clusterNodeFor, memberNodesFrom } from './cluster-node.js';
 
@@ -50,8 +52,10 @@ export class ClusterLinkController {
     if (this.timer) clearInterval(this.timer);
   }
 
-  async reconcile(): Promise<void> {
-    const cluster = (await this.o.store.listClusters()).find((c) => c.metadata.name === this.o.cluster);
+  /** `known`: the Cluster as the caller just listed it, to spare one list per member. */
+  async reconcile(known?: Cluster): Promise<void> {
+    const cluster =
+      known ?? (await this.o.store.listClusters()).find((c) => c.metadata.name === this.o.cluster);
     const opts = cluster?.spec.clusterLinkOptions;
     if (!cluster || !opts) return;
     const nodes = await this.o.member.list<Node>('v1', 'Node');
@@ -68,13 +72,14 @@ export class ClusterLinkController {
       wanted.add(cn.metadata.name ?? '');
       const cur = existing.find((e) => e.metadata.name === cn.metadata.name);
       const { roles: _r, ...curSpec } = cur?.spec ?? {};
-      if (!cur || JSON.stringify(curSpec) !== JSON.stringify(cn.spec)) await this.o.store.putClusterNode(cn);
+      if (!cur || !sameContent(curSpec, cn.spec) || !sameContent(cur.metadata.labels, cn.metadata.labels))
+        await this.o.store.putClusterNode(cn);
     }
     for (const e of existing)
       if (!wanted.has(e.metadata.name ?? '')) await this.o.store.deleteClusterNode(e.metadata.name ?? '');
     const podCIDRs = [...new Set(members.flatMap((m) => m.podCIDRs))].sort();
     const clusterLinkStatus = clusterLinkStatusFor(podCIDRs, [], opts.serviceCIDRs ?? []);
-    if (JSON.stringify(cluster.status?.clusterLinkStatus) !== JSON.stringify(clusterLinkStatus))
+    if (!sameContent(cluster.status?.clusterLinkStatus, clusterLinkStatus))
       await this.o.store.putClusterStatus(this.o.cluster, { ...cluster.status, clusterLinkStatus });
   }
 }

@@ -12,6 +12,7 @@ import type { Logger } from '../../common/logger.js';
 import { agentQueueName } from '../agent/agent.js';
 import { computeNodeConfigs } from '../netconfig/compute.js';
 import type { Problem } from '../netconfig/model.js';
+import { sameContent } from '../store/same.js';
 import type { ClusterLinkStore, NodeConfigStore, Unsubscribe, Watchable } from '../store/types.js';
 
 export const CONDITION_READY = 'ClusterLinkReady';
@@ -96,7 +97,7 @@ export class NetworkManager {
     const computeMs = performance.now() - t0;
     const written: string[] = [];
     for (const [name, spec] of nodeConfigs) {
-      if (JSON.stringify(previous.get(name)) === JSON.stringify(spec)) continue;
+      if (previous.has(name) && sameContent(previous.get(name), spec)) continue;
       const generation = await this.o.store.putNodeConfigSpec(name, spec);
       if (generation === 0) continue;
       written.push(name);

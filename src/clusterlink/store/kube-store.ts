@@ -10,8 +10,8 @@
  * resourceVersion preconditions, and only the agent writes NodeConfig status (merge patch on
  * the status subresource).
  *
- * Compiles and is written to the API's rules; it is exercised against a real apiserver only
- * by the e2e suite of the sandbox (not yet), the Redis store by the integration tests.
+ * Exercised against a real apiserver by test/e2e/clusterlink.test.ts (the sandbox), the
+ * Redis store by the integration tests.
  */
 import { Watch } from '@kubernetes/client-node';
 import { API_VERSION, DEFAULT_NAMESPACE, GROUP, ROLE_GATEWAY, VERSION } from '../../api/constants.js';
@@ -25,6 +25,7 @@ import type {
 } from '../../api/kinds.js';
 import { KosmosError, describeError } from '../../common/errors.js';
 import { type KubeClient, isConflict, isNotFound } from '../../common/kube.js';
+import { sameContent } from './same.js';
 import type { ChangeEvent, Kind, Store, Unsubscribe } from './types.js';
 
 const BASE = `/apis/${GROUP}/${VERSION}`;
@@ -150,7 +151,7 @@ export class KubeStore implements Store {
           );
           return made.metadata.generation ?? 1;
         }
-        if (JSON.stringify(cur.spec ?? {}) === JSON.stringify(spec)) return 0;
+        if (sameContent(cur.spec, spec)) return 0;
         const updated = await this.client.request<NodeConfig>(
           'PUT',
           path('nodeconfig', name),

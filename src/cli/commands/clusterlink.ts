@@ -1,6 +1,21 @@
-/** ClusterLink daemons as kosmosctl commands: `clusterlink agent | elector | network-manager`. */
+/**
+ * ClusterLink daemons as kosmosctl commands: `agent | elector | network-manager |
+ * clusterlink-controller`.
+ *
+ * State lives in the host cluster's kosmos.io objects with `--kubeconfig` (production), in
+ * Redis otherwise (the lab). With `--kubeconfig`, a `--redis-url` only carries the BullMQ
+ * nudges from the network manager to the agents; without one, agents follow their NodeConfig
+ * watch.
+ */
 import { Command, InvalidArgumentError } from 'commander';
-import { runAgent, runElector, runNetworkManager, untilSignal } from '../../clusterlink/run.js';
+import {
+  runAgent,
+  runController,
+  runElector,
+  runNetworkManager,
+  type StoreTarget,
+  untilSignal,
+} from '../../clusterlink/run.js';
 
 function positiveMs(value: string): number {
   const n = Number(value);
@@ -9,53 +24,112 @@ function positiveMs(value: string): number {
   return n;
 }
 
-interface RedisFlags {
-  redisUrl: string;
-  prefix: string;
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new InvalidArgumentError('must be a TCP port');
+  return n;
 }
 
-const withRedis = (c: Command) =>
+interface StoreFlags {
+  kubeconfig?: string;
+  leaseNamespace?: string;
+  redisUrl?: string;
+  prefix: string;
+  healthPort?: number;
+}
+
+const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
+
+const withStore = (c: Command) =>
   c
+    .option('--kubeconfig <file>', 'host cluster kubeconfig: state in the kosmos.io objects and Leases')
+    .option('--lease-namespace <ns>', 'namespace of the gateway Leases (with --kubeconfig)')
     .option(
       '--redis-url <url>',
-      'Redis holding ClusterLink state',
-      process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+      `Redis holding ClusterLink state; with --kubeconfig, only the agent nudges (default $REDIS_URL or ${DEFAULT_REDIS} without --kubeconfig)`,
     )
-    .option('--prefix <prefix>', 'key prefix of this deployment in Redis', 'kosmos:clusterlink');
+    .option('--prefix <prefix>', 'key prefix of this deployment in Redis', 'kosmos:clusterlink')
+    .option('--health-port <port>', 'serve GET /healthz on 127.0.0.1:<port>', port);
+
+function target(f: StoreFlags): StoreTarget & { healthPort?: number } {
+  const health = f.healthPort ? { healthPort: f.healthPort } : {};
+  if (f.kubeconfig)
+    return {
+      kubeconfig: f.kubeconfig,
+      prefix: f.prefix,
+      ...(f.leaseNamespace ? { leaseNamespace: f.leaseNamespace } : {}),
+      ...(f.redisUrl ? { redisUrl: f.redisUrl } : {}),
+      ...health,
+    };
+  return { redisUrl: f.redisUrl ?? process.env['REDIS_URL'] ?? DEFAULT_REDIS, prefix: f.prefix, ...health };
+}
 
 export function clusterlinkCommands(): Command[] {
-  const agent = withRedis(new Command('agent'))
+  const agent = withStore(new Command('agent'))
     .description(
       'make this node match its NodeConfig (vxlan devices, table-200 routes, FDB/ARP, NAT) and report status',
     )
     .requiredOption('--name <name>', 'NodeConfig name: <cluster>-<node>')
     .option('--elector <cluster>', 'also stand for gateway of this cluster')
     .option('--resync-ms <ms>', 'drift repair period', positiveMs, 10_000)
-    .action(async (f: RedisFlags & { name: string; elector?: string; resyncMs: number }) => {
+    .action(async (f: StoreFlags & { name: string; elector?: string; resyncMs: number }) => {
       untilSignal(
         await runAgent({
-          redisUrl: f.redisUrl,
-          prefix: f.prefix,
+          ...target(f),
           name: f.name,
           resyncMs: f.resyncMs,
           ...(f.elector ? { elector: { cluster: f.elector } } : {}),
         }),
       );
     });
-  const elector = withRedis(new Command('elector'))
+  const elector = withStore(new Command('elector'))
     .description('stand for the gateway role of a gateway-mode cluster (lease-based)')
     .requiredOption('--cluster <name>', 'cluster name')
     .requiredOption('--name <name>', 'ClusterNode name of this node: <cluster>-<node>')
-    .action(async (f: RedisFlags & { cluster: string; name: string }) => {
-      untilSignal(
-        await runElector({ redisUrl: f.redisUrl, prefix: f.prefix, cluster: f.cluster, name: f.name }),
-      );
+    .action(async (f: StoreFlags & { cluster: string; name: string }) => {
+      untilSignal(await runElector({ ...target(f), cluster: f.cluster, name: f.name }));
     });
-  const manager = withRedis(new Command('network-manager'))
+  const manager = withStore(new Command('network-manager'))
     .description('compute every node’s NodeConfig from Clusters and ClusterNodes')
     .option('--resync-ms <ms>', 'full recompute period', positiveMs, 30_000)
-    .action(async (f: RedisFlags & { resyncMs: number }) => {
-      untilSignal(await runNetworkManager({ redisUrl: f.redisUrl, prefix: f.prefix, resyncMs: f.resyncMs }));
+    .action(async (f: StoreFlags & { resyncMs: number }) => {
+      untilSignal(await runNetworkManager({ ...target(f), resyncMs: f.resyncMs }));
     });
-  return [agent, elector, manager];
+  const controller = new Command('clusterlink-controller')
+    .description(
+      'keep a ClusterNode per member Node and Cluster.status.clusterLinkStatus in the host cluster',
+    )
+    .requiredOption('--kubeconfig <file>', 'host cluster kubeconfig')
+    .option(
+      '--cluster <name>',
+      'serve only this Cluster (default: every Cluster with clusterLinkOptions, members from their Cluster objects)',
+    )
+    .option(
+      '--member-kubeconfig <file>',
+      'with --cluster: the member cluster’s kubeconfig (default: from its Cluster object)',
+    )
+    .option('--period-ms <ms>', 'how often the member Nodes are read', positiveMs, 30_000)
+    .option('--health-port <port>', 'serve GET /healthz on 127.0.0.1:<port>', port)
+    .action(
+      async (f: {
+        kubeconfig: string;
+        cluster?: string;
+        memberKubeconfig?: string;
+        periodMs: number;
+        healthPort?: number;
+      }) => {
+        if (f.memberKubeconfig && !f.cluster)
+          throw new InvalidArgumentError('--member-kubeconfig needs --cluster');
+        untilSignal(
+          await runController({
+            kubeconfig: f.kubeconfig,
+            periodMs: f.periodMs,
+            ...(f.cluster ? { cluster: f.cluster } : {}),
+            ...(f.memberKubeconfig ? { memberKubeconfig: f.memberKubeconfig } : {}),
+            ...(f.healthPort ? { healthPort: f.healthPort } : {}),
+          }),
+        );
+      },
+    );
+  return [agent, elector, manager, controller];
 }

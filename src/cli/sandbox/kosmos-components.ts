@@ -166,6 +166,30 @@ export async function kosmosComponents(ctx: SandboxContext): Promise<ComponentDe
       );
     }
   }
+  if (has('clusterlink')) {
+    // ClusterLink's control plane in Kubernetes mode: desired state as kosmos.io objects in the
+    // host. No agents run here (the sandbox's nodes are simulated), so no Redis for nudges.
+    const controllerPort = await ctx.port('host/clusterlink-controller');
+    defs.push(
+      nodeComponent(
+        ctx,
+        'clusterlink-controller',
+        controllerPort,
+        ['--kubeconfig', host.kubeconfig, '--period-ms', '5000', '--health-port', String(controllerPort)],
+        `http://127.0.0.1:${controllerPort}/healthz`,
+      ),
+    );
+    const managerPort = await ctx.port('host/network-manager');
+    defs.push(
+      nodeComponent(
+        ctx,
+        'network-manager',
+        managerPort,
+        ['--kubeconfig', host.kubeconfig, '--resync-ms', '10000', '--health-port', String(managerPort)],
+        `http://127.0.0.1:${managerPort}/healthz`,
+      ),
+    );
+  }
   return defs;
 }
 
@@ -198,7 +222,14 @@ export async function registerKosmos(ctx: SandboxContext): Promise<void> {
           metadata: { name: cluster.name },
           spec: {
             kubeconfig,
-            clusterLinkOptions: { networkType: 'p2p', ipFamily: 'ipv4', serviceCIDRs: [cluster.serviceCIDR] },
+            clusterLinkOptions: {
+              networkType: 'p2p',
+              ipFamily: 'ipv4',
+              serviceCIDRs: [cluster.serviceCIDR],
+              // No agent runs on a simulated node to detect its NIC, and with '*' ClusterLink
+              // leaves a node out until one reports it: name the NIC the nodes would have.
+              defaultNICName: 'eth0',
+            },
             clusterTreeOptions: { enable: true },
           },
         } satisfies Cluster,

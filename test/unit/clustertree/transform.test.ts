@@ -5,6 +5,7 @@ import type { ClusterPodConvertPolicy, PodConvertPolicy } from '../../../src/api
 import { LEAF_TOKEN_VOLUME, leafPodFor, type LeafPodContext } from '../../../src/clustertree/transform/pod.js';
 import { podDependencies } from '../../../src/clustertree/transform/dependencies.js';
 import { hostStatusPatch, statusInSync } from '../../../src/clustertree/transform/status.js';
+import { newerInCache } from '../../../src/clustertree/sync/pod-sync.js';
 
 const hostPod = (over: Partial<Pod['spec']> = {}, meta: Pod['metadata'] = {}): Pod => ({
   apiVersion: 'v1',
@@ -241,5 +242,17 @@ describe('leaf status → host status', () => {
     const host: Pod = { metadata: {}, spec: { containers: [] }, status: { phase: 'Pending', qosClass: 'BestEffort' } };
     expect(statusInSync(host, leaf)).toBe(false);
     expect(statusInSync({ ...host, status: { ...leaf.status, qosClass: 'BestEffort' } }, leaf)).toBe(true);
+  });
+});
+
+describe('stale status jobs', () => {
+  it.each([
+    ['a later cached version makes the job redundant', '120', '100', true],
+    ['the same version is not newer', '100', '100', false],
+    ['a cache behind the job (another process) is not newer', '90', '100', false],
+    ['no cached copy is not newer', undefined, '100', false],
+    ['non-numeric versions are never compared', 'abc', '100', false],
+  ])('%s', (_name, cached, rv, expected) => {
+    expect(newerInCache(cached, rv)).toBe(expected);
   });
 });

@@ -1,0 +1,381 @@
+/**
+ * ClusterLink's production path against the sandbox's real apiservers: the clusterlink
+ * controller and the network manager run in Kubernetes mode (started by `sandbox up`), the
+ * desired state is kosmos.io objects in the host, and one agent applies its NodeConfig to
+ * a real kernel (a network namespace of this test, root only) and reports its status.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type Server, type Socket, createConnection, createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterNode, NodeConfig } from '../../src/api/kinds.js';
+import { run } from '../../src/clusterlink/exec.js';
+import { CLI, eventually, kosmosctl, kubectl, newSandboxDir, sleep } from './harness.js';
+
+const dir = newSandboxDir('kosmos-e2e-clusterlink-');
+const kc = (cluster: string) => `${dir}/${cluster}/kubeconfig`;
+const isRoot = process.getuid?.() === 0;
+const hex = () => randomBytes(3).toString('hex');
+
+interface NodeJson {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: { podCIDRs?: string[] };
+  status: { addresses?: { type: string; address: string }[] };
+}
+interface Lease {
+  spec: { holderIdentity?: string };
+}
+
+function getJson<T>(cluster: string, args: string[]): T {
+  const r = kubectl(kc(cluster), ['get', ...args, '-o', 'json']);
+  if (r.code !== 0) throw new Error(`kubectl get ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+const items = <T>(cluster: string, resource: string) => getJson<{ items: T[] }>(cluster, [resource]).items;
+const clusterNodes = () => items<ClusterNode>('host', 'clusternodes');
+const nodeConfigs = () => items<NodeConfig>('host', 'nodeconfigs');
+const nodeConfig = (name: string) => getJson<NodeConfig>('host', ['nodeconfig', name]);
+const internalIP = (n: NodeJson) => n.status.addresses?.find((a) => a.type === 'InternalIP')?.address;
+const memberNodes = (cluster: string) =>
+  items<NodeJson>(cluster, 'nodes').filter((n) => n.metadata.labels?.['kosmos.io/node'] !== 'true');
+
+/** A Node as a user's new machine would register: an InternalIP; kube-controller-manager gives its pod CIDR. */
+function addNode(cluster: string, name: string, ip: string): void {
+  const r = kubectl(
+    kc(cluster),
+    ['create', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name },
+      status: { addresses: [{ type: 'InternalIP', address: ip }] },
+    }),
+  );
+  expect(r.code, r.stderr).toBe(0);
+}
+
+function patchCluster(name: string, clusterLinkOptions: Record<string, unknown>): void {
+  const r = kubectl(kc('host'), [
+    'patch',
+    'cluster',
+    name,
+    '--type',
+    'merge',
+    '-p',
+    JSON.stringify({ spec: { clusterLinkOptions } }),
+  ]);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+const children: ChildProcess[] = [];
+function start(args: string[], wrap: string[] = []): ChildProcess {
+  const cmd = [...wrap, process.execPath, CLI, ...args];
+  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  child.on('exit', (code) => {
+    if (code && code !== 0 && code !== 143) process.stderr.write(`${args[0]} exited ${code}: ${err}\n`);
+  });
+  children.push(child);
+  return child;
+}
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  process.kill(child.pid, 'SIGTERM');
+  await Promise.race([exited, sleep(5_000)]);
+  if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+}
+
+describe('ClusterLink in Kubernetes mode (sandbox)', () => {
+  beforeAll(async () => {
+    const up = await kosmosctl(dir, ['sandbox', 'up']);
+    expect(up.code, up.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    for (const c of children) await stop(c);
+    await kosmosctl(dir, ['sandbox', 'down']);
+    rmSync(dirname(dir), { recursive: true, force: true });
+  });
+
+  it('both ClusterLink control-plane components run and are healthy', async () => {
+    const r = await kosmosctl(dir, ['sandbox', 'status']);
+    for (const component of ['clusterlink-controller', 'network-manager'])
+      expect(r.stdout).toMatch(new RegExp(`^${component}\\s+host\\s+\\d+\\s+\\d+\\s+yes$`, 'm'));
+  });
+
+  it('every node of every joined cluster has a ClusterNode with its pod CIDRs and InternalIP', async () => {
+    await eventually(() => {
+      const byName = new Map(clusterNodes().map((n) => [n.metadata.name, n]));
+      for (const cluster of ['leaf-1', 'leaf-2']) {
+        const nodes = memberNodes(cluster);
+        expect(nodes.length).toBeGreaterThan(0);
+        for (const n of nodes) {
+          const cn = byName.get(`${cluster}-${n.metadata.name}`);
+          expect(cn, `${cluster}-${n.metadata.name}`).toBeDefined();
+          expect(cn!.metadata.labels?.['kosmos.io/cluster']).toBe(cluster);
+          expect(cn!.spec).toMatchObject({
+            clusterName: cluster,
+            nodeName: n.metadata.name,
+            podCIDRs: n.spec.podCIDRs,
+            ip: internalIP(n),
+            interfaceName: 'eth0',
+          });
+          expect(n.spec.podCIDRs?.length).toBeGreaterThan(0);
+        }
+      }
+      // The host is not a Cluster object in the sandbox, so none of its nodes is linked.
+      expect([...byName.keys()].filter((k) => k?.startsWith('host-'))).toEqual([]);
+    });
+  });
+
+  it('each Cluster reports the pod CIDRs of its nodes and its service CIDRs in clusterLinkStatus', async () => {
+    await eventually(() => {
+      for (const [cluster, serviceCIDR] of [
+        ['leaf-1', '10.1.0.0/16'],
+        ['leaf-2', '10.2.0.0/16'],
+      ] as const) {
+        const c = getJson<{
+          status?: { clusterLinkStatus?: { podCIDRs?: string[]; serviceCIDRs?: string[] } };
+        }>('host', ['cluster', cluster]);
+        const podCIDRs = memberNodes(cluster)
+          .flatMap((n) => n.spec.podCIDRs ?? [])
+          .sort();
+        expect(c.status?.clusterLinkStatus).toEqual({ podCIDRs, serviceCIDRs: [serviceCIDR] });
+      }
+    });
+  });
+
+  it('every linked node gets a NodeConfig, and a resync that changes nothing rewrites none', async () => {
+    const settled = await eventually(() => {
+      const names = clusterNodes()
+        .map((n) => n.metadata.name)
+        .sort();
+      const configs = nodeConfigs();
+      expect(configs.map((c) => c.metadata.name).sort()).toEqual(names);
+      for (const c of configs) {
+        expect(c.spec.devices?.map((d) => [d.name, d.bindDev])).toEqual([['vx-bridge', 'eth0']]);
+        // p2p: a route to every pod CIDR of the other cluster.
+        expect(c.spec.routes?.length).toBeGreaterThan(0);
+      }
+      return new Map(configs.map((c) => [c.metadata.name, c.metadata.resourceVersion]));
+    });
+    // The network manager recomputes every 10 s in the sandbox: wait for more than one resync.
+    await sleep(22_000);
+    const after = new Map(nodeConfigs().map((c) => [c.metadata.name, c.metadata.resourceVersion]));
+    expect(after).toEqual(settled);
+  });
+
+  it('a node added to a leaf gets its ClusterNode, its NodeConfig, and a route in the other cluster', async () => {
+    const name = `extra-${hex()}`;
+    addNode('leaf-1', name, '198.18.8.201');
+    const cn = await eventually(() => {
+      const n = clusterNodes().find((x) => x.metadata.name === `leaf-1-${name}`);
+      expect(n?.spec.podCIDRs?.length).toBeGreaterThan(0);
+      return n!;
+    });
+    expect(cn.spec).toMatchObject({ clusterName: 'leaf-1', nodeName: name, ip: '198.18.8.201' });
+    const podCIDR = cn.spec.podCIDRs![0]!;
+    await eventually(() => {
+      expect(nodeConfig(`leaf-1-${name}`).spec.devices?.[0]?.bindDev).toBe('eth0');
+      const remote = nodeConfig('leaf-2-leaf-2-node-0');
+      expect(remote.spec.routes?.map((r) => r.cidr)).toContain(podCIDR);
+    });
+    // And it leaves again with its Node.
+    expect(kubectl(kc('leaf-1'), ['delete', 'node', name]).code).toBe(0);
+    await eventually(() => {
+      expect(clusterNodes().map((n) => n.metadata.name)).not.toContain(`leaf-1-${name}`);
+      expect(nodeConfigs().map((n) => n.metadata.name)).not.toContain(`leaf-1-${name}`);
+      expect(nodeConfig('leaf-2-leaf-2-node-0').spec.routes?.map((r) => r.cidr)).not.toContain(podCIDR);
+    });
+  });
+
+  describe.runIf(isRoot)('an agent on a real kernel (network namespace), root only', () => {
+    const ns = `kle2e${hex()}`;
+    const veth = `kle${hex()}`;
+    const octet = 1 + (randomBytes(1)[0]! % 250);
+    const rootIP = `169.254.${octet}.1`;
+    const target = 'leaf-1-leaf-1-node-0';
+    let proxy: Server | undefined;
+    const sockets = new Set<Socket>();
+    let agent: ChildProcess | undefined;
+
+    const inNs = (args: string[]) => run('ip', ['-n', ns, ...args]);
+    const table200 = async () =>
+      (await inNs(['route', 'show', 'table', '200']))
+        .split('\n')
+        .map((l) => l.trim().split(' ')[0])
+        .filter((x): x is string => !!x)
+        .sort();
+
+    beforeAll(async () => {
+      const ip = clusterNodes().find((n) => n.metadata.name === target)?.spec.ip;
+      expect(ip).toBeDefined();
+      // The underlay NIC the NodeConfig binds to (bindDev eth0), with the node's InternalIP.
+      await run('ip', ['netns', 'add', ns]);
+      await inNs(['link', 'set', 'lo', 'up']);
+      await inNs(['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1']);
+      await inNs(['addr', 'add', `${ip}/21`, 'dev', 'eth0']);
+      for (const l of ['eth0', 'eth1']) await inNs(['link', 'set', l, 'up']);
+      // The apiserver listens on the root namespace's loopback: reach it over a veth pair and
+      // a TCP relay on the root side (the certificate is checked for "localhost").
+      await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'api0', 'netns', ns]);
+      await run('ip', ['addr', 'add', `${rootIP}/30`, 'dev', veth]);
+      await run('ip', ['link', 'set', veth, 'up']);
+      await inNs(['addr', 'add', `169.254.${octet}.2/30`, 'dev', 'api0']);
+      await inNs(['link', 'set', 'api0', 'up']);
+      const host = parse(readFileSync(kc('host'), 'utf8')) as {
+        clusters: { cluster: Record<string, string> }[];
+      };
+      const api = new URL(host.clusters[0]!.cluster['server']!);
+      proxy = createServer((s) => {
+        sockets.add(s);
+        const up = createConnection(Number(api.port), '127.0.0.1');
+        sockets.add(up);
+        s.pipe(up).pipe(s);
+        const end = () => (s.destroy(), up.destroy(), sockets.delete(s), sockets.delete(up));
+        s.on('error', end).on('close', end);
+        up.on('error', end).on('close', end);
+      });
+      await new Promise<void>((r) => proxy!.listen(0, rootIP, r));
+      const port = (proxy.address() as { port: number }).port;
+      host.clusters[0]!.cluster['server'] = `https://${rootIP}:${port}`;
+      host.clusters[0]!.cluster['tls-server-name'] = 'localhost';
+      const agentKubeconfig = join(dirname(dir), 'agent-kubeconfig');
+      writeFileSync(agentKubeconfig, stringify(host), { mode: 0o600 });
+      agent = start(
+        ['agent', '--kubeconfig', agentKubeconfig, '--name', target, '--resync-ms', '3000'],
+        ['ip', 'netns', 'exec', ns],
+      );
+    });
+
+    afterAll(async () => {
+      if (agent) await stop(agent);
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => (proxy ? proxy.close(r) : r(undefined)));
+      // Deleting the namespace removes its devices, routes and rules, and the veth's root end.
+      await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+      await run('ip', ['link', 'del', veth]).catch(() => undefined);
+    });
+
+    it('applies its NodeConfig to the kernel and reports the applied generation', async () => {
+      await eventually(async () => {
+        const nc = nodeConfig(target);
+        expect(nc.status?.appliedGeneration).toBe(nc.metadata.generation);
+        expect(nc.status?.error).toBeUndefined();
+        const link = await inNs(['-d', 'link', 'show', 'vx-bridge']);
+        expect(link).toMatch(/vxlan id 54 /);
+        expect(link).toContain('dev eth0');
+        expect(await table200()).toEqual(nc.spec.routes!.map((r) => r.cidr).sort());
+      }, 60_000);
+    });
+
+    it('follows a change of its source: a node added to the other cluster becomes a route', async () => {
+      const name = `extra-${hex()}`;
+      addNode('leaf-2', name, '198.18.16.202');
+      const podCIDR = await eventually(() => {
+        const n = clusterNodes().find((x) => x.metadata.name === `leaf-2-${name}`);
+        expect(n?.spec.podCIDRs?.length).toBeGreaterThan(0);
+        return n!.spec.podCIDRs![0]!;
+      });
+      await eventually(async () => {
+        expect(await table200()).toContain(podCIDR);
+        const nc = nodeConfig(target);
+        expect(nc.status?.appliedGeneration).toBe(nc.metadata.generation);
+      }, 60_000);
+    });
+
+    it('refuses a NodeConfig with an unparsable CIDR: status.error is set, the kernel keeps the last good state', async () => {
+      const before = await table200();
+      const good = nodeConfig(target);
+      const routes = good.spec.routes!.map((r, i) => (i === 0 ? { ...r, cidr: '10.999.0.0/16' } : r));
+      const r = kubectl(kc('host'), [
+        'patch',
+        'nodeconfig',
+        target,
+        '--type',
+        'merge',
+        '-p',
+        JSON.stringify({ spec: { routes } }),
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const bad = nodeConfig(target);
+      expect(bad.metadata.generation).toBeGreaterThan(good.metadata.generation!);
+      // The network manager puts its own spec back at its next resync (≤ 10 s): look quickly.
+      await eventually(
+        () => {
+          const s = nodeConfig(target).status;
+          expect(s?.error).toMatch(/10\.999\.0\.0\/16/);
+          expect(s?.appliedGeneration).toBe(good.metadata.generation);
+        },
+        10_000,
+        200,
+      );
+      expect(await table200()).toEqual(before);
+      // Then the manager's resync restores the computed spec and the agent applies it again.
+      await eventually(async () => {
+        const nc = nodeConfig(target);
+        expect(nc.spec.routes).toEqual(good.spec.routes);
+        expect(nc.status?.error).toBeUndefined();
+        expect(nc.status?.appliedGeneration).toBe(nc.metadata.generation);
+        expect(await table200()).toEqual(before);
+      }, 60_000);
+    });
+  });
+
+  it('switching a leaf to gateway mode elects exactly one gateway through a Lease, and fails over', async () => {
+    const cluster = 'leaf-2';
+    const ns = kubectl(kc('host'), ['create', 'namespace', 'kosmos-system']);
+    expect(ns.code === 0 || ns.stderr.includes('AlreadyExists'), ns.stderr).toBe(true);
+    // networkType may only change while ClusterLink is off for the cluster (webhook rule).
+    patchCluster(cluster, { enable: false, networkType: 'gateway' });
+    patchCluster(cluster, { enable: true });
+    const candidates = memberNodes(cluster).map((n) => `${cluster}-${n.metadata.name}`);
+    const electors = new Map(
+      candidates.map((name) => [
+        name,
+        start(['elector', '--kubeconfig', kc('host'), '--cluster', cluster, '--name', name]),
+      ]),
+    );
+    const gateways = () =>
+      clusterNodes()
+        .filter((n) => n.spec.clusterName === cluster && (n.spec.roles ?? []).includes('gateway'))
+        .map((n) => n.metadata.name);
+    const holder = () =>
+      getJson<Lease>('host', ['lease', '-n', 'kosmos-system', `elector-${cluster}`]).spec.holderIdentity;
+    const first = await eventually(() => {
+      const g = gateways();
+      expect(g).toHaveLength(1);
+      expect(holder()).toBe(g[0]);
+      return g[0]!;
+    }, 60_000);
+    await eventually(() => {
+      // Only the gateway has the bridge device; the others reach other clusters through it.
+      const gw = nodeConfig(first);
+      expect(gw.spec.devices?.map((d) => d.name)).toContain('vx-bridge');
+      for (const other of candidates.filter((c) => c !== first))
+        expect(nodeConfig(other).spec.devices?.map((d) => d.name)).not.toContain('vx-bridge');
+    });
+    // Exactly one gateway stays true for a while, not only at one instant.
+    for (let i = 0; i < 5; i++) {
+      expect(gateways()).toEqual([first]);
+      await sleep(1_000);
+    }
+    // The gateway's elector dies without releasing the lease: another takes over (8 s TTL + 2 s retry).
+    const leader = electors.get(first)!;
+    process.kill(leader.pid!, 'SIGKILL');
+    const second = await eventually(() => {
+      const g = gateways();
+      expect(g).toHaveLength(1);
+      expect(g[0]).not.toBe(first);
+      expect(holder()).toBe(g[0]);
+      return g[0]!;
+    }, 30_000);
+    expect(candidates).toContain(second);
+    for (const e of electors.values()) await stop(e);
+  });
+});

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from '../cli/sandbox/binaries.js';
@@ -27,12 +28,27 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`bench clustertree: timed out waiting for ${what}`);
     await sleep(200);
   }
+}
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 function peakRssMiB(pid: number): number {
@@ -52,15 +68,23 @@ export async function benchClustertree(): Promise<BenchRow[]> {
   try {
     const state = await sandboxUp({ dir, topology: defaultTopology(2, 6), bare: true, progress: quiet });
     const host = KubeClient.fromFile(join(dir, 'host', 'kubeconfig'));
+    const metricsPort = await freePort();
     worker = spawn(
       process.execPath,
       [
         join(process.cwd(), 'dist', 'clustertree', 'main.js'),
-        '--kubeconfig', join(dir, 'host', 'kubeconfig'),
-        '--redis-url', state.redisUrl,
-        '--node-server-port', '0',
-        '--concurrency', '32',
-        '--worker-id', 'bench',
+        '--kubeconfig',
+        join(dir, 'host', 'kubeconfig'),
+        '--redis-url',
+        state.redisUrl,
+        '--node-server-port',
+        '0',
+        '--concurrency',
+        '32',
+        '--worker-id',
+        'bench',
+        '--port',
+        String(metricsPort),
       ],
       { stdio: 'ignore', env: { ...process.env, KOSMOS_LOG_LEVEL: 'warn' } },
     );
@@ -75,10 +99,19 @@ export async function benchClustertree(): Promise<BenchRow[]> {
         'bench',
       );
     }
-    await waitFor('2 Ready virtual nodes', async () => {
-      const nodes = await host.list<Node>('v1', 'Node', { labelSelector: 'kosmos.io/node=true' });
-      return nodes.items.length === 2 && nodes.items.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-    }, 60_000);
+    await waitFor(
+      '2 Ready virtual nodes',
+      async () => {
+        const nodes = await host.list<Node>('v1', 'Node', { labelSelector: 'kosmos.io/node=true' });
+        return (
+          nodes.items.length === 2 &&
+          nodes.items.every((n) =>
+            n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          )
+        );
+      },
+      60_000,
+    );
 
     const bound = new Map<string, number>();
     const hostRunning = new Map<string, number>();
@@ -86,23 +119,35 @@ export async function benchClustertree(): Promise<BenchRow[]> {
     const leafRunning = new Map<string, number>();
     const selector = 'app=bench';
     informers.push(
-      new Informer<Pod>(host, { path: `/api/v1/namespaces/${NS}/pods`, labelSelector: selector }, {
-        onUpsert: (p) => {
-          const name = p.metadata?.name ?? '';
-          if (p.spec.nodeName && !bound.has(name)) bound.set(name, performance.now());
-          if (p.status?.phase === 'Running' && !hostRunning.has(name)) hostRunning.set(name, performance.now());
+      new Informer<Pod>(
+        host,
+        { path: `/api/v1/namespaces/${NS}/pods`, labelSelector: selector },
+        {
+          onUpsert: (p) => {
+            const name = p.metadata?.name ?? '';
+            if (p.spec.nodeName && !bound.has(name)) bound.set(name, performance.now());
+            if (p.status?.phase === 'Running' && !hostRunning.has(name))
+              hostRunning.set(name, performance.now());
+          },
         },
-      }, log),
+        log,
+      ),
     );
     for (const leaf of ['leaf-1', 'leaf-2']) {
       informers.push(
-        new Informer<Pod>(KubeClient.fromFile(join(dir, leaf, 'kubeconfig')), { path: `/api/v1/namespaces/${NS}/pods`, labelSelector: selector }, {
-          onUpsert: (p) => {
-            const name = p.metadata?.name ?? '';
-            if (!leafCreated.has(name)) leafCreated.set(name, performance.now());
-            if (p.status?.phase === 'Running' && !leafRunning.has(name)) leafRunning.set(name, performance.now());
+        new Informer<Pod>(
+          KubeClient.fromFile(join(dir, leaf, 'kubeconfig')),
+          { path: `/api/v1/namespaces/${NS}/pods`, labelSelector: selector },
+          {
+            onUpsert: (p) => {
+              const name = p.metadata?.name ?? '';
+              if (!leafCreated.has(name)) leafCreated.set(name, performance.now());
+              if (p.status?.phase === 'Running' && !leafRunning.has(name))
+                leafRunning.set(name, performance.now());
+            },
           },
-        }, log),
+          log,
+        ),
       );
     }
     await host.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
@@ -126,6 +171,16 @@ export async function benchClustertree(): Promise<BenchRow[]> {
     } as never);
     await waitFor(`${PODS} pods Running in the host`, () => hostRunning.size >= PODS, 600_000);
     const rss = peakRssMiB(worker.pid ?? 0);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const meanJob = (type: string) => {
+      const num = (suffix: string) =>
+        Number(
+          new RegExp(`clustertree_job_seconds_${suffix}\\{[^}]*type="${type}"[^}]*\\} (\\S+)`).exec(
+            metrics,
+          )?.[1] ?? 'NaN',
+        );
+      return num('sum') / num('count');
+    };
 
     const toLeaf: number[] = [];
     for (const [name, t] of leafCreated) {
@@ -163,6 +218,9 @@ export async function benchClustertree(): Promise<BenchRow[]> {
       row('leaf Running → host Running, p50', percentile(toHost, 50), 's'),
       row('leaf Running → host Running, p99', p99b, 's', '< 2 s', p99b < 2),
       row('worker peak RSS (1 process, concurrency 32)', rss, 'MiB'),
+      // Where the time goes: a pod job is one leaf POST, a status job one host PATCH.
+      row('mean pod job time (leaf pod create)', meanJob('pod'), 's'),
+      row('mean status job time (host status patch)', meanJob('status'), 's'),
     ];
   } finally {
     for (const i of informers) i.stop();

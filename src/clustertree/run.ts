@@ -64,7 +64,10 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
   const serverUrl = new URL(host.server);
   const registry = createRegistry('clustertree');
   const metrics = createMetrics(registry);
-  const redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 3, retryStrategy: (n) => Math.min(200 * n, 2_000) });
+  const redis = new Redis(opts.redisUrl, {
+    maxRetriesPerRequest: 3,
+    retryStrategy: (n) => Math.min(200 * n, 2_000),
+  });
   redis.on('error', (e) => log.debug('redis connection error', errorFields(e)));
   const queue = new JobQueue(opts.redisUrl, log, QUEUE_NAME, opts.queuePrefix);
   const heartbeats = new JobQueue(opts.redisUrl, log, HEARTBEAT_QUEUE_NAME, opts.queuePrefix);
@@ -72,7 +75,11 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
   // eslint-disable-next-line prefer-const -- assigned once everything it refers to exists
   let ctx: ClusterTreeContext;
   const enqueue = (data: JobData, cause: string, delay?: number) =>
-    (data.type === 'node' || data.type === 'cluster-gone' ? heartbeats : queue).add(data, cause, delay ? { delay } : {});
+    (data.type === 'node' || data.type === 'cluster-gone' ? heartbeats : queue).add(
+      data,
+      cause,
+      delay ? { delay } : {},
+    );
 
   const leaves = new LeafRegistry(host, log, (cluster) => ({
     onUpsert: (leafPod) => {
@@ -89,7 +96,8 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       const rv = leafPod.metadata?.resourceVersion ?? 'x';
       enqueue({ type: 'pod', cluster, namespace: ns, name }, `leafgone-${rv}`);
       // Dependencies nobody uses any more are collected once the pod is really gone.
-      for (const d of podDependencies(leafPod)) enqueue({ type: 'deps', cluster, namespace: ns, kind: d.kind, name: d.leafName }, `gc-${rv}`, 1_000);
+      for (const d of podDependencies(leafPod))
+        enqueue({ type: 'deps', cluster, namespace: ns, kind: d.kind, name: d.leafName }, `gc-${rv}`, 1_000);
     },
   }));
 
@@ -99,7 +107,10 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     const ns = pod.metadata?.namespace ?? '';
     const name = pod.metadata?.name ?? '';
     const rv = pod.metadata?.resourceVersion ?? 'x';
-    const lifecycle = !old || old.spec.nodeName !== pod.spec.nodeName || old.metadata?.deletionTimestamp !== pod.metadata?.deletionTimestamp;
+    const lifecycle =
+      !old ||
+      old.spec.nodeName !== pod.spec.nodeName ||
+      old.metadata?.deletionTimestamp !== pod.metadata?.deletionTimestamp;
     if (lifecycle) {
       enqueue({ type: 'pod', cluster, namespace: ns, name, rv }, rv);
       return;
@@ -114,7 +125,10 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     const name = obj.metadata?.name ?? '';
     for (const leaf of ctx.leaves.all()) {
       if (!deleted && !usedInCluster(ctx, leaf, ns, kind, name)) continue;
-      enqueue({ type: 'deps', cluster: leaf.name, namespace: ns, kind, name }, `${deleted ? 'del-' : ''}${obj.metadata?.resourceVersion ?? 'x'}`);
+      enqueue(
+        { type: 'deps', cluster: leaf.name, namespace: ns, kind, name },
+        `${deleted ? 'del-' : ''}${obj.metadata?.resourceVersion ?? 'x'}`,
+      );
     }
   };
 
@@ -128,55 +142,109 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       return;
     }
     if (!(c.metadata.finalizers ?? []).includes(FINALIZER_CLUSTER_MANAGER)) {
-      await host.request(
-        'PATCH',
-        `/apis/${API_VERSION}/clusters/${encodeURIComponent(name)}`,
-        { metadata: { resourceVersion: c.metadata.resourceVersion, finalizers: [...(c.metadata.finalizers ?? []), FINALIZER_CLUSTER_MANAGER] } },
-        { contentType: 'application/merge-patch+json' },
-      ).catch((e: unknown) => log.debug('finalizer not added yet', { cluster: name, ...errorFields(e) }));
+      await host
+        .request(
+          'PATCH',
+          `/apis/${API_VERSION}/clusters/${encodeURIComponent(name)}`,
+          {
+            metadata: {
+              resourceVersion: c.metadata.resourceVersion,
+              finalizers: [...(c.metadata.finalizers ?? []), FINALIZER_CLUSTER_MANAGER],
+            },
+          },
+          { contentType: 'application/merge-patch+json' },
+        )
+        .catch((e: unknown) => log.debug('finalizer not added yet', { cluster: name, ...errorFields(e) }));
     }
     await leaves.ensure(c);
     enqueue({ type: 'node', cluster: name }, `c${c.metadata.resourceVersion ?? 'x'}`);
   };
 
   const caches: HostCaches = {
-    clusters: new Informer<Cluster>(host, { path: `/apis/${API_VERSION}/clusters` }, {
-      onUpsert: (c) => {
-        clusterChanged(c).catch((e: unknown) => {
-          log.warn('cannot join leaf cluster; retrying', { cluster: c.metadata.name, ...errorFields(e) });
-          setTimeout(() => {
-            const latest = caches.clusters.get(undefined, c.metadata.name ?? '');
-            if (latest) void clusterChanged(latest).catch(() => undefined);
-          }, 5_000).unref();
-        });
+    clusters: new Informer<Cluster>(
+      host,
+      { path: `/apis/${API_VERSION}/clusters` },
+      {
+        onUpsert: (c) => {
+          clusterChanged(c).catch((e: unknown) => {
+            log.warn('cannot join leaf cluster; retrying', { cluster: c.metadata.name, ...errorFields(e) });
+            setTimeout(() => {
+              const latest = caches.clusters.get(undefined, c.metadata.name ?? '');
+              if (latest) void clusterChanged(latest).catch(() => undefined);
+            }, 5_000).unref();
+          });
+        },
+        onDelete: (c) => {
+          leaves.remove(c.metadata.name ?? '');
+          enqueue(
+            { type: 'cluster-gone', cluster: c.metadata.name ?? '' },
+            `deleted-${c.metadata.resourceVersion ?? 'x'}`,
+          );
+        },
       },
-      onDelete: (c) => {
-        leaves.remove(c.metadata.name ?? '');
-        enqueue({ type: 'cluster-gone', cluster: c.metadata.name ?? '' }, `deleted-${c.metadata.resourceVersion ?? 'x'}`);
-      },
-    }, log),
+      log,
+    ),
     nodes: new Informer<Node>(host, { path: '/api/v1/nodes', labelSelector: `${LABEL_NODE}=true` }, {}, log),
-    pods: new Informer<Pod>(host, { path: '/api/v1/pods' }, {
-      onUpsert: hostPodChanged,
-      onDelete: (pod) => {
-        const cluster = clusterOfNode(ctx, pod.spec.nodeName);
-        if (cluster) enqueue({ type: 'pod', cluster, namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '' }, `gone-${pod.metadata?.uid ?? 'x'}`);
+    pods: new Informer<Pod>(
+      host,
+      { path: '/api/v1/pods' },
+      {
+        onUpsert: hostPodChanged,
+        onDelete: (pod) => {
+          const cluster = clusterOfNode(ctx, pod.spec.nodeName);
+          if (cluster)
+            enqueue(
+              {
+                type: 'pod',
+                cluster,
+                namespace: pod.metadata?.namespace ?? '',
+                name: pod.metadata?.name ?? '',
+              },
+              `gone-${pod.metadata?.uid ?? 'x'}`,
+            );
+        },
       },
-    }, log),
-    configMaps: new Informer<KubeObject>(host, { path: '/api/v1/configmaps' }, {
-      onUpsert: (o) => dependencyChanged('ConfigMap')(o, false),
-      onDelete: (o) => dependencyChanged('ConfigMap')(o, true),
-    }, log),
-    secrets: new Informer<KubeObject>(host, { path: '/api/v1/secrets' }, {
-      onUpsert: (o) => dependencyChanged('Secret')(o, false),
-      onDelete: (o) => dependencyChanged('Secret')(o, true),
-    }, log),
-    serviceAccounts: new Informer<KubeObject>(host, { path: '/api/v1/serviceaccounts' }, {
-      onUpsert: (o) => dependencyChanged('ServiceAccount')(o, false),
-      onDelete: (o) => dependencyChanged('ServiceAccount')(o, true),
-    }, log),
-    podConvertPolicies: new Informer<PodConvertPolicy>(host, { path: `/apis/${API_VERSION}/podconvertpolicies` }, {}, log),
-    clusterPodConvertPolicies: new Informer<ClusterPodConvertPolicy>(host, { path: `/apis/${API_VERSION}/clusterpodconvertpolicies` }, {}, log),
+      log,
+    ),
+    configMaps: new Informer<KubeObject>(
+      host,
+      { path: '/api/v1/configmaps' },
+      {
+        onUpsert: (o) => dependencyChanged('ConfigMap')(o, false),
+        onDelete: (o) => dependencyChanged('ConfigMap')(o, true),
+      },
+      log,
+    ),
+    secrets: new Informer<KubeObject>(
+      host,
+      { path: '/api/v1/secrets' },
+      {
+        onUpsert: (o) => dependencyChanged('Secret')(o, false),
+        onDelete: (o) => dependencyChanged('Secret')(o, true),
+      },
+      log,
+    ),
+    serviceAccounts: new Informer<KubeObject>(
+      host,
+      { path: '/api/v1/serviceaccounts' },
+      {
+        onUpsert: (o) => dependencyChanged('ServiceAccount')(o, false),
+        onDelete: (o) => dependencyChanged('ServiceAccount')(o, true),
+      },
+      log,
+    ),
+    podConvertPolicies: new Informer<PodConvertPolicy>(
+      host,
+      { path: `/apis/${API_VERSION}/podconvertpolicies` },
+      {},
+      log,
+    ),
+    clusterPodConvertPolicies: new Informer<ClusterPodConvertPolicy>(
+      host,
+      { path: `/apis/${API_VERSION}/clusterpodconvertpolicies` },
+      {},
+      log,
+    ),
   };
 
   const nodeServer = await startNodeServer(
@@ -212,12 +280,23 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     for (const p of caches.pods.list()) {
       const cluster = clusterOfNode(ctx, p.spec.nodeName);
       if (!cluster) continue;
-      enqueue({ type: 'pod', cluster, namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' }, cause);
+      enqueue(
+        { type: 'pod', cluster, namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' },
+        cause,
+      );
       n++;
     }
     for (const leaf of leaves.all()) {
       for (const p of leaf.pods.list()) {
-        enqueue({ type: 'pod', cluster: leaf.name, namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' }, cause);
+        enqueue(
+          {
+            type: 'pod',
+            cluster: leaf.name,
+            namespace: p.metadata?.namespace ?? '',
+            name: p.metadata?.name ?? '',
+          },
+          cause,
+        );
         n++;
       }
       enqueue({ type: 'node', cluster: leaf.name }, cause);
@@ -226,8 +305,17 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
   };
 
   // Nodes and convert policies first: pod events are only routed once virtual nodes are known.
-  await Promise.all([caches.nodes.start(), caches.podConvertPolicies.start(), caches.clusterPodConvertPolicies.start()]);
-  await Promise.all([caches.clusters.start(), caches.configMaps.start(), caches.secrets.start(), caches.serviceAccounts.start()]);
+  await Promise.all([
+    caches.nodes.start(),
+    caches.podConvertPolicies.start(),
+    caches.clusterPodConvertPolicies.start(),
+  ]);
+  await Promise.all([
+    caches.clusters.start(),
+    caches.configMaps.start(),
+    caches.secrets.start(),
+    caches.serviceAccounts.start(),
+  ]);
   await caches.pods.start();
 
   const handle = async (job: Job<JobData>): Promise<void> => {
@@ -256,7 +344,11 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       metrics.jobs.inc({ type: d.type, result: 'ok' });
     } catch (e) {
       metrics.jobs.inc({ type: d.type, result: 'error' });
-      log.debug('job failed; BullMQ retries it', { job: job.id, attempt: job.attemptsMade + 1, ...errorFields(e) });
+      log.debug('job failed; BullMQ retries it', {
+        job: job.id,
+        attempt: job.attemptsMade + 1,
+        ...errorFields(e),
+      });
       throw e;
     } finally {
       end();

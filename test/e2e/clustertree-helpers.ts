@@ -25,7 +25,8 @@ export async function freePort(): Promise<number> {
 }
 
 export const kubeconfigOf = (dir: string, cluster: string) => join(dir, cluster, 'kubeconfig');
-export const readSandboxState = (dir: string) => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as SandboxState;
+export const readSandboxState = (dir: string) =>
+  JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as SandboxState;
 
 export interface Worker {
   id: string;
@@ -34,7 +35,12 @@ export interface Worker {
   logFile: string;
 }
 
-export async function startWorker(dir: string, id: string, redisUrl: string, extra: string[] = []): Promise<Worker> {
+export async function startWorker(
+  dir: string,
+  id: string,
+  redisUrl: string,
+  extra: string[] = [],
+): Promise<Worker> {
   const metricsPort = await freePort();
   const logFile = join(dir, '..', `clustertree-${id}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
@@ -42,12 +48,18 @@ export async function startWorker(dir: string, id: string, redisUrl: string, ext
     process.execPath,
     [
       CLUSTERTREE,
-      '--kubeconfig', kubeconfigOf(dir, 'host'),
-      '--redis-url', redisUrl,
-      '--node-server-port', '0',
-      '--port', String(metricsPort),
-      '--worker-id', id,
-      '--concurrency', '16',
+      '--kubeconfig',
+      kubeconfigOf(dir, 'host'),
+      '--redis-url',
+      redisUrl,
+      '--node-server-port',
+      '0',
+      '--port',
+      String(metricsPort),
+      '--worker-id',
+      id,
+      '--concurrency',
+      '16',
       ...extra,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -56,7 +68,8 @@ export async function startWorker(dir: string, id: string, redisUrl: string, ext
   child.stderr?.pipe(out);
   const w: Worker = { id, child, metricsPort, logFile };
   for (let i = 0; i < 240; i++) {
-    if (child.exitCode !== null) throw new Error(`worker ${id} exited with ${child.exitCode}; see ${logFile}`);
+    if (child.exitCode !== null)
+      throw new Error(`worker ${id} exited with ${child.exitCode}; see ${logFile}`);
     try {
       const r = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
       if (r.ok) return w;
@@ -80,7 +93,8 @@ export async function stopWorker(w: Worker | undefined, signal: NodeJS.Signals =
 export async function counter(w: Worker, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
   let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
   return sum;
 }
 
@@ -96,13 +110,28 @@ export function getJson<T>(kubeconfig: string, args: string[]): T {
 }
 
 export interface Item {
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid?: string };
-  spec: Record<string, unknown> & { nodeName?: string; taints?: { key: string; value?: string; effect: string }[] };
-  status?: Record<string, unknown> & { phase?: string; podIP?: string; conditions?: { type: string; status: string }[]; allocatable?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    uid?: string;
+  };
+  spec: Record<string, unknown> & {
+    nodeName?: string;
+    taints?: { key: string; value?: string; effect: string }[];
+  };
+  status?: Record<string, unknown> & {
+    phase?: string;
+    podIP?: string;
+    conditions?: { type: string; status: string }[];
+    allocatable?: Record<string, string>;
+  };
   data?: Record<string, string>;
 }
 
-export const items = (kubeconfig: string, args: string[]): Item[] => getJson<{ items: Item[] }>(kubeconfig, args).items;
+export const items = (kubeconfig: string, args: string[]): Item[] =>
+  getJson<{ items: Item[] }>(kubeconfig, args).items;
 
 export function clusterObject(dir: string, name: string, leafModels?: unknown[]): object {
   const kubeconfig = readFileSync(kubeconfigOf(dir, name), 'utf8');
@@ -118,7 +147,13 @@ export function clusterObject(dir: string, name: string, leafModels?: unknown[])
 }
 
 /** A Deployment whose pods go to the virtual nodes selected by `nodeSelector`. */
-export function deployment(name: string, namespace: string, replicas: number, nodeSelector: Record<string, string>, extra: Record<string, unknown> = {}): object {
+export function deployment(
+  name: string,
+  namespace: string,
+  replicas: number,
+  nodeSelector: Record<string, string>,
+  extra: Record<string, unknown> = {},
+): object {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -140,7 +175,8 @@ export function deployment(name: string, namespace: string, replicas: number, no
   };
 }
 
-export const ready = (node: Item): string | undefined => node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+export const ready = (node: Item): string | undefined =>
+  node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
 
 /** Pods through the API rather than kubectl: polling a burst on a loaded machine must not spawn processes. */
 export async function listPods(client: KubeClient, namespace: string, labelSelector: string): Promise<Pod[]> {

@@ -36,18 +36,30 @@ let hostClient: KubeClient | undefined;
 const leafClients: KubeClient[] = [];
 
 async function startRedis(): Promise<void> {
-  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await eventually(async () => {
-    const { Redis } = await import('ioredis');
-    const r = new Redis(`redis://127.0.0.1:${redisPort}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    r.on('error', () => undefined); // refused while starting: eventually retries
-    try {
-      await r.connect();
-      await r.ping();
-    } finally {
-      r.disconnect();
-    }
-  }, 10_000, 100);
+  redis = spawn(
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  await eventually(
+    async () => {
+      const { Redis } = await import('ioredis');
+      const r = new Redis(`redis://127.0.0.1:${redisPort}`, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      r.on('error', () => undefined); // refused while starting: eventually retries
+      try {
+        await r.connect();
+        await r.ping();
+      } finally {
+        r.disconnect();
+      }
+    },
+    10_000,
+    100,
+  );
 }
 
 async function killRedis(): Promise<void> {
@@ -64,12 +76,17 @@ async function leafPodCount(app: string): Promise<number> {
 }
 
 async function allSynced(app: string, n: number): Promise<void> {
-  await eventually(async () => {
-    const host = await listPods(hostClient!, NS, `app=${app}`);
-    const running = host.filter((p) => p.status?.phase === 'Running').length;
-    const inLeaves = await leafPodCount(app);
-    if (host.length !== n || running !== n || inLeaves !== n) throw new Error(`host ${host.length} (${running} Running), leaves ${inLeaves}`);
-  }, 240_000, 2_000);
+  await eventually(
+    async () => {
+      const host = await listPods(hostClient!, NS, `app=${app}`);
+      const running = host.filter((p) => p.status?.phase === 'Running').length;
+      const inLeaves = await leafPodCount(app);
+      if (host.length !== n || running !== n || inLeaves !== n)
+        throw new Error(`host ${host.length} (${running} Running), leaves ${inLeaves}`);
+    },
+    240_000,
+    2_000,
+  );
 }
 
 describe('ClusterTree workers', () => {
@@ -87,7 +104,8 @@ describe('ClusterTree workers', () => {
     applyJson(HOST, clusterObject(dir, 'leaf-2'));
     await eventually(() => {
       const nodes = items(HOST, ['nodes', '-l', 'kosmos.io/node=true']);
-      if (nodes.length !== 2 || nodes.some((n) => ready(n) !== 'True')) throw new Error('virtual nodes not Ready');
+      if (nodes.length !== 2 || nodes.some((n) => ready(n) !== 'True'))
+        throw new Error('virtual nodes not Ready');
     });
   });
 
@@ -101,9 +119,13 @@ describe('ClusterTree workers', () => {
 
   it('Redis killed during a 200-pod burst and restarted: all 200 pods are synced, each leaf pod created exactly once, by two workers sharing the load', async () => {
     applyJson(HOST, deployment('burst', NS, 200, { 'kosmos.io/node': 'true' }));
-    await eventually(async () => {
-      if ((await leafPodCount('burst')) < 20) throw new Error('burst not under way');
-    }, 60_000, 250);
+    await eventually(
+      async () => {
+        if ((await leafPodCount('burst')) < 20) throw new Error('burst not under way');
+      },
+      60_000,
+      250,
+    );
     await killRedis();
     await sleep(3_000);
     await startRedis();
@@ -118,9 +140,13 @@ describe('ClusterTree workers', () => {
 
   it('a worker killed with SIGKILL mid-burst loses nothing: the other finishes its jobs', async () => {
     applyJson(HOST, deployment('killed', NS, 60, { 'kosmos.io/node': 'true' }));
-    await eventually(async () => {
-      if ((await leafPodCount('killed')) < 5) throw new Error('burst not under way');
-    }, 60_000, 100);
+    await eventually(
+      async () => {
+        if ((await leafPodCount('killed')) < 5) throw new Error('burst not under way');
+      },
+      60_000,
+      100,
+    );
     await stopWorker(workers[0], 'SIGKILL');
     await allSynced('killed', 60);
     expect(await counter(workers[1] as Worker, 'clustertree_host_pods_removed_total')).toBe(0);

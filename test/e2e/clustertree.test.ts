@@ -39,7 +39,8 @@ const names = (xs: Item[]) => xs.map((x) => x.metadata.name).sort();
 async function allRunning(app: string, n: number): Promise<Item[]> {
   return await eventually(() => {
     const pods = hostPods(app).filter((p) => !p.metadata.annotations?.['deleting']);
-    if (pods.length !== n || pods.some((p) => p.status?.phase !== 'Running')) throw new Error(`host: ${pods.map((p) => `${p.metadata.name}=${p.status?.phase}`).join(' ')}`);
+    if (pods.length !== n || pods.some((p) => p.status?.phase !== 'Running'))
+      throw new Error(`host: ${pods.map((p) => `${p.metadata.name}=${p.status?.phase}`).join(' ')}`);
     return pods;
   }, 90_000);
 }
@@ -66,7 +67,8 @@ describe('ClusterTree', () => {
     applyJson(HOST, clusterObject(dir, 'leaf-2'));
     const nodes = await eventually(() => {
       const ns = virtualNodes();
-      if (ns.length !== 2 || ns.some((n) => ready(n) !== 'True')) throw new Error(`virtual nodes: ${names(ns).join(',')}`);
+      if (ns.length !== 2 || ns.some((n) => ready(n) !== 'True'))
+        throw new Error(`virtual nodes: ${names(ns).join(',')}`);
       return ns;
     });
     expect(names(nodes)).toEqual(['kosmos-leaf-1', 'kosmos-leaf-2']);
@@ -75,7 +77,15 @@ describe('ClusterTree', () => {
     expect(n1.metadata.annotations).toMatchObject({ 'kosmos-io/owned-by-cluster': 'leaf-1' });
     expect(n1.spec.taints).toContainEqual({ key: 'kosmos.io/node', value: 'true', effect: 'NoSchedule' });
     expect(n1.status?.allocatable).toMatchObject({ cpu: '12', memory: '48Gi', pods: '330' }); // 3 members x 4 cpu, 16Gi, 110 pods
-    const lease = kubectl(HOST, ['get', 'lease', '-n', 'kube-node-lease', 'kosmos-leaf-1', '-o', 'jsonpath={.spec.holderIdentity}']);
+    const lease = kubectl(HOST, [
+      'get',
+      'lease',
+      '-n',
+      'kube-node-lease',
+      'kosmos-leaf-1',
+      '-o',
+      'jsonpath={.spec.holderIdentity}',
+    ]);
     expect(lease.stdout).toBe('kosmos-leaf-1');
   });
 
@@ -85,7 +95,11 @@ describe('ClusterTree', () => {
       if (Object.keys(h).length !== 3) throw new Error('fit index not published');
       return h;
     });
-    expect(JSON.parse(fit['leaf-1-node-0'] as string)).toMatchObject({ allocatable: { cpu: '4' }, ready: true, schedulable: true });
+    expect(JSON.parse(fit['leaf-1-node-0'] as string)).toMatchObject({
+      allocatable: { cpu: '4' },
+      ready: true,
+      schedulable: true,
+    });
     const status = await eventually(() => {
       const r = kubectl(HOST, ['get', 'cluster', 'leaf-1', '-o', 'jsonpath={.status.clusterTreeStatus}']);
       if (!r.stdout) throw new Error('no status yet');
@@ -96,13 +110,26 @@ describe('ClusterTree', () => {
   });
 
   it('a Deployment of 6 replicas on the virtual nodes runs in the leaves and shows Running in the host, with its ConfigMap in the leaf', async () => {
-    applyJson(HOST, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-config', namespace: NS }, data: { greeting: 'hello' } });
+    applyJson(HOST, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'web-config', namespace: NS },
+      data: { greeting: 'hello' },
+    });
     applyJson(
       HOST,
-      deployment('web', NS, 6, { 'kosmos.io/node': 'true' }, {
-        containers: [{ name: 'main', image: 'nginx', volumeMounts: [{ name: 'cfg', mountPath: '/etc/cfg' }] }],
-        volumes: [{ name: 'cfg', configMap: { name: 'web-config' } }],
-      }),
+      deployment(
+        'web',
+        NS,
+        6,
+        { 'kosmos.io/node': 'true' },
+        {
+          containers: [
+            { name: 'main', image: 'nginx', volumeMounts: [{ name: 'cfg', mountPath: '/etc/cfg' }] },
+          ],
+          volumes: [{ name: 'cfg', configMap: { name: 'web-config' } }],
+        },
+      ),
     );
     const pods = await allRunning('web', 6);
     const inLeaves = await eventually(() => {
@@ -116,7 +143,9 @@ describe('ClusterTree', () => {
     for (const p of pods) expect(p.status?.podIP).toMatch(/^10\.3[4-7]\./);
     for (const kc of [LEAF1, LEAF2]) {
       if (leafPods(kc, 'web').length === 0) continue;
-      expect(items(kc, ['configmaps', '-n', NS]).find((c) => c.metadata.name === 'web-config')?.data).toEqual({ greeting: 'hello' });
+      expect(items(kc, ['configmaps', '-n', NS]).find((c) => c.metadata.name === 'web-config')?.data).toEqual(
+        { greeting: 'hello' },
+      );
     }
   });
 
@@ -145,7 +174,8 @@ describe('ClusterTree', () => {
     await eventually(() => {
       const pods = hostPods('web');
       if (pods.some((p) => p.metadata.name === victim.metadata.name)) throw new Error('host pod still there');
-      if (pods.length !== 6 || pods.some((p) => p.status?.phase !== 'Running')) throw new Error('not replaced yet');
+      if (pods.length !== 6 || pods.some((p) => p.status?.phase !== 'Running'))
+        throw new Error('not replaced yet');
     }, 90_000);
   });
 
@@ -160,7 +190,9 @@ describe('ClusterTree', () => {
       const n = leafPods(LEAF1, 'web').length + leafPods(LEAF2, 'web').length;
       if (n !== 0 || hostPods('web').length !== 0) throw new Error(`${n} leaf pods left`);
       for (const kc of [LEAF1, LEAF2]) {
-        const left = items(kc, ['configmaps,secrets', '-n', NS]).filter((o) => o.metadata.annotations?.['kosmos.io/global'] === 'true');
+        const left = items(kc, ['configmaps,secrets', '-n', NS]).filter(
+          (o) => o.metadata.annotations?.['kosmos.io/global'] === 'true',
+        );
         if (left.length > 0) throw new Error(`copies left: ${names(left).join(',')}`);
       }
     }, 90_000);
@@ -175,14 +207,21 @@ describe('ClusterTree', () => {
         {
           leafNodeName: 'leaf-1',
           labels: { team: 'red' },
-          nodeSelector: { labelSelector: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['leaf-1-node-0', 'leaf-1-node-1'] }] } },
+          nodeSelector: {
+            labelSelector: {
+              matchExpressions: [
+                { key: 'kubernetes.io/hostname', operator: 'In', values: ['leaf-1-node-0', 'leaf-1-node-1'] },
+              ],
+            },
+          },
         },
       ]),
     );
     const node = await eventually(() => {
       const ns = virtualNodes();
       const party = ns.find((n) => n.metadata.name === 'kosmos-leaf-1-0');
-      if (!party || ns.some((n) => n.metadata.name === 'kosmos-leaf-1') || ready(party) !== 'True') throw new Error(names(ns).join(','));
+      if (!party || ns.some((n) => n.metadata.name === 'kosmos-leaf-1') || ready(party) !== 'True')
+        throw new Error(names(ns).join(','));
       return party;
     });
     expect(node.metadata.labels?.['team']).toBe('red');
@@ -196,7 +235,13 @@ describe('ClusterTree', () => {
   });
 
   it('one2one: a virtual node per member node, and a pod on one runs on that very member node', async () => {
-    applyJson(HOST, clusterObject(dir, 'leaf-2', [{ nodeSelector: { nodeName: 'leaf-2-node-0' } }, { nodeSelector: { nodeName: 'leaf-2-node-1' } }]));
+    applyJson(
+      HOST,
+      clusterObject(dir, 'leaf-2', [
+        { nodeSelector: { nodeName: 'leaf-2-node-0' } },
+        { nodeSelector: { nodeName: 'leaf-2-node-1' } },
+      ]),
+    );
     await eventually(() => {
       const ns = names(virtualNodes());
       if (ns.join(',') !== 'kosmos-leaf-1-0,leaf-2-node-0,leaf-2-node-1') throw new Error(ns.join(','));
@@ -208,14 +253,22 @@ describe('ClusterTree', () => {
   });
 
   it('the leaf apiserver stopped makes its virtual nodes NotReady within 60 s, and Ready again after a restart, with the pods intact', async () => {
-    const before = hostPods('pinned').map((p) => p.metadata.uid).sort();
-    const apiserver = readSandboxState(dir).components.find((c) => c.name === 'kube-apiserver' && c.cluster === 'leaf-2');
+    const before = hostPods('pinned')
+      .map((p) => p.metadata.uid)
+      .sort();
+    const apiserver = readSandboxState(dir).components.find(
+      (c) => c.name === 'kube-apiserver' && c.cluster === 'leaf-2',
+    );
     process.kill(apiserver!.pid, 'SIGTERM');
     const stoppedAt = Date.now();
-    await eventually(() => {
-      const n = virtualNodes().find((x) => x.metadata.name === 'leaf-2-node-1') as Item;
-      if (ready(n) === 'True') throw new Error('still Ready');
-    }, 60_000, 1_000);
+    await eventually(
+      () => {
+        const n = virtualNodes().find((x) => x.metadata.name === 'leaf-2-node-1') as Item;
+        if (ready(n) === 'True') throw new Error('still Ready');
+      },
+      60_000,
+      1_000,
+    );
     expect(Date.now() - stoppedAt).toBeLessThan(60_000);
     // A restart must wait for the old apiserver to have exited and released its port.
     await eventually(() => {

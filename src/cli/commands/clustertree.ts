@@ -6,56 +6,79 @@ import { runClusterTree } from '../../clustertree/run.js';
 function int(min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
     return n;
   };
 }
 
 export function clustertreeCommand(): Command {
   return new Command('clustertree')
-    .description('run ClusterTree: virtual nodes for leaf clusters, pod/status/dependency sync on Redis-backed workers')
+    .description(
+      'run ClusterTree: virtual nodes for leaf clusters, pod/status/dependency sync on Redis-backed workers',
+    )
     .requiredOption('--kubeconfig <file>', 'kubeconfig of the host cluster')
-    .option('--redis-url <url>', 'Redis of the work queue and the fit index', process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379')
-    .option('--node-server-port <port>', 'kubelet API port of the virtual nodes (0: any free port)', int(0, 65535), 10250)
-    .option('--node-address <ip>', 'address the host apiserver dials for logs of virtual-node pods', '127.0.0.1')
+    .option(
+      '--redis-url <url>',
+      'Redis of the work queue and the fit index',
+      process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    )
+    .option(
+      '--node-server-port <port>',
+      'kubelet API port of the virtual nodes (0: any free port)',
+      int(0, 65535),
+      10250,
+    )
+    .option(
+      '--node-address <ip>',
+      'address the host apiserver dials for logs of virtual-node pods',
+      '127.0.0.1',
+    )
     .option('--port <port>', '/healthz /readyz /metrics port (0: any free port)', int(0, 65535), 0)
     .option('--concurrency <n>', 'jobs worked at once by this process', int(1, 1000), 16)
     .option('--worker-id <id>', 'name of this process in logs', `${hostname()}-${process.pid}`)
-    .option('--resync-seconds <s>', 'how often every pod is re-enqueued as a safety net', int(10, 86_400), 300)
+    .option(
+      '--resync-seconds <s>',
+      'how often every pod is re-enqueued as a safety net',
+      int(10, 86_400),
+      300,
+    )
     .option('--queue-prefix <prefix>', 'BullMQ key prefix', 'bull')
-    .action(async (o: {
-      kubeconfig: string;
-      redisUrl: string;
-      nodeServerPort: number;
-      nodeAddress: string;
-      port: number;
-      concurrency: number;
-      workerId: string;
-      resyncSeconds: number;
-      queuePrefix: string;
-    }) => {
-      const handle = await runClusterTree({
-        kubeconfig: o.kubeconfig,
-        redisUrl: o.redisUrl,
-        nodeServerPort: o.nodeServerPort,
-        nodeAddress: o.nodeAddress,
-        port: o.port,
-        concurrency: o.concurrency,
-        workerId: o.workerId,
-        resyncIntervalMs: o.resyncSeconds * 1000,
-        queuePrefix: o.queuePrefix,
-      });
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          // A second signal, or a stop that takes too long, ends the process anyway: queued
-          // work is safe in Redis and active jobs are redone once their locks expire.
-          process.once('SIGTERM', () => process.exit(1));
-          process.once('SIGINT', () => process.exit(1));
-          setTimeout(() => process.exit(1), 15_000).unref();
-          void handle.stop().finally(resolve);
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
-    });
+    .action(
+      async (o: {
+        kubeconfig: string;
+        redisUrl: string;
+        nodeServerPort: number;
+        nodeAddress: string;
+        port: number;
+        concurrency: number;
+        workerId: string;
+        resyncSeconds: number;
+        queuePrefix: string;
+      }) => {
+        const handle = await runClusterTree({
+          kubeconfig: o.kubeconfig,
+          redisUrl: o.redisUrl,
+          nodeServerPort: o.nodeServerPort,
+          nodeAddress: o.nodeAddress,
+          port: o.port,
+          concurrency: o.concurrency,
+          workerId: o.workerId,
+          resyncIntervalMs: o.resyncSeconds * 1000,
+          queuePrefix: o.queuePrefix,
+        });
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            // A second signal, or a stop that takes too long, ends the process anyway: queued
+            // work is safe in Redis and active jobs are redone once their locks expire.
+            process.once('SIGTERM', () => process.exit(1));
+            process.once('SIGINT', () => process.exit(1));
+            setTimeout(() => process.exit(1), 15_000).unref();
+            void handle.stop().finally(resolve);
+          };
+          process.once('SIGTERM', stop);
+          process.once('SIGINT', stop);
+        });
+      },
+    );
 }

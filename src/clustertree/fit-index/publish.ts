@@ -12,12 +12,18 @@ export interface FitIndexEntry extends MemberFree {
   ts: string;
 }
 
-export async function publishFitIndex(redis: Redis, cluster: string, entries: Map<string, MemberFree>, now: string): Promise<void> {
+export async function publishFitIndex(
+  redis: Redis,
+  cluster: string,
+  entries: Map<string, MemberFree>,
+  now: string,
+): Promise<void> {
   const key = fitIndexKey(cluster);
   const tx = redis.multi().del(key);
   if (entries.size > 0) {
     const fields: string[] = [];
-    for (const [node, e] of entries) fields.push(node, JSON.stringify({ ...e, ts: now } satisfies FitIndexEntry));
+    for (const [node, e] of entries)
+      fields.push(node, JSON.stringify({ ...e, ts: now } satisfies FitIndexEntry));
     tx.hset(key, ...fields);
   }
   await tx.exec();

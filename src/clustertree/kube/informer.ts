@@ -102,7 +102,12 @@ export class Informer<T extends KubeObject> {
     let rv: string;
     do {
       const page: ListResult<T> = await this.client.request('GET', this.opts.path, undefined, {
-        query: { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: 500, continue: cont },
+        query: {
+          labelSelector: this.opts.labelSelector,
+          fieldSelector: this.opts.fieldSelector,
+          limit: 500,
+          continue: cont,
+        },
         timeoutMs: 60_000,
       });
       for (const item of page.items) seen.set(key(item), item);
@@ -120,7 +125,8 @@ export class Informer<T extends KubeObject> {
     for (const [k, obj] of seen) {
       const old = this.store.get(k);
       this.store.set(k, obj);
-      if (old?.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.handlers.onUpsert?.(obj, old);
+      if (old?.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
+        this.handlers.onUpsert?.(obj, old);
     }
     this.resolveFirst?.();
     this.handlers.onSynced?.();
@@ -141,38 +147,42 @@ export class Informer<T extends KubeObject> {
     for (const [k, v] of Object.entries(q)) if (v) url.searchParams.set(k, v);
     const mod = url.protocol === 'https:' ? https : http;
     await new Promise<void>((resolve, reject) => {
-      const req = mod.request(url, { ...opts, method: 'GET', headers: { ...(opts.headers as object), Accept: 'application/json' } }, (res) => {
-        if (res.statusCode === 410) {
-          res.resume();
-          reject(new GoneError());
-          return;
-        }
-        if (res.statusCode !== 200) {
-          res.resume();
-          reject(new Error(`watch ${this.opts.path}: HTTP ${res.statusCode}`));
-          return;
-        }
-        this.connected = true;
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buf += chunk;
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            if (!line.trim()) continue;
-            try {
-              this.apply(JSON.parse(line) as { type: string; object: T & { code?: number } });
-            } catch (e) {
-              req.destroy(e as Error);
-              return;
-            }
+      const req = mod.request(
+        url,
+        { ...opts, method: 'GET', headers: { ...(opts.headers as object), Accept: 'application/json' } },
+        (res) => {
+          if (res.statusCode === 410) {
+            res.resume();
+            reject(new GoneError());
+            return;
           }
-        });
-        res.on('end', () => resolve());
-        res.on('error', reject);
-      });
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new Error(`watch ${this.opts.path}: HTTP ${res.statusCode}`));
+            return;
+          }
+          this.connected = true;
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            let nl: number;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (!line.trim()) continue;
+              try {
+                this.apply(JSON.parse(line) as { type: string; object: T & { code?: number } });
+              } catch (e) {
+                req.destroy(e as Error);
+                return;
+              }
+            }
+          });
+          res.on('end', () => resolve());
+          res.on('error', reject);
+        },
+      );
       this.current = req;
       req.on('error', reject);
       // A silent half-open connection would hang forever; bookmarks arrive at least every minute.

@@ -24,7 +24,15 @@ export interface NodeServerDeps {
   log: Logger;
 }
 
-const LOG_PARAMS = ['tailLines', 'follow', 'limitBytes', 'previous', 'sinceSeconds', 'sinceTime', 'timestamps'] as const;
+const LOG_PARAMS = [
+  'tailLines',
+  'follow',
+  'limitBytes',
+  'previous',
+  'sinceSeconds',
+  'sinceTime',
+  'timestamps',
+] as const;
 
 function badRequest(res: http.ServerResponse, msg: string, status = 400): void {
   res.writeHead(status, { 'Content-Type': 'text/plain' }).end(msg);
@@ -36,7 +44,8 @@ export function logQuery(search: URLSearchParams, container: string): Record<str
   for (const p of LOG_PARAMS) {
     const v = search.get(p);
     if (v === null || v === '') continue;
-    if ((p === 'tailLines' || p === 'limitBytes' || p === 'sinceSeconds') && !/^\d+$/.test(v)) return `${p}: must be a non-negative integer`;
+    if ((p === 'tailLines' || p === 'limitBytes' || p === 'sinceSeconds') && !/^\d+$/.test(v))
+      return `${p}: must be a non-negative integer`;
     if (p === 'sinceTime' && Number.isNaN(Date.parse(v))) return 'sinceTime: must be an RFC 3339 time';
     q[p] = v;
   }
@@ -44,7 +53,11 @@ export function logQuery(search: URLSearchParams, container: string): Record<str
   return q;
 }
 
-async function streamFrom(client: KubeClient, path: string, query: Record<string, string>): Promise<http.IncomingMessage> {
+async function streamFrom(
+  client: KubeClient,
+  path: string,
+  query: Record<string, string>,
+): Promise<http.IncomingMessage> {
   const opts: https.RequestOptions = {};
   await client.kubeConfig.applyToHTTPSOptions(opts);
   const url = new URL(client.server + path);
@@ -57,19 +70,32 @@ async function streamFrom(client: KubeClient, path: string, query: Record<string
   });
 }
 
-async function podOnVirtualNode(deps: NodeServerDeps, ns: string, podName: string): Promise<{ leaf: KubeClient } | { status: number; message: string }> {
+async function podOnVirtualNode(
+  deps: NodeServerDeps,
+  ns: string,
+  podName: string,
+): Promise<{ leaf: KubeClient } | { status: number; message: string }> {
   let pod: Pod;
   try {
     pod = await deps.host.request<Pod>('GET', `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}`);
   } catch (e) {
-    return isNotFound(e) ? { status: 404, message: `pod ${ns}/${podName} not found` } : { status: 500, message: String(e) };
+    return isNotFound(e)
+      ? { status: 404, message: `pod ${ns}/${podName} not found` }
+      : { status: 500, message: String(e) };
   }
   const leaf = deps.leafForNode(pod.spec.nodeName ?? '');
-  return leaf ? { leaf } : { status: 404, message: `pod ${ns}/${podName} is not on a virtual node this server knows` };
+  return leaf
+    ? { leaf }
+    : { status: 404, message: `pod ${ns}/${podName} is not on a virtual node this server knows` };
 }
 
 /** /exec/{ns}/{pod}/{container} and /exec/{ns}/{pod}/{uid}/{container}, upgraded connections only. */
-async function upgrade(deps: NodeServerDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+async function upgrade(
+  deps: NodeServerDeps,
+  req: http.IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://kubelet');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] !== 'exec' || (parts.length !== 4 && parts.length !== 5)) {
@@ -92,7 +118,11 @@ async function upgrade(deps: NodeServerDeps, req: http.IncomingMessage, socket: 
   await proxyExec(found.leaf, ns, podName, query, req, socket, head);
 }
 
-async function handle(deps: NodeServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(
+  deps: NodeServerDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://kubelet');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'healthz') {
@@ -114,8 +144,14 @@ async function handle(deps: NodeServerDeps, req: http.IncomingMessage, res: http
     badRequest(res, found.message, found.status);
     return;
   }
-  const upstream = await streamFrom(found.leaf, `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}/log`, query);
-  res.writeHead(upstream.statusCode ?? 500, { 'Content-Type': upstream.headers['content-type'] ?? 'text/plain' });
+  const upstream = await streamFrom(
+    found.leaf,
+    `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}/log`,
+    query,
+  );
+  res.writeHead(upstream.statusCode ?? 500, {
+    'Content-Type': upstream.headers['content-type'] ?? 'text/plain',
+  });
   res.flushHeaders();
   upstream.on('data', (c: Buffer) => res.write(c));
   upstream.on('end', () => res.end());
@@ -123,15 +159,22 @@ async function handle(deps: NodeServerDeps, req: http.IncomingMessage, res: http
   res.on('close', () => upstream.destroy());
 }
 
-export async function startNodeServer(deps: NodeServerDeps, port: number, hosts: string[]): Promise<{ port: number; close: () => Promise<void> }> {
+export async function startNodeServer(
+  deps: NodeServerDeps,
+  port: number,
+  hosts: string[],
+): Promise<{ port: number; close: () => Promise<void> }> {
   const tls = selfSignedKubeletCert(hosts);
-  const server = https.createServer({ cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
-    handle(deps, req, res).catch((e: unknown) => {
-      deps.log.warn('kubelet API request failed', { url: req.url, ...errorFields(e) });
-      if (!res.headersSent) badRequest(res, String(e), 500);
-      else res.destroy();
-    });
-  });
+  const server = https.createServer(
+    { cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    (req, res) => {
+      handle(deps, req, res).catch((e: unknown) => {
+        deps.log.warn('kubelet API request failed', { url: req.url, ...errorFields(e) });
+        if (!res.headersSent) badRequest(res, String(e), 500);
+        else res.destroy();
+      });
+    },
+  );
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     upgrade(deps, req, socket, head).catch((e: unknown) => {
       deps.log.warn('kubelet API exec failed', { url: req.url, ...errorFields(e) });

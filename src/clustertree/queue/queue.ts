@@ -38,9 +38,11 @@ export class JobQueue {
 
   /** Enqueue, never throwing: a lost enqueue is recovered by the reconcile that follows a Redis reconnect. */
   add(data: JobData, cause: string, opts: JobsOptions = {}): void {
-    this.queue.add(data.type, data, { ...JOB_OPTIONS, ...opts, jobId: jobId(data, cause) }).catch((e: unknown) => {
-      this.log.debug('enqueue failed', { job: jobId(data, cause), ...errorFields(e) });
-    });
+    this.queue
+      .add(data.type, data, { ...JOB_OPTIONS, ...opts, jobId: jobId(data, cause) })
+      .catch((e: unknown) => {
+        this.log.debug('enqueue failed', { job: jobId(data, cause), ...errorFields(e) });
+      });
   }
 
   startWorker(concurrency: number, handle: (job: Job<JobData>) => Promise<void>): Worker<JobData> {
@@ -54,7 +56,8 @@ export class JobQueue {
     });
     this.worker.on('error', (e) => this.log.debug('worker connection error', errorFields(e)));
     this.worker.on('failed', (job, e) => {
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) this.log.warn('job failed for good', { job: job.id, ...errorFields(e) });
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1))
+        this.log.warn('job failed for good', { job: job.id, ...errorFields(e) });
     });
     return this.worker;
   }

@@ -20,7 +20,12 @@ export interface Metrics {
 
 export function createMetrics(registry: Registry): Metrics {
   return {
-    jobs: new Counter({ name: 'clustertree_jobs_total', help: 'Jobs handled', labelNames: ['type', 'result'], registers: [registry] }),
+    jobs: new Counter({
+      name: 'clustertree_jobs_total',
+      help: 'Jobs handled',
+      labelNames: ['type', 'result'],
+      registers: [registry],
+    }),
     jobSeconds: new Histogram({
       name: 'clustertree_job_seconds',
       help: 'Job handling time',

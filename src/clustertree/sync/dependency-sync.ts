@@ -9,7 +9,13 @@ import type { Pod } from '../../api/core.js';
 import type { KubeObject } from '../../api/meta.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../common/kube.js';
 import { KosmosError } from '../../common/errors.js';
-import { HOST_CA_CONFIGMAP_IN_LEAF, LAST_APPLIED_ANNOTATION, ROOT_CA_CONFIGMAP, SA_NAME_ANNOTATION, SA_TOKEN_SECRET_TYPE } from '../names.js';
+import {
+  HOST_CA_CONFIGMAP_IN_LEAF,
+  LAST_APPLIED_ANNOTATION,
+  ROOT_CA_CONFIGMAP,
+  SA_NAME_ANNOTATION,
+  SA_TOKEN_SECRET_TYPE,
+} from '../names.js';
 import {
   dependencyKey,
   leafConfigMapName,
@@ -27,7 +33,8 @@ const TOKEN_SUFFIX = '-token';
 
 /** Per process: which host version each leaf copy was last written from, to skip needless GETs during a burst. */
 const written = new Map<string, string>();
-const memoKey = (cluster: string, ns: string, kind: string, leafName: string) => `${cluster}/${ns}/${kind}/${leafName}`;
+const memoKey = (cluster: string, ns: string, kind: string, leafName: string) =>
+  `${cluster}/${ns}/${kind}/${leafName}`;
 
 function apiVersionOf(_kind: DependencyKind): string {
   return 'v1';
@@ -41,10 +48,17 @@ function cacheFor(ctx: ClusterTreeContext, kind: DependencyKind) {
 }
 
 function isTokenSecretName(name: string): string | undefined {
-  return name.startsWith(TOKEN_PREFIX) && name.endsWith(TOKEN_SUFFIX) ? name.slice(TOKEN_PREFIX.length, -TOKEN_SUFFIX.length) : undefined;
+  return name.startsWith(TOKEN_PREFIX) && name.endsWith(TOKEN_SUFFIX)
+    ? name.slice(TOKEN_PREFIX.length, -TOKEN_SUFFIX.length)
+    : undefined;
 }
 
-async function hostObject(ctx: ClusterTreeContext, ns: string, kind: DependencyKind, name: string): Promise<Obj | undefined> {
+async function hostObject(
+  ctx: ClusterTreeContext,
+  ns: string,
+  kind: DependencyKind,
+  name: string,
+): Promise<Obj | undefined> {
   const cached = cacheFor(ctx, kind)?.get(ns, name) as Obj | undefined;
   if (cached) return cached;
   return await ctx.host.getOrUndefined<Obj>('v1', kind, name, ns);
@@ -69,7 +83,8 @@ async function hostTokenSecret(ctx: ClusterTreeContext, ns: string, name: string
   }
   secret = await ctx.host.get<Obj>('v1', 'Secret', name, ns);
   const data = secret['data'] as Record<string, string> | undefined;
-  if (!data?.['token']) throw new KosmosError(`host Secret ${ns}/${name}: the token controller has not filled in a token yet`);
+  if (!data?.['token'])
+    throw new KosmosError(`host Secret ${ns}/${name}: the token controller has not filled in a token yet`);
   return secret;
 }
 
@@ -96,7 +111,8 @@ export function leafCopy(kind: DependencyKind, o: Obj, leafName: string): Obj {
     // The leaf's token controller owns service-account-token Secrets; ours carry a host token.
     base['type'] = o['type'] === SA_TOKEN_SECRET_TYPE ? 'Opaque' : (o['type'] ?? 'Opaque');
   } else if (kind === 'ServiceAccount') {
-    for (const f of ['automountServiceAccountToken', 'imagePullSecrets']) if (o[f] !== undefined) base[f] = o[f];
+    for (const f of ['automountServiceAccountToken', 'imagePullSecrets'])
+      if (o[f] !== undefined) base[f] = o[f];
   } else {
     const spec = { ...((o['spec'] as Record<string, unknown>) ?? {}) };
     delete spec['volumeName'];
@@ -124,9 +140,17 @@ async function ensureNamespace(leaf: Leaf, ns: string): Promise<void> {
 }
 
 /** Creates or updates the leaf copy of one host object; `force` skips the per-process memo. */
-async function writeCopy(ctx: ClusterTreeContext, leaf: Leaf, ns: string, dep: Dependency, force: boolean): Promise<void> {
+async function writeCopy(
+  ctx: ClusterTreeContext,
+  leaf: Leaf,
+  ns: string,
+  dep: Dependency,
+  force: boolean,
+): Promise<void> {
   const sa = dep.kind === 'Secret' ? isTokenSecretName(dep.name) : undefined;
-  const host = sa ? await hostTokenSecret(ctx, ns, dep.name, sa) : await hostObject(ctx, ns, dep.kind, dep.name);
+  const host = sa
+    ? await hostTokenSecret(ctx, ns, dep.name, sa)
+    : await hostObject(ctx, ns, dep.kind, dep.name);
   if (!host) {
     // A pod can wait for a missing object in the leaf exactly as it would in the host.
     return;
@@ -151,7 +175,10 @@ async function writeCopy(ctx: ClusterTreeContext, leaf: Leaf, ns: string, dep: D
     try {
       await leaf.client.request('PUT', path, want);
     } catch (e) {
-      if (isConflict(e)) throw new KosmosError(`leaf ${leaf.name} ${dep.kind} ${ns}/${dep.leafName} changed while updating; retrying`);
+      if (isConflict(e))
+        throw new KosmosError(
+          `leaf ${leaf.name} ${dep.kind} ${ns}/${dep.leafName} changed while updating; retrying`,
+        );
       throw e;
     }
   }
@@ -219,7 +246,13 @@ export async function reconcileDependency(
 export const SYNCED_KINDS: readonly DependencyKind[] = ['ConfigMap', 'Secret', 'ServiceAccount'];
 
 /** Whether a host object is used by a pod of `cluster` (so its change should reach the leaf). */
-export function usedInCluster(ctx: ClusterTreeContext, leaf: Leaf, ns: string, kind: DependencyKind, hostName: string): boolean {
+export function usedInCluster(
+  ctx: ClusterTreeContext,
+  leaf: Leaf,
+  ns: string,
+  kind: DependencyKind,
+  hostName: string,
+): boolean {
   const leafName = kind === 'ConfigMap' ? leafConfigMapName(hostName) : hostName;
   return inUse(ctx, leaf, ns).has(dependencyKey(kind, leafName));
 }

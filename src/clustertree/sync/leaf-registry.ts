@@ -33,11 +33,17 @@ export function servesCluster(c: Cluster): boolean {
 export async function leafKubeconfig(host: KubeClient, c: Cluster): Promise<string> {
   if (c.spec.kubeconfig) return Buffer.from(c.spec.kubeconfig, 'base64').toString('utf8');
   const ref = c.spec.kubeconfigSecretRef;
-  if (!ref) throw new KosmosError(`cluster ${c.metadata.name}: spec.kubeconfig or spec.kubeconfigSecretRef is required`);
+  if (!ref)
+    throw new KosmosError(
+      `cluster ${c.metadata.name}: spec.kubeconfig or spec.kubeconfigSecretRef is required`,
+    );
   const ns = ref.namespace ?? DEFAULT_NAMESPACE;
   const secret = await host.get<KubeObject & { data?: Record<string, string> }>('v1', 'Secret', ref.name, ns);
   const value = secret.data?.[ref.key ?? 'kubeconfig'];
-  if (!value) throw new KosmosError(`cluster ${c.metadata.name}: Secret ${ns}/${ref.name} has no key ${ref.key ?? 'kubeconfig'}`);
+  if (!value)
+    throw new KosmosError(
+      `cluster ${c.metadata.name}: Secret ${ns}/${ref.name} has no key ${ref.key ?? 'kubeconfig'}`,
+    );
   return Buffer.from(value, 'base64').toString('utf8');
 }
 

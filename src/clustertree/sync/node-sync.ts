@@ -7,7 +7,13 @@
  * never touched. When it answers again, pod statuses are re-synced (the host's node
  * lifecycle controller marked them not ready meanwhile).
  */
-import { ANNOTATION_OWNED_BY_CLUSTER, API_VERSION, FIELD_MANAGER, FINALIZER_CLUSTER_MANAGER, LABEL_CLUSTER } from '../../api/constants.js';
+import {
+  ANNOTATION_OWNED_BY_CLUSTER,
+  API_VERSION,
+  FIELD_MANAGER,
+  FINALIZER_CLUSTER_MANAGER,
+  LABEL_CLUSTER,
+} from '../../api/constants.js';
 import type { Node, Pod } from '../../api/core.js';
 import type { Cluster } from '../../api/kinds.js';
 import { isAlreadyExists, isNotFound, type ListResult } from '../../common/kube.js';
@@ -93,7 +99,11 @@ async function upsertNode(
   );
 }
 
-async function writeClusterStatus(ctx: ClusterTreeContext, cluster: Cluster, status: Record<string, unknown>): Promise<void> {
+async function writeClusterStatus(
+  ctx: ClusterTreeContext,
+  cluster: Cluster,
+  status: Record<string, unknown>,
+): Promise<void> {
   await ctx.host.request(
     'PATCH',
     `/apis/${API_VERSION}/clusters/${encodeURIComponent(cluster.metadata.name ?? '')}/status`,
@@ -119,7 +129,10 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
       // (a real node, or another cluster's) is left alone.
       const other = await ctx.host.getOrUndefined<Node>('v1', 'Node', plan.name);
       if (other && other.metadata?.annotations?.[ANNOTATION_OWNED_BY_CLUSTER] !== clusterName) {
-        ctx.log.warn('a host node with the virtual node name exists and is not ours', { cluster: clusterName, node: plan.name });
+        ctx.log.warn('a host node with the virtual node name exists and is not ours', {
+          cluster: clusterName,
+          node: plan.name,
+        });
         continue;
       }
       prev = other;
@@ -128,7 +141,9 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
     const wasReady = prev?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     if (state && prev && !wasReady) recovered = true;
     const status = virtualNodeStatus({
-      allocatable: state ? virtualNodeCapacity(plan.members, state.pods).allocatable : Object.fromEntries(Object.entries(prev?.status?.allocatable ?? {}).map(([k, v]) => [k, String(v)])),
+      allocatable: state
+        ? virtualNodeCapacity(plan.members, state.pods).allocatable
+        : Object.fromEntries(Object.entries(prev?.status?.allocatable ?? {}).map(([k, v]) => [k, String(v)])),
       leafReachable: state !== undefined,
       now: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
       ...(prev?.status?.conditions ? { previous: prev.status.conditions } : {}),
@@ -142,7 +157,8 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
   if (state) {
     // Nodes of leafModels that no longer exist (only when the leaf answered: an outage changes no plan).
     const wanted = new Set(plans.map((p) => p.name));
-    for (const n of existing) if (!wanted.has(n.metadata?.name ?? '')) await deleteVirtualNode(ctx, n, clusterName);
+    for (const n of existing)
+      if (!wanted.has(n.metadata?.name ?? '')) await deleteVirtualNode(ctx, n, clusterName);
     const entries = memberFree(state.nodes, state.pods);
     await publishFitIndex(ctx.redis, clusterName, entries, now.toISOString());
     await writeClusterStatus(ctx, cluster, {
@@ -150,13 +166,23 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
       largestFree: largestFree(entries.values()),
       lastSyncTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
       leafNodeItems: plans.map((p) => ({ leafNodeName: p.name })),
-    }).catch((e: unknown) => ctx.log.warn('cannot write Cluster status', { cluster: clusterName, ...errorFields(e) }));
+    }).catch((e: unknown) =>
+      ctx.log.warn('cannot write Cluster status', { cluster: clusterName, ...errorFields(e) }),
+    );
   }
   if (recovered) {
     ctx.log.info('leaf cluster answers again; re-syncing pod statuses', { cluster: clusterName });
     for (const p of ctx.caches.pods.list()) {
       if (!plans.some((pl) => pl.name === p.spec.nodeName)) continue;
-      ctx.queue.add({ type: 'status', cluster: clusterName, namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' }, `recovered-${now.getTime()}`);
+      ctx.queue.add(
+        {
+          type: 'status',
+          cluster: clusterName,
+          namespace: p.metadata?.namespace ?? '',
+          name: p.metadata?.name ?? '',
+        },
+        `recovered-${now.getTime()}`,
+      );
     }
   }
 }
@@ -164,7 +190,11 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
 async function deleteVirtualNode(ctx: ClusterTreeContext, node: Node, cluster: string): Promise<void> {
   const name = node.metadata?.name ?? '';
   await ctx.host.delete({ apiVersion: 'v1', kind: 'Node', metadata: { name } });
-  await ctx.host.delete({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: NODE_LEASE_NAMESPACE } });
+  await ctx.host.delete({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name, namespace: NODE_LEASE_NAMESPACE },
+  });
   ctx.log.info('virtual node removed', { cluster, node: name });
 }
 

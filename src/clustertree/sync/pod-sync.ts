@@ -35,7 +35,13 @@ async function getPod(client: Leaf['client'], ns: string, name: string): Promise
 }
 
 /** The watch cache's copy when it is exactly the version that caused the job, else the apiserver's. */
-async function current(cache: { get(ns: string, name: string): Pod | undefined }, client: Leaf['client'], ns: string, name: string, rv: string | undefined): Promise<Pod | undefined> {
+async function current(
+  cache: { get(ns: string, name: string): Pod | undefined },
+  client: Leaf['client'],
+  ns: string,
+  name: string,
+  rv: string | undefined,
+): Promise<Pod | undefined> {
   const cached = cache.get(ns, name);
   if (rv && cached?.metadata?.resourceVersion === rv) return cached;
   return await getPod(client, ns, name);
@@ -54,9 +60,15 @@ export function newerInCache(cached: string | undefined, rv: string): boolean {
 const ours = (p: Pod | undefined): p is Pod => p?.metadata?.labels?.[LABEL_POD] === 'true';
 
 /** The leaf status has reached the host pod at least once: its leaf pod existed. */
-const hadLeafPod = (host: Pod): boolean => Boolean(host.status?.startTime || host.status?.podIP || host.status?.containerStatuses?.length);
+const hadLeafPod = (host: Pod): boolean =>
+  Boolean(host.status?.startTime || host.status?.podIP || host.status?.containerStatuses?.length);
 
-async function forceDeleteHost(ctx: ClusterTreeContext, host: Pod, cluster: string, reason: string): Promise<void> {
+async function forceDeleteHost(
+  ctx: ClusterTreeContext,
+  host: Pod,
+  cluster: string,
+  reason: string,
+): Promise<void> {
   const ns = host.metadata?.namespace ?? 'default';
   const name = host.metadata?.name ?? '';
   try {
@@ -94,12 +106,23 @@ export function leafPodOf(ctx: ClusterTreeContext, leaf: Leaf, host: Pod): Pod {
 export async function syncStatus(ctx: ClusterTreeContext, host: Pod, leafPod: Pod): Promise<void> {
   if (statusInSync(host, leafPod)) return;
   const ns = host.metadata?.namespace ?? 'default';
-  await ctx.host.request('PATCH', `${podPath(ns, host.metadata?.name ?? '')}/status`, { status: hostStatusPatch(leafPod) }, {
-    contentType: 'application/merge-patch+json',
-  });
+  await ctx.host.request(
+    'PATCH',
+    `${podPath(ns, host.metadata?.name ?? '')}/status`,
+    { status: hostStatusPatch(leafPod) },
+    {
+      contentType: 'application/merge-patch+json',
+    },
+  );
 }
 
-export async function syncPod(ctx: ClusterTreeContext, cluster: string, ns: string, name: string, rv?: string): Promise<void> {
+export async function syncPod(
+  ctx: ClusterTreeContext,
+  cluster: string,
+  ns: string,
+  name: string,
+  rv?: string,
+): Promise<void> {
   const leaf = ctx.leaves.get(cluster);
   if (!leaf) throw new RetryLater(`leaf cluster ${cluster} is not (yet) known to this worker`);
   const host = await current(ctx.caches.pods, ctx.host, ns, name, rv);
@@ -147,17 +170,28 @@ export async function syncPod(ctx: ClusterTreeContext, cluster: string, ns: stri
     if (!(await confirmLeaf())) throw new RetryLater(`leaf pod ${ns}/${name} exists and does not`);
   }
   if (!ours(leafPod)) {
-    ctx.log.warn('a leaf pod with the same name was not created by Kosmos; leaving both alone', { cluster, namespace: ns, name });
+    ctx.log.warn('a leaf pod with the same name was not created by Kosmos; leaving both alone', {
+      cluster,
+      namespace: ns,
+      name,
+    });
     return;
   }
-  if (leafPod.metadata?.deletionTimestamp) throw new RetryLater(`leaf pod ${ns}/${name} of an earlier host pod is still terminating`);
+  if (leafPod.metadata?.deletionTimestamp)
+    throw new RetryLater(`leaf pod ${ns}/${name} of an earlier host pod is still terminating`);
   await syncStatus(ctx, host, leafPod).catch((e: unknown) => {
     if (!isNotFound(e)) throw e;
   });
 }
 
 /** Leaf → host status only (leaf pod events); creation and deletion stay with syncPod. */
-export async function syncPodStatus(ctx: ClusterTreeContext, cluster: string, ns: string, name: string, rv?: string): Promise<void> {
+export async function syncPodStatus(
+  ctx: ClusterTreeContext,
+  cluster: string,
+  ns: string,
+  name: string,
+  rv?: string,
+): Promise<void> {
   const leaf = ctx.leaves.get(cluster);
   if (!leaf) throw new RetryLater(`leaf cluster ${cluster} is not (yet) known to this worker`);
   if (rv && newerInCache(leaf.pods.get(ns, name)?.metadata?.resourceVersion, rv)) {

@@ -24,7 +24,9 @@ export function selectConvertPolicy(
   namespace: string,
 ): PodConvertPolicy | ClusterPodConvertPolicy | undefined {
   const candidates: (PodConvertPolicy | ClusterPodConvertPolicy)[] =
-    policies.cluster.length > 0 ? [...policies.cluster] : policies.namespaced.filter((p) => p.metadata.namespace === namespace);
+    policies.cluster.length > 0
+      ? [...policies.cluster]
+      : policies.namespaced.filter((p) => p.metadata.namespace === namespace);
   candidates.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   return candidates.find(
     (p) =>
@@ -35,7 +37,11 @@ export function selectConvertPolicy(
 }
 
 const isEmpty = (v: unknown): boolean =>
-  v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && Object.keys(v as object).length === 0);
+  v === undefined ||
+  v === null ||
+  v === '' ||
+  (Array.isArray(v) && v.length === 0) ||
+  (typeof v === 'object' && Object.keys(v as object).length === 0);
 
 function convert(spec: PodSpec, field: string, type: 'add' | 'remove' | 'replace', value: unknown): void {
   if (type === 'remove') {
@@ -50,15 +56,31 @@ function convert(spec: PodSpec, field: string, type: 'add' | 'remove' | 'replace
 /** Applies the converters in Kosmos' order; mutates and returns `pod`. */
 export function applyConverters(pod: Pod, converters: Converters): Pod {
   const c = converters;
-  if (c.schedulerNameConverter) convert(pod.spec, 'schedulerName', c.schedulerNameConverter.convertType, c.schedulerNameConverter.schedulerName);
-  if (c.nodeNameConverter) convert(pod.spec, 'nodeName', c.nodeNameConverter.convertType, c.nodeNameConverter.nodeName);
-  if (c.nodeSelectorConverter) convert(pod.spec, 'nodeSelector', c.nodeSelectorConverter.convertType, c.nodeSelectorConverter.nodeSelector);
-  if (c.tolerationConverter) convert(pod.spec, 'tolerations', c.tolerationConverter.convertType, c.tolerationConverter.tolerations);
-  if (c.affinityConverter) convert(pod.spec, 'affinity', c.affinityConverter.convertType, c.affinityConverter.affinity);
+  if (c.schedulerNameConverter)
+    convert(
+      pod.spec,
+      'schedulerName',
+      c.schedulerNameConverter.convertType,
+      c.schedulerNameConverter.schedulerName,
+    );
+  if (c.nodeNameConverter)
+    convert(pod.spec, 'nodeName', c.nodeNameConverter.convertType, c.nodeNameConverter.nodeName);
+  if (c.nodeSelectorConverter)
+    convert(
+      pod.spec,
+      'nodeSelector',
+      c.nodeSelectorConverter.convertType,
+      c.nodeSelectorConverter.nodeSelector,
+    );
+  if (c.tolerationConverter)
+    convert(pod.spec, 'tolerations', c.tolerationConverter.convertType, c.tolerationConverter.tolerations);
+  if (c.affinityConverter)
+    convert(pod.spec, 'affinity', c.affinityConverter.convertType, c.affinityConverter.affinity);
   if (c.topologySpreadConstraintsConverter) {
     const t = c.topologySpreadConstraintsConverter;
     convert(pod.spec, 'topologySpreadConstraints', t.convertType, t.topologySpreadConstraints);
   }
-  if (c.hostAliasesConverter) convert(pod.spec, 'hostAliases', c.hostAliasesConverter.convertType, c.hostAliasesConverter.hostAliases);
+  if (c.hostAliasesConverter)
+    convert(pod.spec, 'hostAliases', c.hostAliasesConverter.convertType, c.hostAliasesConverter.hostAliases);
   return pod;
 }

@@ -27,17 +27,22 @@ export function wantsApiCredentials(pod: Pod): boolean {
   return pod.spec.automountServiceAccountToken !== false;
 }
 
-export const leafConfigMapName = (name: string): string => (name === ROOT_CA_CONFIGMAP ? HOST_CA_CONFIGMAP_IN_LEAF : name);
+export const leafConfigMapName = (name: string): string =>
+  name === ROOT_CA_CONFIGMAP ? HOST_CA_CONFIGMAP_IN_LEAF : name;
 
 interface Sources {
   configMap?: { name?: string };
   secret?: { name?: string };
 }
 
-function fromContainers(containers: readonly Container[] | undefined, add: (kind: DependencyKind, name: string) => void): void {
+function fromContainers(
+  containers: readonly Container[] | undefined,
+  add: (kind: DependencyKind, name: string) => void,
+): void {
   for (const c of containers ?? []) {
     for (const e of c.env ?? []) {
-      const from = e.valueFrom as { configMapKeyRef?: { name?: string }; secretKeyRef?: { name?: string } } | undefined;
+      const from = e.valueFrom as
+        { configMapKeyRef?: { name?: string }; secretKeyRef?: { name?: string } } | undefined;
       if (from?.configMapKeyRef?.name) add('ConfigMap', from.configMapKeyRef.name);
       if (from?.secretKeyRef?.name) add('Secret', from.secretKeyRef.name);
     }
@@ -66,7 +71,8 @@ export function podDependencies(pod: Pod): Dependency[] {
   }
   fromContainers(pod.spec.containers, add);
   fromContainers(pod.spec.initContainers, add);
-  for (const s of (pod.spec['imagePullSecrets'] as { name?: string }[] | undefined) ?? []) if (s.name) add('Secret', s.name);
+  for (const s of (pod.spec['imagePullSecrets'] as { name?: string }[] | undefined) ?? [])
+    if (s.name) add('Secret', s.name);
   const sa = serviceAccountOf(pod);
   add('ServiceAccount', sa);
   if (wantsApiCredentials(pod)) {

@@ -50,7 +50,8 @@ function partyAffinity(selector: LabelSelector): NodeSelectorRequirement[] {
     operator: 'In',
     values: [value],
   }));
-  for (const e of selector.matchExpressions ?? []) reqs.push({ key: e.key, operator: e.operator, ...(e.values ? { values: [...e.values] } : {}) });
+  for (const e of selector.matchExpressions ?? [])
+    reqs.push({ key: e.key, operator: e.operator, ...(e.values ? { values: [...e.values] } : {}) });
   return reqs;
 }
 
@@ -65,10 +66,15 @@ function renameRootCa(v: Volume): Volume {
   return v;
 }
 
-function rewriteContainer(c: Container, tokenMount: boolean, hostApiserver: LeafPodContext['hostApiserver']): Container {
+function rewriteContainer(
+  c: Container,
+  tokenMount: boolean,
+  hostApiserver: LeafPodContext['hostApiserver'],
+): Container {
   const mounts = (c.volumeMounts ?? []).filter((m) => !isTokenVolume(m.name));
   const hadToken = mounts.length !== (c.volumeMounts ?? []).length;
-  if (tokenMount && hadToken) mounts.push({ name: LEAF_TOKEN_VOLUME, mountPath: SERVICE_ACCOUNT_MOUNT_PATH, readOnly: true });
+  if (tokenMount && hadToken)
+    mounts.push({ name: LEAF_TOKEN_VOLUME, mountPath: SERVICE_ACCOUNT_MOUNT_PATH, readOnly: true });
   const out: Container = { ...c };
   if (mounts.length > 0) out.volumeMounts = mounts;
   else delete out.volumeMounts;
@@ -79,8 +85,13 @@ function rewriteContainer(c: Container, tokenMount: boolean, hostApiserver: Leaf
     }
   }
   if (tokenMount && hadToken && hostApiserver) {
-    const env = (out.env ?? []).filter((e) => e.name !== 'KUBERNETES_SERVICE_HOST' && e.name !== 'KUBERNETES_SERVICE_PORT');
-    env.push({ name: 'KUBERNETES_SERVICE_HOST', value: hostApiserver.host }, { name: 'KUBERNETES_SERVICE_PORT', value: String(hostApiserver.port) });
+    const env = (out.env ?? []).filter(
+      (e) => e.name !== 'KUBERNETES_SERVICE_HOST' && e.name !== 'KUBERNETES_SERVICE_PORT',
+    );
+    env.push(
+      { name: 'KUBERNETES_SERVICE_HOST', value: hostApiserver.host },
+      { name: 'KUBERNETES_SERVICE_PORT', value: String(hostApiserver.port) },
+    );
     out.env = env;
   }
   return out;
@@ -96,7 +107,9 @@ export function leafPodFor(host: Pod, ctx: LeafPodContext): Pod {
       name: meta.name,
       namespace: meta.namespace,
       labels: { ...(meta.labels ?? {}), [LABEL_POD]: 'true' },
-      ...(meta.annotations && Object.keys(meta.annotations).length > 0 ? { annotations: { ...meta.annotations } } : {}),
+      ...(meta.annotations && Object.keys(meta.annotations).length > 0
+        ? { annotations: { ...meta.annotations } }
+        : {}),
     },
     spec: src.spec,
   };
@@ -119,7 +132,9 @@ export function leafPodFor(host: Pod, ctx: LeafPodContext): Pod {
     if (reqs.length > 0) {
       spec.affinity = {
         ...(spec.affinity ?? {}),
-        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: reqs }] } },
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: reqs }] },
+        },
       };
     }
   }
@@ -138,9 +153,23 @@ export function leafPodFor(host: Pod, ctx: LeafPodContext): Pod {
       projected: {
         defaultMode: 0o644,
         sources: [
-          { secret: { name: tokenSecretName(serviceAccountOf(host)), items: [{ key: 'token', path: 'token' }] } },
-          { configMap: { name: leafConfigMapName(ROOT_CA_CONFIGMAP), items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-          { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+          {
+            secret: {
+              name: tokenSecretName(serviceAccountOf(host)),
+              items: [{ key: 'token', path: 'token' }],
+            },
+          },
+          {
+            configMap: {
+              name: leafConfigMapName(ROOT_CA_CONFIGMAP),
+              items: [{ key: 'ca.crt', path: 'ca.crt' }],
+            },
+          },
+          {
+            downwardAPI: {
+              items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+            },
+          },
         ],
       },
     });
@@ -148,16 +177,25 @@ export function leafPodFor(host: Pod, ctx: LeafPodContext): Pod {
   if (volumes.length > 0) spec.volumes = volumes;
   else delete spec.volumes;
   spec.containers = spec.containers.map((c) => rewriteContainer(c, credentials, ctx.hostApiserver));
-  if (spec.initContainers) spec.initContainers = spec.initContainers.map((c) => rewriteContainer(c, credentials, ctx.hostApiserver));
+  if (spec.initContainers)
+    spec.initContainers = spec.initContainers.map((c) => rewriteContainer(c, credentials, ctx.hostApiserver));
   // The leaf must not mount a token of its own: it would authenticate to the wrong cluster.
   spec.automountServiceAccountToken = false;
 
-  const policy = selectConvertPolicy(ctx.policies, pod.metadata?.labels, ctx.virtualNodeLabels, meta.namespace ?? 'default');
+  const policy = selectConvertPolicy(
+    ctx.policies,
+    pod.metadata?.labels,
+    ctx.virtualNodeLabels,
+    meta.namespace ?? 'default',
+  );
   if (policy?.spec.converters) {
     applyConverters(pod, policy.spec.converters);
     pod.metadata = {
       ...pod.metadata,
-      annotations: { ...(pod.metadata?.annotations ?? {}), [ANNOTATION_CONVERT_POLICY]: policy.metadata.name ?? '' },
+      annotations: {
+        ...(pod.metadata?.annotations ?? {}),
+        [ANNOTATION_CONVERT_POLICY]: policy.metadata.name ?? '',
+      },
     };
   }
   return pod;

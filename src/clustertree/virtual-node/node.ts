@@ -62,7 +62,8 @@ function condition(
     reason,
     message,
     lastHeartbeatTime: input.now,
-    lastTransitionTime: prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : input.now,
+    lastTransitionTime:
+      prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : input.now,
   };
 }
 
@@ -74,7 +75,9 @@ export function virtualNodeStatus(input: VirtualNodeStatusInput): NonNullable<No
   // An unreachable leaf is reported NotReady at once rather than only when the lease lapses;
   // the pressure conditions become Unknown, as the node lifecycle controller would set them.
   const pressure = (type: string, reason: string, message: string) =>
-    ok ? condition(type, 'False', reason, message, input) : condition(type, 'Unknown', UNREACHABLE, UNREACHABLE_MESSAGE, input);
+    ok
+      ? condition(type, 'False', reason, message, input)
+      : condition(type, 'Unknown', UNREACHABLE, UNREACHABLE_MESSAGE, input);
   const conditions: NodeCondition[] = [
     ok
       ? condition('Ready', 'True', 'KubeletReady', 'the leaf cluster answers', input)

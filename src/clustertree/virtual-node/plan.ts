@@ -9,13 +9,7 @@
  *   member nodes it selects (one2party);
  * - a leafModel with neither: one node `kosmos-<leafNodeName or cluster>` for all member nodes.
  */
-import {
-  LABEL_CLUSTER,
-  LABEL_REGION,
-  LABEL_ZONE,
-  TAINT_NODE,
-  type LeafMode,
-} from '../../api/constants.js';
+import { LABEL_CLUSTER, LABEL_REGION, LABEL_ZONE, TAINT_NODE, type LeafMode } from '../../api/constants.js';
 import type { Node, Taint } from '../../api/core.js';
 import type { Cluster, LeafModel } from '../../api/kinds.js';
 import type { LabelSelector } from '../../api/meta.js';
@@ -47,10 +41,16 @@ function commonLabel(members: readonly Node[], key: string): string | undefined 
   return [...values][0];
 }
 
-function topologyLabels(cluster: Cluster, members: readonly Node[], aggregated: boolean): Record<string, string> {
+function topologyLabels(
+  cluster: Cluster,
+  members: readonly Node[],
+  aggregated: boolean,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of TOPOLOGY_LABELS) {
-    const value = aggregated ? (cluster.metadata.labels?.[key] ?? commonLabel(members, key)) : commonLabel(members, key);
+    const value = aggregated
+      ? (cluster.metadata.labels?.[key] ?? commonLabel(members, key))
+      : commonLabel(members, key);
     if (value) out[key] = value;
   }
   return out;
@@ -82,7 +82,12 @@ export function planVirtualNodes(cluster: Cluster, leafNodes: readonly Node[]): 
     taints: taintsOf(model),
   });
   if (models.length === 0) {
-    return [{ name: truncate(`${VIRTUAL_NODE_PREFIX}${clusterName}`), ...base('one2cluster', [...leafNodes], undefined, true) }];
+    return [
+      {
+        name: truncate(`${VIRTUAL_NODE_PREFIX}${clusterName}`),
+        ...base('one2cluster', [...leafNodes], undefined, true),
+      },
+    ];
   }
   const plans: VirtualNodePlan[] = [];
   models.forEach((model, index) => {
@@ -90,8 +95,15 @@ export function planVirtualNodes(cluster: Cluster, leafNodes: readonly Node[]): 
     const nodeName = model.nodeSelector?.nodeName;
     if (nodeName) {
       const members = leafNodes.filter((n) => nameOf(n) === nodeName);
-      plans.push({ name: truncate(nodeName), memberNodeName: nodeName, ...base('one2one', members, model, false) });
-    } else if (selector && (Object.keys(selector.matchLabels ?? {}).length > 0 || (selector.matchExpressions ?? []).length > 0)) {
+      plans.push({
+        name: truncate(nodeName),
+        memberNodeName: nodeName,
+        ...base('one2one', members, model, false),
+      });
+    } else if (
+      selector &&
+      (Object.keys(selector.matchLabels ?? {}).length > 0 || (selector.matchExpressions ?? []).length > 0)
+    ) {
       const members = leafNodes.filter((n) => labelSelectorMatches(selector, n.metadata?.labels));
       plans.push({
         name: truncate(`${VIRTUAL_NODE_PREFIX}${model.leafNodeName ?? clusterName}-${index}`),

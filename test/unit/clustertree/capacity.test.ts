@@ -3,7 +3,12 @@ import type { Node, Pod } from '../../../src/api/core.js';
 import { largestFree, memberFree, virtualNodeCapacity } from '../../../src/clustertree/capacity/capacity.js';
 import { podRequests } from '../../../src/clustertree/capacity/requests.js';
 
-const node = (name: string, cpu: string, memory: string, opts: { ready?: boolean; unschedulable?: boolean; labels?: Record<string, string> } = {}): Node => ({
+const node = (
+  name: string,
+  cpu: string,
+  memory: string,
+  opts: { ready?: boolean; unschedulable?: boolean; labels?: Record<string, string> } = {},
+): Node => ({
   metadata: { name, labels: opts.labels ?? {} },
   spec: { unschedulable: opts.unschedulable ?? false },
   status: {
@@ -12,7 +17,12 @@ const node = (name: string, cpu: string, memory: string, opts: { ready?: boolean
   },
 });
 
-const pod = (nodeName: string, cpu: string, memory: string, opts: { kosmos?: boolean; phase?: 'Running' | 'Pending' | 'Succeeded' } = {}): Pod => ({
+const pod = (
+  nodeName: string,
+  cpu: string,
+  memory: string,
+  opts: { kosmos?: boolean; phase?: 'Running' | 'Pending' | 'Succeeded' } = {},
+): Pod => ({
   metadata: { name: `p-${Math.random()}`, labels: opts.kosmos ? { 'kosmos-io/pod': 'true' } : {} },
   spec: { nodeName, containers: [{ name: 'c', resources: { requests: { cpu, memory } } }] },
   status: { phase: opts.phase ?? 'Running' },
@@ -20,12 +30,46 @@ const pod = (nodeName: string, cpu: string, memory: string, opts: { kosmos?: boo
 
 describe('virtual node capacity', () => {
   it.each([
-    ['sums the allocatable of Ready, schedulable members', [node('a', '4', '8Gi'), node('b', '2', '4Gi')], [], { cpu: '6', memory: '12Gi', pods: '220' }],
-    ['ignores NotReady and cordoned members', [node('a', '4', '8Gi'), node('b', '2', '4Gi', { ready: false }), node('c', '2', '4Gi', { unschedulable: true })], [], { cpu: '4', memory: '8Gi', pods: '110' }],
-    ['subtracts requests of pods Kosmos did not place', [node('a', '4', '8Gi')], [pod('a', '1500m', '1Gi')], { cpu: '2500m', memory: '7Gi', pods: '109' }],
-    ['does not subtract Kosmos pods twice (the host scheduler counts them)', [node('a', '4', '8Gi')], [pod('a', '1', '1Gi', { kosmos: true })], { cpu: '4', memory: '8Gi', pods: '110' }],
-    ['counts bound Pending pods and ignores finished ones', [node('a', '4', '8Gi')], [pod('a', '1', '1Gi', { phase: 'Pending' }), pod('a', '2', '1Gi', { phase: 'Succeeded' })], { cpu: '3', memory: '7Gi', pods: '109' }],
-    ['a party is not shrunk by pods of nodes outside it (Kosmos subtracts them)', [node('a', '4', '8Gi')], [pod('outside', '3', '1Gi')], { cpu: '4', memory: '8Gi', pods: '110' }],
+    [
+      'sums the allocatable of Ready, schedulable members',
+      [node('a', '4', '8Gi'), node('b', '2', '4Gi')],
+      [],
+      { cpu: '6', memory: '12Gi', pods: '220' },
+    ],
+    [
+      'ignores NotReady and cordoned members',
+      [
+        node('a', '4', '8Gi'),
+        node('b', '2', '4Gi', { ready: false }),
+        node('c', '2', '4Gi', { unschedulable: true }),
+      ],
+      [],
+      { cpu: '4', memory: '8Gi', pods: '110' },
+    ],
+    [
+      'subtracts requests of pods Kosmos did not place',
+      [node('a', '4', '8Gi')],
+      [pod('a', '1500m', '1Gi')],
+      { cpu: '2500m', memory: '7Gi', pods: '109' },
+    ],
+    [
+      'does not subtract Kosmos pods twice (the host scheduler counts them)',
+      [node('a', '4', '8Gi')],
+      [pod('a', '1', '1Gi', { kosmos: true })],
+      { cpu: '4', memory: '8Gi', pods: '110' },
+    ],
+    [
+      'counts bound Pending pods and ignores finished ones',
+      [node('a', '4', '8Gi')],
+      [pod('a', '1', '1Gi', { phase: 'Pending' }), pod('a', '2', '1Gi', { phase: 'Succeeded' })],
+      { cpu: '3', memory: '7Gi', pods: '109' },
+    ],
+    [
+      'a party is not shrunk by pods of nodes outside it (Kosmos subtracts them)',
+      [node('a', '4', '8Gi')],
+      [pod('outside', '3', '1Gi')],
+      { cpu: '4', memory: '8Gi', pods: '110' },
+    ],
   ])('%s', (_name, members, pods, expected) => {
     expect(virtualNodeCapacity(members, pods).allocatable).toEqual(expected);
   });
@@ -62,7 +106,11 @@ describe('pod requests', () => {
 describe('per-member-node free resources (the fit index)', () => {
   it('gives each member its free resources, counting every pod on it, and the largest free per resource', () => {
     const entries = memberFree(
-      [node('a', '4', '8Gi', { labels: { zone: 'z1' } }), node('b', '2', '4Gi'), node('c', '8', '16Gi', { ready: false })],
+      [
+        node('a', '4', '8Gi', { labels: { zone: 'z1' } }),
+        node('b', '2', '4Gi'),
+        node('c', '8', '16Gi', { ready: false }),
+      ],
       [pod('a', '1', '1Gi', { kosmos: true }), pod('a', '500m', '1Gi'), pod('b', '1', '3Gi')],
     );
     expect(entries.get('a')).toMatchObject({

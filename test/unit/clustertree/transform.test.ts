@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { ANNOTATION_CONVERT_POLICY, LABEL_POD, TAINT_NODE } from '../../../src/api/constants.js';
 import type { Pod } from '../../../src/api/core.js';
 import type { ClusterPodConvertPolicy, PodConvertPolicy } from '../../../src/api/kinds.js';
-import { LEAF_TOKEN_VOLUME, leafPodFor, type LeafPodContext } from '../../../src/clustertree/transform/pod.js';
+import {
+  LEAF_TOKEN_VOLUME,
+  leafPodFor,
+  type LeafPodContext,
+} from '../../../src/clustertree/transform/pod.js';
 import { podDependencies } from '../../../src/clustertree/transform/dependencies.js';
 import { hostStatusPatch, statusInSync } from '../../../src/clustertree/transform/status.js';
 import { newerInCache } from '../../../src/clustertree/sync/pod-sync.js';
@@ -28,7 +32,13 @@ const hostPod = (over: Partial<Pod['spec']> = {}, meta: Pod['metadata'] = {}): P
     affinity: {
       nodeAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['kosmos-leaf-1'] }] }],
+          nodeSelectorTerms: [
+            {
+              matchExpressions: [
+                { key: 'kubernetes.io/hostname', operator: 'In', values: ['kosmos-leaf-1'] },
+              ],
+            },
+          ],
         },
       },
       podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] },
@@ -42,7 +52,11 @@ const hostPod = (over: Partial<Pod['spec']> = {}, meta: Pod['metadata'] = {}): P
         image: 'nginx',
         volumeMounts: [
           { name: 'cfg', mountPath: '/etc/cfg' },
-          { name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+          {
+            name: 'kube-api-access-abcde',
+            mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+            readOnly: true,
+          },
         ],
       },
     ],
@@ -50,7 +64,9 @@ const hostPod = (over: Partial<Pod['spec']> = {}, meta: Pod['metadata'] = {}): P
       { name: 'cfg', configMap: { name: 'web-config' } },
       {
         name: 'kube-api-access-abcde',
-        projected: { sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt' } }] },
+        projected: {
+          sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt' } }],
+        },
       },
     ],
     ...over,
@@ -69,7 +85,11 @@ const ctx = (over: Partial<LeafPodContext> = {}): LeafPodContext => ({
 describe('host pod → leaf pod', () => {
   it('keeps name, namespace and labels, adds kosmos-io/pod=true, and drops host identity and status', () => {
     const leaf = leafPodFor(hostPod(), ctx());
-    expect(leaf.metadata).toEqual({ name: 'web-1', namespace: 'shop', labels: { app: 'web', [LABEL_POD]: 'true' } });
+    expect(leaf.metadata).toEqual({
+      name: 'web-1',
+      namespace: 'shop',
+      labels: { app: 'web', [LABEL_POD]: 'true' },
+    });
     expect(leaf.status).toBeUndefined();
   });
 
@@ -78,7 +98,9 @@ describe('host pod → leaf pod', () => {
     expect(leaf.spec.nodeName).toBeUndefined();
     expect(leaf.spec.schedulerName).toBeUndefined();
     expect(leaf.spec.nodeSelector).toBeUndefined();
-    expect(leaf.spec.affinity).toEqual({ podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } });
+    expect(leaf.spec.affinity).toEqual({
+      podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] },
+    });
     expect(leaf.spec.tolerations).toHaveLength(1);
   });
 
@@ -89,17 +111,30 @@ describe('host pod → leaf pod', () => {
   });
 
   it('one2one keeps the pod on its member node', () => {
-    const leaf = leafPodFor(hostPod({ nodeName: 'leaf-1-node-0' }), ctx({ mode: 'one2one', memberNodeName: 'leaf-1-node-0' }));
+    const leaf = leafPodFor(
+      hostPod({ nodeName: 'leaf-1-node-0' }),
+      ctx({ mode: 'one2one', memberNodeName: 'leaf-1-node-0' }),
+    );
     expect(leaf.spec.nodeName).toBe('leaf-1-node-0');
   });
 
   it('one2party pins the pod to the party with required node affinity from the leafModel selector', () => {
     const leaf = leafPodFor(
       hostPod(),
-      ctx({ mode: 'one2party', partySelector: { matchLabels: { pool: 'a' }, matchExpressions: [{ key: 'gpu', operator: 'Exists' }] } }),
+      ctx({
+        mode: 'one2party',
+        partySelector: { matchLabels: { pool: 'a' }, matchExpressions: [{ key: 'gpu', operator: 'Exists' }] },
+      }),
     );
     expect(leaf.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toEqual({
-      nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['a'] }, { key: 'gpu', operator: 'Exists' }] }],
+      nodeSelectorTerms: [
+        {
+          matchExpressions: [
+            { key: 'pool', operator: 'In', values: ['a'] },
+            { key: 'gpu', operator: 'Exists' },
+          ],
+        },
+      ],
     });
   });
 
@@ -110,11 +145,19 @@ describe('host pod → leaf pod', () => {
     expect(vol?.projected?.sources).toEqual([
       { secret: { name: 'kosmos-shop-sa-token', items: [{ key: 'token', path: 'token' }] } },
       { configMap: { name: 'master-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+      {
+        downwardAPI: {
+          items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+        },
+      },
     ]);
     expect(leaf.spec.volumes?.some((v) => v.name.startsWith('kube-api-access-'))).toBe(false);
     const c = leaf.spec.containers[0];
-    expect(c?.volumeMounts).toContainEqual({ name: LEAF_TOKEN_VOLUME, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    expect(c?.volumeMounts).toContainEqual({
+      name: LEAF_TOKEN_VOLUME,
+      mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+      readOnly: true,
+    });
     expect(c?.env).toEqual([
       { name: 'KUBERNETES_SERVICE_HOST', value: '10.0.0.1' },
       { name: 'KUBERNETES_SERVICE_PORT', value: '6443' },
@@ -122,17 +165,26 @@ describe('host pod → leaf pod', () => {
   });
 
   it('a pod that opted out of API credentials gets none in the leaf either', () => {
-    const pod = hostPod({ automountServiceAccountToken: false, volumes: [{ name: 'cfg', configMap: { name: 'web-config' } }] });
+    const pod = hostPod({
+      automountServiceAccountToken: false,
+      volumes: [{ name: 'cfg', configMap: { name: 'web-config' } }],
+    });
     pod.spec.containers[0]!.volumeMounts = [{ name: 'cfg', mountPath: '/etc/cfg' }];
     const leaf = leafPodFor(pod, ctx());
     expect(leaf.spec.volumes).toEqual([{ name: 'cfg', configMap: { name: 'web-config' } }]);
     expect(leaf.spec.containers[0]?.env).toBeUndefined();
-    expect(podDependencies(pod).map((d) => `${d.kind}/${d.leafName}`)).toEqual(['ConfigMap/web-config', 'ServiceAccount/shop-sa']);
+    expect(podDependencies(pod).map((d) => `${d.kind}/${d.leafName}`)).toEqual([
+      'ConfigMap/web-config',
+      'ServiceAccount/shop-sa',
+    ]);
   });
 
   it('renames the host CA ConfigMap wherever a user volume references it', () => {
     const pod = hostPod({ volumes: [{ name: 'ca', configMap: { name: 'kube-root-ca.crt' } }] });
-    expect(leafPodFor(pod, ctx()).spec.volumes?.[0]).toEqual({ name: 'ca', configMap: { name: 'master-root-ca.crt' } });
+    expect(leafPodFor(pod, ctx()).spec.volumes?.[0]).toEqual({
+      name: 'ca',
+      configMap: { name: 'master-root-ca.crt' },
+    });
   });
 
   it('does not modify the host pod', () => {
@@ -153,11 +205,22 @@ const policy = (name: string, spec: PodConvertPolicy['spec'], namespace = 'shop'
 describe('PodConvertPolicy', () => {
   const sel = { matchLabels: { app: 'web' } };
   it.each([
-    ['add sets an empty field', { nodeSelectorConverter: { convertType: 'add' as const, nodeSelector: { disk: 'ssd' } } }, { disk: 'ssd' }],
-    ['replace overwrites it', { nodeSelectorConverter: { convertType: 'replace' as const, nodeSelector: { disk: 'hdd' } } }, { disk: 'hdd' }],
+    [
+      'add sets an empty field',
+      { nodeSelectorConverter: { convertType: 'add' as const, nodeSelector: { disk: 'ssd' } } },
+      { disk: 'ssd' },
+    ],
+    [
+      'replace overwrites it',
+      { nodeSelectorConverter: { convertType: 'replace' as const, nodeSelector: { disk: 'hdd' } } },
+      { disk: 'hdd' },
+    ],
     ['remove clears it', { nodeSelectorConverter: { convertType: 'remove' as const } }, undefined],
   ])('%s', (_name, converters, expected) => {
-    const leaf = leafPodFor(hostPod(), ctx({ policies: { cluster: [], namespaced: [policy('p', { labelSelector: sel, converters })] } }));
+    const leaf = leafPodFor(
+      hostPod(),
+      ctx({ policies: { cluster: [], namespaced: [policy('p', { labelSelector: sel, converters })] } }),
+    );
     expect(leaf.spec.nodeSelector).toEqual(expected);
     expect(leaf.metadata?.annotations?.[ANNOTATION_CONVERT_POLICY]).toBe('p');
   });
@@ -167,7 +230,10 @@ describe('PodConvertPolicy', () => {
       labelSelector: sel,
       converters: {
         tolerationConverter: { convertType: 'add', tolerations: [{ key: 'x', operator: 'Exists' }] },
-        topologySpreadConstraintsConverter: { convertType: 'add', topologySpreadConstraints: [{ maxSkew: 2 }] },
+        topologySpreadConstraintsConverter: {
+          convertType: 'add',
+          topologySpreadConstraints: [{ maxSkew: 2 }],
+        },
       },
     });
     const leaf = leafPodFor(hostPod(), ctx({ policies: { cluster: [], namespaced: [p] } }));
@@ -181,7 +247,9 @@ describe('PodConvertPolicy', () => {
       leafNodeSelector: { matchLabels: { 'kosmos.io/cluster': 'leaf-2' } },
       converters: { schedulerNameConverter: { convertType: 'replace', schedulerName: 'leaf-sched' } },
     });
-    expect(leafPodFor(hostPod(), ctx({ policies: { cluster: [], namespaced: [p] } })).spec.schedulerName).toBeUndefined();
+    expect(
+      leafPodFor(hostPod(), ctx({ policies: { cluster: [], namespaced: [p] } })).spec.schedulerName,
+    ).toBeUndefined();
   });
 
   it('any ClusterPodConvertPolicy takes precedence over namespaced ones; policies of other namespaces never apply', () => {
@@ -189,12 +257,29 @@ describe('PodConvertPolicy', () => {
       apiVersion: 'kosmos.io/v1alpha1',
       kind: 'ClusterPodConvertPolicy',
       metadata: { name: 'c' },
-      spec: { labelSelector: sel, converters: { schedulerNameConverter: { convertType: 'replace', schedulerName: 'cluster-wide' } } },
+      spec: {
+        labelSelector: sel,
+        converters: { schedulerNameConverter: { convertType: 'replace', schedulerName: 'cluster-wide' } },
+      },
     };
-    const np = policy('n', { labelSelector: sel, converters: { schedulerNameConverter: { convertType: 'replace', schedulerName: 'ns' } } });
-    expect(leafPodFor(hostPod(), ctx({ policies: { cluster: [cp], namespaced: [np] } })).spec.schedulerName).toBe('cluster-wide');
-    const other = policy('o', { labelSelector: sel, converters: { schedulerNameConverter: { convertType: 'replace', schedulerName: 'x' } } }, 'other');
-    expect(leafPodFor(hostPod(), ctx({ policies: { cluster: [], namespaced: [other] } })).spec.schedulerName).toBeUndefined();
+    const np = policy('n', {
+      labelSelector: sel,
+      converters: { schedulerNameConverter: { convertType: 'replace', schedulerName: 'ns' } },
+    });
+    expect(
+      leafPodFor(hostPod(), ctx({ policies: { cluster: [cp], namespaced: [np] } })).spec.schedulerName,
+    ).toBe('cluster-wide');
+    const other = policy(
+      'o',
+      {
+        labelSelector: sel,
+        converters: { schedulerNameConverter: { convertType: 'replace', schedulerName: 'x' } },
+      },
+      'other',
+    );
+    expect(
+      leafPodFor(hostPod(), ctx({ policies: { cluster: [], namespaced: [other] } })).spec.schedulerName,
+    ).toBeUndefined();
   });
 });
 
@@ -235,11 +320,27 @@ describe('leaf status → host status', () => {
     const leaf: Pod = {
       metadata: { name: 'web-1' },
       spec: { containers: [] },
-      status: { phase: 'Running', podIP: '10.34.0.5', podIPs: [{ ip: '10.34.0.5' }], hostIP: '172.18.0.3', containerStatuses: [{ name: 'web', ready: true }] },
+      status: {
+        phase: 'Running',
+        podIP: '10.34.0.5',
+        podIPs: [{ ip: '10.34.0.5' }],
+        hostIP: '172.18.0.3',
+        containerStatuses: [{ name: 'web', ready: true }],
+      },
     };
     const patch = hostStatusPatch(leaf);
-    expect(patch).toMatchObject({ phase: 'Running', podIP: '10.34.0.5', hostIP: '172.18.0.3', message: null, conditions: null });
-    const host: Pod = { metadata: {}, spec: { containers: [] }, status: { phase: 'Pending', qosClass: 'BestEffort' } };
+    expect(patch).toMatchObject({
+      phase: 'Running',
+      podIP: '10.34.0.5',
+      hostIP: '172.18.0.3',
+      message: null,
+      conditions: null,
+    });
+    const host: Pod = {
+      metadata: {},
+      spec: { containers: [] },
+      status: { phase: 'Pending', qosClass: 'BestEffort' },
+    };
     expect(statusInSync(host, leaf)).toBe(false);
     expect(statusInSync({ ...host, status: { ...leaf.status, qosClass: 'BestEffort' } }, leaf)).toBe(true);
   });

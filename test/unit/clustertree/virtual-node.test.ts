@@ -4,13 +4,19 @@ import type { Cluster } from '../../../src/api/kinds.js';
 import { planVirtualNodes } from '../../../src/clustertree/virtual-node/plan.js';
 import { virtualNodeIdentity, virtualNodeStatus } from '../../../src/clustertree/virtual-node/node.js';
 
-const member = (name: string, labels: Record<string, string> = {}): Node => ({ metadata: { name, labels }, status: {} });
+const member = (name: string, labels: Record<string, string> = {}): Node => ({
+  metadata: { name, labels },
+  status: {},
+});
 const members = [
   member('n0', { 'topology.kubernetes.io/zone': 'z1', pool: 'a' }),
   member('n1', { 'topology.kubernetes.io/zone': 'z1', pool: 'a' }),
   member('n2', { 'topology.kubernetes.io/zone': 'z2', pool: 'b' }),
 ];
-const cluster = (leafModels?: NonNullable<Cluster['spec']['clusterTreeOptions']>['leafModels'], labels: Record<string, string> = {}): Cluster => ({
+const cluster = (
+  leafModels?: NonNullable<Cluster['spec']['clusterTreeOptions']>['leafModels'],
+  labels: Record<string, string> = {},
+): Cluster => ({
   apiVersion: 'kosmos.io/v1alpha1',
   kind: 'Cluster',
   metadata: { name: 'leaf-1', labels },
@@ -19,21 +25,34 @@ const cluster = (leafModels?: NonNullable<Cluster['spec']['clusterTreeOptions']>
 
 describe('virtual nodes of a Cluster', () => {
   it('without leafModels: one node kosmos-<cluster> for every member, zone from the Cluster labels', () => {
-    const [plan, ...rest] = planVirtualNodes(cluster(undefined, { 'topology.kubernetes.io/zone': 'zc' }), members);
+    const [plan, ...rest] = planVirtualNodes(
+      cluster(undefined, { 'topology.kubernetes.io/zone': 'zc' }),
+      members,
+    );
     expect(rest).toEqual([]);
-    expect(plan).toMatchObject({ name: 'kosmos-leaf-1', mode: 'one2cluster', labels: { 'kosmos.io/cluster': 'leaf-1', 'topology.kubernetes.io/zone': 'zc' } });
+    expect(plan).toMatchObject({
+      name: 'kosmos-leaf-1',
+      mode: 'one2cluster',
+      labels: { 'kosmos.io/cluster': 'leaf-1', 'topology.kubernetes.io/zone': 'zc' },
+    });
     expect(plan?.members).toHaveLength(3);
   });
 
   it('one2one: one node per leafModel nodeName, with that member node zone, and the leafModel labels and taints (Kosmos drops them)', () => {
     const plans = planVirtualNodes(
       cluster([
-        { nodeSelector: { nodeName: 'n0' }, labels: { team: 'red' }, taints: [{ key: 'dedicated', value: 'red', effect: 'NoSchedule' }] },
+        {
+          nodeSelector: { nodeName: 'n0' },
+          labels: { team: 'red' },
+          taints: [{ key: 'dedicated', value: 'red', effect: 'NoSchedule' }],
+        },
         { nodeSelector: { nodeName: 'n2' } },
       ]),
       members,
     );
-    expect(plans.map((p) => [p.name, p.mode, p.memberNodeName, p.labels['topology.kubernetes.io/zone']])).toEqual([
+    expect(
+      plans.map((p) => [p.name, p.mode, p.memberNodeName, p.labels['topology.kubernetes.io/zone']]),
+    ).toEqual([
       ['n0', 'one2one', 'n0', 'z1'],
       ['n2', 'one2one', 'n2', 'z2'],
     ]);
@@ -52,7 +71,14 @@ describe('virtual nodes of a Cluster', () => {
       ]),
       members,
     );
-    expect(plans.map((p) => [p.name, p.mode, p.members.map((m) => m.metadata?.name), p.labels['topology.kubernetes.io/zone']])).toEqual([
+    expect(
+      plans.map((p) => [
+        p.name,
+        p.mode,
+        p.members.map((m) => m.metadata?.name),
+        p.labels['topology.kubernetes.io/zone'],
+      ]),
+    ).toEqual([
       ['kosmos-pool-a-0', 'one2party', ['n0', 'n1'], 'z1'],
       ['kosmos-pool-b-1', 'one2party', ['n2'], 'z2'],
     ]);
@@ -61,17 +87,33 @@ describe('virtual nodes of a Cluster', () => {
   it('a node carries kosmos.io/node=true, its taint, the owner annotation and the mode', () => {
     const [plan] = planVirtualNodes(cluster(), members);
     const node = virtualNodeIdentity(plan!);
-    expect(node.metadata?.labels).toMatchObject({ 'kosmos.io/node': 'true', 'kosmos.io/cluster': 'leaf-1', 'kubernetes.io/hostname': 'kosmos-leaf-1' });
-    expect(node.metadata?.annotations).toEqual({ 'kosmos-io/owned-by-cluster': 'leaf-1', leafNodeMode: 'one2cluster' });
+    expect(node.metadata?.labels).toMatchObject({
+      'kosmos.io/node': 'true',
+      'kosmos.io/cluster': 'leaf-1',
+      'kubernetes.io/hostname': 'kosmos-leaf-1',
+    });
+    expect(node.metadata?.annotations).toEqual({
+      'kosmos-io/owned-by-cluster': 'leaf-1',
+      leafNodeMode: 'one2cluster',
+    });
     expect(node.spec?.taints).toEqual([{ key: 'kosmos.io/node', value: 'true', effect: 'NoSchedule' }]);
   });
 });
 
 describe('virtual node status', () => {
-  const input = { allocatable: { cpu: '4' }, now: '2026-01-01T00:01:00Z', kubeletVersion: 'v1.36.3', address: '127.0.0.1', port: 10250 };
+  const input = {
+    allocatable: { cpu: '4' },
+    now: '2026-01-01T00:01:00Z',
+    kubeletVersion: 'v1.36.3',
+    address: '127.0.0.1',
+    port: 10250,
+  };
   it('is Ready while the leaf answers, and its kubelet endpoint is the node server', () => {
     const s = virtualNodeStatus({ ...input, leafReachable: true });
-    expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', lastHeartbeatTime: input.now });
+    expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'True',
+      lastHeartbeatTime: input.now,
+    });
     expect(s.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: 10250 } });
     expect(s.capacity).toEqual({ cpu: '4' });
   });
@@ -79,8 +121,14 @@ describe('virtual node status', () => {
   it('turns NotReady at once when the leaf stops answering, keeping transition times across heartbeats', () => {
     const before = virtualNodeStatus({ ...input, leafReachable: true, now: '2026-01-01T00:00:00Z' });
     const down = virtualNodeStatus({ ...input, leafReachable: false, previous: before.conditions });
-    expect(down.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'LeafClusterUnreachable', lastTransitionTime: input.now });
+    expect(down.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'LeafClusterUnreachable',
+      lastTransitionTime: input.now,
+    });
     const stillUp = virtualNodeStatus({ ...input, leafReachable: true, previous: before.conditions });
-    expect(stillUp.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('2026-01-01T00:00:00Z');
+    expect(stillUp.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe(
+      '2026-01-01T00:00:00Z',
+    );
   });
 });

@@ -174,11 +174,21 @@ export class KubeStore implements Store {
     }
   }
 
+  /**
+   * The agent owns the whole status: a field it leaves out (an error that is gone) is removed,
+   * which a merge patch does only for a field given as null.
+   */
   async putNodeConfigStatus(name: string, status: NodeConfigStatus): Promise<void> {
+    const cleared: Record<Exclude<keyof NodeConfigStatus, 'conditions'>, null> = {
+      appliedGeneration: null,
+      lastSyncTime: null,
+      lastChangeTime: null,
+      error: null,
+    };
     await this.client.request(
       'PATCH',
       `${path('nodeconfig', name)}/status`,
-      { status },
+      { status: { ...cleared, ...status } },
       {
         contentType: MERGE,
         query: { fieldManager: FIELD_MANAGER_AGENT },

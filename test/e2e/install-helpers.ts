@@ -13,7 +13,9 @@
  *   4. every containerPort number given as an argument becomes a free port;
  *   5. in-cluster Service addresses (the bundled Redis, the extender, the webhooks) become
  *      the local addresses of what stands in for them (the sandbox's Redis, local processes);
- *   6. one process per Deployment, not per replica; hostNetwork DaemonSets that program the
+ *   6. Secret and ConfigMap volumes are written to a folder of the test, and arguments under
+ *      their mountPath point there;
+ *   7. one process per Deployment, not per replica; hostNetwork DaemonSets that program the
  *      node's kernel (the ClusterLink agent) and the Redis Deployment are not started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -50,7 +52,7 @@ export interface PodTemplate {
     serviceAccountName?: string;
     hostNetwork?: boolean;
     containers: Container[];
-    volumes?: { name: string; configMap?: { name: string } }[];
+    volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
   };
 }
 
@@ -78,6 +80,8 @@ export interface PlanContext {
   ports: Map<number, number>;
   /** Exact-substring rewrites of in-cluster addresses (rewrite 5). */
   addresses: Record<string, string>;
+  /** mountPath -> local folder holding the volume's files (rewrite 6). */
+  mounts?: Record<string, string>;
 }
 
 export interface Plan {
@@ -148,6 +152,13 @@ export async function planContainer(w: Workload, c: Container, ctx: PlanContext)
           : a.replace(new RegExp(`^(--[a-z-]+=)${p.containerPort}$`), `$1${local}`);
       if (out !== a) rewrites.push(`port ${p.containerPort} -> ${local}`);
       return out;
+    });
+  }
+  for (const [mountPath, local] of Object.entries(ctx.mounts ?? {})) {
+    args = args.map((a) => {
+      if (!a.startsWith(`${mountPath}/`)) return a;
+      rewrites.push(`volume ${mountPath} -> ${local}`);
+      return `${local}${a.slice(mountPath.length)}`;
     });
   }
   args = args.map((a) => {
@@ -238,7 +249,7 @@ export async function stopAll(running: Running[]): Promise<void> {
   );
 }
 
-/** Whether the local runtime starts this workload (rewrite 6). */
+/** Whether the local runtime starts this workload (rewrite 7). */
 export function runsLocally(w: Workload): boolean {
   const name = w.metadata?.name ?? '';
   if (name === 'kosmos-redis') return false;
@@ -286,8 +297,31 @@ export async function startWorkloads(
         sa,
         join(o.workDir, target.name, `${sa}.kubeconfig`),
       );
+      const volumes = new Map((w.spec.template.spec.volumes ?? []).map((v) => [v.name, v]));
       for (const c of w.spec.template.spec.containers) {
+        const mounts: Record<string, string> = {};
+        for (const m of c.volumeMounts ?? []) {
+          const v = volumes.get(m.name);
+          const source = v?.secret
+            ? { kind: 'Secret' as const, name: v.secret.secretName }
+            : v?.configMap && m.mountPath !== dirname(IN_CLUSTER_KUBECONFIG)
+              ? { kind: 'ConfigMap' as const, name: v.configMap.name }
+              : undefined;
+          if (!source) continue;
+          const obj = await client.get<KubeObject & { data?: Record<string, string> }>(
+            'v1',
+            source.kind,
+            source.name,
+            namespace,
+          );
+          const local = join(o.workDir, target.name, w.metadata?.name ?? '', m.name);
+          mkdirSync(local, { recursive: true });
+          for (const [k, v64] of Object.entries(obj.data ?? {}))
+            writeFileSync(join(local, k), source.kind === 'Secret' ? Buffer.from(v64, 'base64') : v64);
+          mounts[m.mountPath] = local;
+        }
         const plan = await planContainer(w, c, {
+          mounts,
           cluster: target.name,
           pod: { name: pod.metadata?.name ?? '', namespace, nodeName: pod.spec.nodeName ?? '' },
           lookup: async (kind, name, key) => {

@@ -78,6 +78,7 @@ describe('kosmosctl install manifests', () => {
         namespace: 'kosmos-dryrun',
         image: 'example/kosmos:test',
         clusterName: 'leaf-1',
+        hostNamespace: 'kosmos-system',
         redisUrl: 'redis://redis.example:6379',
         link: true,
         managedBy: 'kosmosctl',
@@ -99,6 +100,14 @@ describe('quick start', () => {
 
     // WHEN the quick start's install runs
     expectOk(await ctl(['install', '--cni', 'calico', '--default-nic', 'eth0']));
+    // AND running it again (an upgrade in place with nothing new) changes no workload
+    const generations = () =>
+      items(host, ['deployments', '-n', 'kosmos-system']).map(
+        (d) => `${d.metadata.name}:${d.metadata.uid}:${JSON.stringify(d.status?.['observedGeneration'])}`,
+      );
+    const before = generations();
+    expectOk(await ctl(['install', '--cni', 'calico', '--default-nic', 'eth0']));
+    expect(generations()).toEqual(before);
     // AND the installed components run (the local stand-in for the kubelet)
     const ports = new Map<number, number>();
     for (const p of [10262, 9443, 10250, 10251]) ports.set(p, await freePort());
@@ -140,10 +149,6 @@ describe('quick start', () => {
         '--default-nic',
         'eth0',
         '--enable-all',
-        '--redis-url',
-        redisUrl,
-        '--timeout',
-        '120',
       ]);
       expectOk(r);
       expect(r.stdout).toContain(`cluster ${name} joined`);
@@ -157,7 +162,7 @@ describe('quick start', () => {
         ...(await startWorkloads({ name, kubeconfig: kc }, 'kosmos-system', {
           workDir: work,
           ports: new Map(),
-          addresses: {},
+          addresses: { 'redis://kosmos-redis.kosmos-system.svc:6379': redisUrl },
         })),
       );
 
@@ -176,12 +181,16 @@ describe('quick start', () => {
       expect(items(kc, ['pods', '-n', 'default', '-l', 'app=nginx']).length).toBe(2);
 
     // AND status shows both clusters ready with their virtual nodes
-    const status = await ctl(['status', '--redis-url', redisUrl]);
+    const status = await ctl(['status']);
     expectOk(status);
     expect(status.stdout).toMatch(/leaf-1\s+tree\+link\s+one2cluster\s+p2p\s+1\s+1\/1/);
     expect(status.stdout).toMatch(/leaf-2\s+tree\+link\s+one2cluster\s+p2p\s+1\s+1\/1/);
     expect(status.stdout).toMatch(/kosmos-clustertree\s+Deployment\s+2\/2/);
     expect(status.stdout).toMatch(/webhook serving/);
+    // and, with the Redis reachable from here, the queues' depths
+    const queues = await ctl(['status', '--redis-url', redisUrl]);
+    expectOk(queues);
+    expect(queues.stdout).toMatch(/bull:kosmos-clustertree\s+\d+/);
 
     // WHEN the Deployment goes and both leaves are unjoined
     expect(kubectl(host, ['delete', 'deployment', 'nginx', '-n', 'default', '--wait=true']).code).toBe(0);

@@ -228,6 +228,7 @@ interface JoinFlags {
   enableLink: boolean;
   enableTree: boolean;
   redisUrl?: string;
+  hostServer?: string;
   image: string;
   wait: boolean;
   timeout: number;
@@ -294,6 +295,10 @@ function joinCommand(): Command {
     .option('--enable-tree', 'ClusterTree: virtual nodes and pod sync (the default)', false)
     .option('--enable-link', 'ClusterLink: pod and service network between clusters', false)
     .option('--redis-url <url>', "Redis the member's ClusterLink daemons use (default: the install's)")
+    .option(
+      '--host-server <url>',
+      "host apiserver address as the member's nodes reach it (default: the host kubeconfig's)",
+    )
     .option('--image <image>', 'image of the member components', DEFAULT_IMAGE)
     .option('--no-wait', 'return after creating, without waiting for virtual nodes and ClusterNodes')
     .option('--timeout <seconds>', 'how long to wait', seconds, 300)
@@ -329,6 +334,7 @@ function joinCommand(): Command {
           link,
           image: f.image,
           redisUrl,
+          ...(f.hostServer ? { hostServer: f.hostServer } : {}),
           wait: f.wait,
           timeoutMs: f.timeout * 1000,
           progress: stderrProgress,

@@ -3,9 +3,9 @@
  * host, the Cluster object, the per-member ClusterLink parts in the member, and waits for
  * what the host's components make of it (virtual nodes, ClusterNodes).
  */
+import { readFileSync } from 'node:fs';
 import {
   ANNOTATION_OWNED_BY_CLUSTER,
-  AUTO_SELECT_INTERFACE,
   API_VERSION,
   LABEL_CLUSTER,
   LABEL_NODE,
@@ -13,7 +13,6 @@ import {
   type LeafMode,
 } from '../../api/constants.js';
 import type { KubeObject } from '../../api/meta.js';
-import { clusterNodeFor } from '../../clusterlink/controller/cluster-node.js';
 import { UserError, describeError } from '../../common/errors.js';
 import type { KubeClient } from '../../common/kube.js';
 import { applyObjects, deleteObjects, waitForWorkloads } from './apply.js';
@@ -36,6 +35,8 @@ export interface JoinOptions {
   tree: boolean;
   link: boolean;
   image: string;
+  /** Host apiserver address as the member's daemons reach it (default: this kubeconfig's). */
+  hostServer?: string;
   /** Redis the member's ClusterLink daemons use. */
   redisUrl: string;
   wait: boolean;
@@ -50,36 +51,6 @@ interface NodeObject extends KubeObject {
     conditions?: { type: string; status: string }[];
     addresses?: { type: string; address: string }[];
   };
-}
-
-/**
- * The ClusterNode of each member node, as the per-member ClusterLink controller keeps them
- * (name, cluster, pod CIDRs, address); join writes them so the network manager sees the
- * member at once, and the agents fill in what only the node knows (the interface).
- */
-export function clusterNodesFor(cluster: string, nodes: NodeObject[], defaultNic: string): KubeObject[] {
-  return nodes.map((n) => {
-    const addresses = (n.status?.addresses ?? [])
-      .filter((a) => a.type === 'InternalIP')
-      .map((a) => a.address);
-    const ip = addresses.find((a) => !a.includes(':'));
-    const ip6 = addresses.find((a) => a.includes(':'));
-    const cn = clusterNodeFor(cluster, {
-      name: n.metadata?.name ?? '',
-      podCIDRs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []),
-      interfaceName: defaultNic === AUTO_SELECT_INTERFACE ? '' : defaultNic,
-      ...(ip ? { ip } : {}),
-      ...(ip6 ? { ip6 } : {}),
-    }) as KubeObject;
-    const meta = cn.metadata ?? {};
-    return {
-      ...cn,
-      metadata: {
-        ...meta,
-        labels: { ...meta.labels, [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: MANAGED_BY },
-      },
-    };
-  });
 }
 
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -160,6 +131,109 @@ export async function virtualNodes(host: KubeClient, cluster: string): Promise<N
   return all.items.filter((n) => n.metadata?.annotations?.[ANNOTATION_OWNED_BY_CLUSTER] === cluster);
 }
 
+export const memberServiceAccount = (cluster: string): string => `kosmos-member-${cluster}`;
+export const HOST_KUBECONFIG_SECRET = 'kosmos-host-kubeconfig';
+const MEMBER_ROLE = 'kosmos-clusterlink-member';
+
+/** The host-side identity of a member's ClusterLink daemons: a ServiceAccount bound to the member role. */
+export function memberCredentialObjects(cluster: string, namespace: string): KubeObject[] {
+  const sa = memberServiceAccount(cluster);
+  const labels = { [LABEL_CLUSTER]: cluster, [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: MANAGED_BY };
+  const subjects = [{ kind: 'ServiceAccount', name: sa, namespace }];
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace, labels } },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: `${sa}-token`,
+        namespace,
+        labels,
+        annotations: { 'kubernetes.io/service-account.name': sa },
+      },
+      type: 'kubernetes.io/service-account-token',
+    } as KubeObject,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: sa, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: MEMBER_ROLE },
+      subjects,
+    } as KubeObject,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: sa, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: MEMBER_ROLE },
+      subjects,
+    } as KubeObject,
+  ];
+}
+
+export function hostKubeconfigSecret(namespace: string, kubeconfig: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: HOST_KUBECONFIG_SECRET,
+      namespace,
+      labels: { [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: MANAGED_BY },
+    },
+    type: 'Opaque',
+    data: { kubeconfig: Buffer.from(kubeconfig).toString('base64') },
+  } as KubeObject;
+}
+
+/**
+ * Creates the member's identity in the host and returns a kubeconfig for it: the host's
+ * address and CA as this kubeconfig has them (or --host-server), and the token the host's
+ * token controller puts in the ServiceAccount's token Secret (revoked by deleting it).
+ */
+export async function memberCredentials(host: KubeClient, o: JoinOptions): Promise<string> {
+  const objects = memberCredentialObjects(o.name, o.namespace);
+  await applyObjects(host, objects, { dryRun: false, progress: () => {} });
+  const name = `${memberServiceAccount(o.name)}-token`;
+  const deadline = Date.now() + 60_000;
+  let token: string | undefined;
+  let ca: string | undefined;
+  while (!token) {
+    const s = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>(
+      'v1',
+      'Secret',
+      name,
+      o.namespace,
+    );
+    token = s?.data?.['token'];
+    ca = s?.data?.['ca.crt'];
+    if (token) break;
+    if (Date.now() > deadline)
+      throw new UserError(
+        `the host's token controller did not fill Secret ${o.namespace}/${name} within 60 s`,
+      );
+    await sleep(500);
+  }
+  const cluster = host.kubeConfig.getCurrentCluster();
+  const caData = cluster?.caData ?? (cluster?.caFile ? readFileSync(cluster.caFile).toString('base64') : ca);
+  const server = o.hostServer ?? host.server;
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: 'kosmos-host',
+        cluster: { server, ...(caData ? { 'certificate-authority-data': caData } : {}) },
+      },
+    ],
+    users: [
+      { name: memberServiceAccount(o.name), user: { token: Buffer.from(token, 'base64').toString('utf8') } },
+    ],
+    contexts: [
+      { name: 'kosmos-host', context: { cluster: 'kosmos-host', user: memberServiceAccount(o.name) } },
+    ],
+    'current-context': 'kosmos-host',
+  });
+}
+
 export async function join(host: KubeClient, member: KubeClient, o: JoinOptions): Promise<void> {
   validateClusterName(o.name);
   if (!o.tree && !o.link)
@@ -191,26 +265,32 @@ export async function join(host: KubeClient, member: KubeClient, o: JoinOptions)
 
   let memberObjects: KubeObject[] = [];
   if (o.link) {
-    memberObjects = renderMember(
-      {
-        namespace: o.namespace,
-        image: o.image,
-        clusterName: o.name,
-        redisUrl: o.redisUrl,
-        link: true,
-        managedBy: MANAGED_BY,
-      },
-      o.layout ?? defaultLayout(),
-    );
+    const hostKubeconfig = await memberCredentials(host, o);
+    memberObjects = [
+      hostKubeconfigSecret(o.namespace, hostKubeconfig),
+      ...renderMember(
+        {
+          namespace: o.namespace,
+          hostNamespace: o.namespace,
+          image: o.image,
+          clusterName: o.name,
+          redisUrl: o.redisUrl,
+          link: true,
+          managedBy: MANAGED_BY,
+        },
+        o.layout ?? defaultLayout(),
+      ),
+    ];
+    // The namespace before the Secret in it.
+    memberObjects = [
+      ...memberObjects.filter((x) => x.kind === 'Namespace'),
+      ...memberObjects.filter((x) => x.kind !== 'Namespace'),
+    ];
     o.progress(`installing ClusterLink agent and elector in ${o.name}`);
     await applyObjects(member, memberObjects, {
       dryRun: false,
       progress: () => {},
       fieldManager: FIELD_MANAGER,
-    });
-    await applyObjects(host, clusterNodesFor(o.name, nodes, o.defaultNic), {
-      dryRun: false,
-      progress: () => {},
     });
   }
   if (!o.wait) return;
@@ -266,6 +346,7 @@ export async function unjoin(
     const objects = renderMember(
       {
         namespace: o.namespace,
+        hostNamespace: o.namespace,
         image: o.image,
         clusterName: o.name,
         redisUrl: '',
@@ -278,7 +359,8 @@ export async function unjoin(
     const ns = await member.getOrUndefined('v1', 'Namespace', o.namespace);
     const ours = ns?.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
     o.progress(`removing ClusterLink parts from ${o.name}`);
-    await deleteObjects(member, ours ? objects : objects.filter((x) => x.kind !== 'Namespace'), {
+    const all = [hostKubeconfigSecret(o.namespace, ''), ...objects];
+    await deleteObjects(member, ours ? all : all.filter((x) => x.kind !== 'Namespace'), {
       timeoutMs: o.timeoutMs,
       progress: o.progress,
     });
@@ -312,6 +394,7 @@ export async function unjoin(
         kind: 'Node',
         metadata: { name: n.metadata?.name ?? '' },
       })),
+      ...memberCredentialObjects(o.name, o.namespace),
       ...clusterNodes.map((n) => ({
         apiVersion: API_VERSION,
         kind: 'ClusterNode',

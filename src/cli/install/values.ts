@@ -76,6 +76,8 @@ export function hostTemplateValues(v: HostValues): TemplateValues {
 
 export interface MemberValues {
   namespace: string;
+  /** Namespace of Kosmos in the host (gateway Leases). */
+  hostNamespace: string;
   image: string;
   clusterName: string;
   redisUrl: string;
@@ -86,6 +88,7 @@ export interface MemberValues {
 export function memberTemplateValues(v: MemberValues): TemplateValues {
   return {
     namespace: v.namespace,
+    hostNamespace: v.hostNamespace,
     image: v.image,
     clusterName: v.clusterName,
     link: v.link,

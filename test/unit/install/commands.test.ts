@@ -6,7 +6,7 @@ import type { Cluster, ClusterNode } from '../../../src/api/kinds.js';
 import { checkTable, pairs, pingSucceeded, type Probe } from '../../../src/cli/install/check.js';
 import {
   clusterObject,
-  clusterNodesFor,
+  memberCredentialObjects,
   leafModels,
   validateClusterName,
 } from '../../../src/cli/install/join.js';
@@ -79,25 +79,16 @@ describe('join', () => {
     expect(c.spec?.clusterTreeOptions).toEqual({ enable: true });
   });
 
-  test('each member node gets a ClusterNode named <cluster>-<node> with its pod CIDRs and address', () => {
-    const [cn] = clusterNodesFor(
-      'leaf-1',
-      [
-        {
-          metadata: { name: 'n1' },
-          spec: { podCIDRs: ['10.34.1.0/24'] },
-          status: { addresses: [{ type: 'InternalIP', address: '192.168.0.5' }] },
-        },
-      ],
-      '*',
-    ) as ClusterNode[];
-    expect(cn?.metadata?.name).toBe('leaf-1-n1');
-    expect(cn?.spec).toMatchObject({
-      clusterName: 'leaf-1',
-      nodeName: 'n1',
-      podCIDRs: ['10.34.1.0/24'],
-      ip: '192.168.0.5',
-    });
+  test("a member's ClusterLink daemons get a host identity bound only to the member role", () => {
+    const objs = memberCredentialObjects('leaf-1', 'kosmos-system');
+    expect(objs.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual([
+      'ServiceAccount/kosmos-member-leaf-1',
+      'Secret/kosmos-member-leaf-1-token',
+      'ClusterRoleBinding/kosmos-member-leaf-1',
+      'RoleBinding/kosmos-member-leaf-1',
+    ]);
+    for (const b of objs.slice(2))
+      expect((b as { roleRef?: { name: string } }).roleRef?.name).toBe('kosmos-clusterlink-member');
   });
 });
 

@@ -34,6 +34,7 @@ const member = renderMember({
   namespace: 'kosmos-system',
   image: 'kosmos:test',
   clusterName: 'leaf-1',
+  hostNamespace: 'kosmos-system',
   redisUrl: 'redis://r:6379',
   link: true,
   managedBy: 'kosmosctl',

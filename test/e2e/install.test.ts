@@ -93,6 +93,35 @@ describe('kosmosctl install manifests', () => {
   });
 });
 
+describe('kosmosctl check', () => {
+  test('probes every node pair of two clusters through exec, prints each verdict, exits 1 when any fails and removes its probes', async () => {
+    // GIVEN two sandbox clusters, whose simulated nodes have no datapath between them
+    // WHEN check runs node to node
+    const r = await ctl([
+      'check',
+      '--src-kubeconfig',
+      leaf1,
+      '--dst-kubeconfig',
+      leaf2,
+      '--host-network',
+      '--timeout',
+      '60',
+    ]);
+    // THEN every one of the 3 x 3 pairs has a row naming both clusters, none passes, and the exit code says so
+    expect(r.code).toBe(1);
+    const rows = r.stdout.split('\n').filter((l) => /^\d+\s/.test(l));
+    expect(rows).toHaveLength(9);
+    for (const row of rows)
+      expect(row).toMatch(/^\d+\s+leaf-1\s+leaf-1-node-\d\s+leaf-2\s+leaf-2-node-\d\s+\S+\s+(FAIL|ERROR)/);
+    expect(r.stdout).toContain('0/9 passed');
+    // AND no probe is left behind
+    for (const kc of [leaf1, leaf2]) {
+      expect(items(kc, ['daemonsets', '-A', '-l', 'app.kubernetes.io/name=kosmos-floater'])).toEqual([]);
+      expect(kubectl(kc, ['get', 'namespace', 'kosmos-system']).code).not.toBe(0);
+    }
+  }, 180_000);
+});
+
 describe('quick start', () => {
   test('install, join both leaves, run a Deployment across them, see it in status, then unjoin and uninstall leave nothing', async () => {
     // GIVEN clusters with no Kosmos

@@ -449,13 +449,15 @@ function checkCommand(): Command {
         hostNetwork: boolean;
         timeout: number;
       }) => {
-        const side = async (path: string, name: string) => ({
-          name,
-          client: await connect(path, name),
-          kubeConfig: loadKubeConfig(path),
-        });
+        // Rows name each side by its kubeconfig's cluster, so a saved table still says which.
+        const side = async (path: string, fallback: string) => {
+          const kubeConfig = loadKubeConfig(path);
+          const name = kubeConfig.getCurrentCluster()?.name ?? fallback;
+          return { name, client: await connect(path, fallback), kubeConfig };
+        };
         const src = await side(f.srcKubeconfig, 'src');
-        const dst = f.dstKubeconfig ? await side(f.dstKubeconfig, 'dst') : undefined;
+        let dst = f.dstKubeconfig ? await side(f.dstKubeconfig, 'dst') : undefined;
+        if (dst && dst.name === src.name) dst = { ...dst, name: `${dst.name}(dst)` };
         try {
           const results = await check(src, dst, {
             namespace: f.namespace,

@@ -355,15 +355,23 @@ export async function unjoin(
       },
       o.layout ?? defaultLayout(),
     );
-    // The namespace only if join made it: a member may have had kosmos-system before.
-    const ns = await member.getOrUndefined('v1', 'Namespace', o.namespace);
-    const ours = ns?.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
-    o.progress(`removing ClusterLink parts from ${o.name}`);
-    const all = [hostKubeconfigSecret(o.namespace, ''), ...objects];
-    await deleteObjects(member, ours ? all : all.filter((x) => x.kind !== 'Namespace'), {
-      timeoutMs: o.timeoutMs,
-      progress: o.progress,
-    });
+    // A member that is gone for good must not keep it in the host: its parts are left and
+    // said so, the host side is cleaned up regardless.
+    try {
+      // The namespace only if join made it: a member may have had kosmos-system before.
+      const ns = await member.getOrUndefined('v1', 'Namespace', o.namespace);
+      const ours = ns?.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
+      o.progress(`removing ClusterLink parts from ${o.name}`);
+      const all = [hostKubeconfigSecret(o.namespace, ''), ...objects];
+      await deleteObjects(member, ours ? all : all.filter((x) => x.kind !== 'Namespace'), {
+        timeoutMs: o.timeoutMs,
+        progress: o.progress,
+      });
+    } catch (e) {
+      o.progress(
+        `warning: could not remove Kosmos from member ${o.name} at ${member.server} (${describeError(e)}); remove namespace ${o.namespace} there by hand`,
+      );
+    }
   }
   // The Cluster before its kubeconfig: ClusterTree needs the kubeconfig to clean the leaf up.
   await deleteObjects(host, [{ apiVersion: API_VERSION, kind: 'Cluster', metadata: { name: o.name } }], {

@@ -224,9 +224,9 @@ interface JoinFlags {
   ipFamily: 'all' | 'ipv4' | 'ipv6';
   leafModel: LeafMode;
   partySelector?: Record<string, string>;
-  enableAll: boolean;
-  enableLink: boolean;
-  enableTree: boolean;
+  enableAll?: boolean;
+  enableLink?: boolean;
+  enableTree?: boolean;
   redisUrl?: string;
   hostServer?: string;
   image: string;
@@ -291,9 +291,9 @@ function joinCommand(): Command {
       'one2party: member nodes of the party (key=value,...)',
       parseSelector,
     )
-    .option('--enable-all', 'ClusterTree and ClusterLink', false)
-    .option('--enable-tree', 'ClusterTree: virtual nodes and pod sync (the default)', false)
-    .option('--enable-link', 'ClusterLink: pod and service network between clusters', false)
+    .option('--enable-all', 'ClusterTree and ClusterLink')
+    .option('--enable-tree', 'ClusterTree: virtual nodes and pod sync (the default)')
+    .option('--enable-link', 'ClusterLink: pod and service network between clusters')
     .option('--redis-url <url>', "Redis the member's ClusterLink daemons use (default: the install's)")
     .option(
       '--host-server <url>',
@@ -304,8 +304,8 @@ function joinCommand(): Command {
     .option('--timeout <seconds>', 'how long to wait', seconds, 300)
     .action(async (f: JoinFlags) => {
       const memberText = readText(f.kubeconfig, '--kubeconfig');
-      const tree = f.enableAll || f.enableTree || !f.enableLink;
-      const link = f.enableAll || f.enableLink;
+      const tree = !!(f.enableAll || f.enableTree || !f.enableLink);
+      const link = !!(f.enableAll || f.enableLink);
       const host = await connect(f.hostKubeconfig, 'host cluster');
       let member: KubeClient | undefined;
       try {

@@ -9,7 +9,7 @@ import express from 'express';
 import type { Server } from 'node:http';
 import type { KubeObject } from '../api/meta.js';
 import { KubeClient, loadKubeConfig } from '../common/kube.js';
-import { createLogger, type Logger } from '../common/logger.js';
+import { createLogger, errorFields, type Logger } from '../common/logger.js';
 import { createRegistry, observabilityRouter } from '../common/observability.js';
 import { KosmosError } from '../common/errors.js';
 import { MCS_FIELD_MANAGER } from './constants.js';
@@ -83,6 +83,35 @@ export async function installCrds(client: KubeClient, log: Logger): Promise<void
   log.info('MCS CRDs installed', { server: client.server });
 }
 
+/**
+ * Installs the CRDs in each member the first time the source lists it, including members
+ * that join later (a Cluster created after start): until then their lists would fail and
+ * the controller would never call its caches synced.
+ */
+export function withCrdInstall(source: ClusterSource, log: Logger): ClusterSource {
+  const installed = new Set<string>();
+  return {
+    list: async () => {
+      const members = await source.list();
+      for (const m of members) {
+        const key = `${m.name}\u0000${m.kubeConfig.getCurrentCluster()?.server ?? ''}`;
+        if (installed.has(key)) continue;
+        const client = new KubeClient(m.kubeConfig);
+        try {
+          await installCrds(client, log.child({ cluster: m.name }));
+          installed.add(key);
+        } catch (err) {
+          // Tried again at the next listing; the member's caches wait for it.
+          log.warn('installing the MCS CRDs failed', { cluster: m.name, ...errorFields(err) });
+        } finally {
+          client.close();
+        }
+      }
+      return members;
+    },
+  };
+}
+
 export function writeCrdFiles(dir: string): string[] {
   mkdirSync(dir, { recursive: true });
   return MCS_CRDS.map((c) => {
@@ -95,7 +124,7 @@ export function writeCrdFiles(dir: string): string[] {
 export async function runController(flags: ControllerFlags): Promise<Running> {
   const log = createLogger('mcs-controller');
   // Without --cluster, the members are the host (--kubeconfig, else KUBECONFIG or in-cluster) and its Cluster objects.
-  const source: ClusterSource =
+  let source: ClusterSource =
     flags.cluster.length > 0
       ? staticSource(flags.cluster)
       : hostClusterSource(flags.kubeconfig, flags.hostName);
@@ -105,16 +134,7 @@ export async function runController(flags: ControllerFlags): Promise<Running> {
     throw new KosmosError(
       `--clusterset-cidr: at most one CIDR per IP family, got ${flags.clustersetCidr.join(', ')}`,
     );
-  if (flags.installCrds) {
-    for (const m of await source.list()) {
-      const client = new KubeClient(m.kubeConfig);
-      try {
-        await installCrds(client, log.child({ cluster: m.name }));
-      } finally {
-        client.close();
-      }
-    }
-  }
+  if (flags.installCrds) source = withCrdInstall(source, log);
   const registry = createRegistry('mcs-controller');
   // Always on: annotated Services and Namespaces are exported even without a prefix.
   const autoExport = { prefixes: flags.autoMcsPrefix, reservedNamespaces: flags.reservedNamespaces };

@@ -104,6 +104,23 @@ describe('the full sandbox (npm start)', () => {
     expect(logs.stdout).toMatch(/kosmos sandbox: a container of cluster leaf-[12]/);
   });
 
+  it('kubectl exec on a pod of a virtual node runs in the leaf, stdin and all', () => {
+    const pod = podsOf('host', 'app=web')[0]!;
+    const leaf = pod.spec.nodeName!.replace('kosmos-', '');
+    const r = kubectl(kc('host'), [
+      'exec',
+      pod.metadata.name,
+      '--',
+      'sh',
+      '-c',
+      'echo $KOSMOS_SANDBOX_CLUSTER',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(leaf);
+    const cat = kubectl(kc('host'), ['exec', '-i', pod.metadata.name, '--', 'cat'], 'through the host\n');
+    expect(cat.stdout).toBe('through the host\n');
+  });
+
   it('a second up changes nothing and keeps the leaves joined once', async () => {
     const again = await kosmosctl(dir, ['sandbox', 'up']);
     expect(again.code, again.stderr).toBe(0);

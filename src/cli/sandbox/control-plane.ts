@@ -254,6 +254,32 @@ export function kwokLogsConfig(logsFile: string): string {
   });
 }
 
+/**
+ * `kubectl exec` into a kwok pod runs the command on this machine as the unprivileged user
+ * nobody, in the system's temporary folder, with KOSMOS_SANDBOX_CLUSTER naming the cluster:
+ * enough to see exec work end to end (ClusterTree proxies it from the host), and no more
+ * power than a local user already has.
+ */
+export function kwokExecConfig(cluster: string, workDir: string): string {
+  return stringify({
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'ClusterExec',
+    metadata: { name: 'sandbox-exec' },
+    spec: {
+      selector: {},
+      execs: [
+        {
+          local: {
+            workDir,
+            envs: [{ name: 'KOSMOS_SANDBOX_CLUSTER', value: cluster }],
+            securityContext: { runAsUser: 65534, runAsGroup: 65534 },
+          },
+        },
+      ],
+    },
+  });
+}
+
 export function redisDef(root: string, port: number): ComponentDef {
   return {
     name: 'redis',

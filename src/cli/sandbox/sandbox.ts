@@ -4,6 +4,7 @@
  * are started again on their recorded ports; nodes and CRDs are only created when missing.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_VERSION, DEFAULT_KUBE_SCHEDULER } from '../../api/constants.js';
 import { KINDS } from '../../api/kinds.js';
@@ -21,6 +22,7 @@ import {
   controllerManagerDef,
   etcdDef,
   kwokDef,
+  kwokExecConfig,
   kwokLogsConfig,
   redisDef,
   schedulerConfig,
@@ -368,9 +370,14 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
     );
     const logsConfig = join(files.dir, 'kwok', 'logs.yaml');
     writeFileSync(logsConfig, kwokLogsConfig(logsFile));
+    const execConfig = join(files.dir, 'kwok', 'exec.yaml');
+    writeFileSync(execConfig, kwokExecConfig(cluster.name, tmpdir()));
     const kwokPort = await ctx.port(`${cluster.name}/kwok`);
     started.push(
-      await ensureComponent(ctx, kwokDef(bin, cluster, files, kwokPort, [stagesFile, logsConfig])),
+      await ensureComponent(
+        ctx,
+        kwokDef(bin, cluster, files, kwokPort, [stagesFile, logsConfig, execConfig]),
+      ),
     );
   }
   await Promise.all(started.map((c) => waitComponent(c)));

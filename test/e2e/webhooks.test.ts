@@ -5,9 +5,9 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopProcess } from '../../src/cli/sandbox/processes.js';
+import { freePort, startDetached, stopProcess, waitHealthy } from '../../src/cli/sandbox/processes.js';
 import type { SandboxState } from '../../src/cli/sandbox/state.js';
-import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
+import { CLI, eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
 
 const dir = newSandboxDir();
 const host = () => `${dir}/host/kubeconfig`;
@@ -171,6 +171,57 @@ describe('admission webhooks in the sandbox', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('spec.nodeSelector');
     expect(r.stderr).toContain('DistributionPolicy default/web');
+  });
+
+  it('in a real install the CA and serving certificate live in a Secret, kept across restarts', async () => {
+    expect(apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kosmos-system' } }).code).toBe(0);
+    const start = async () => {
+      const port = await freePort();
+      const pid = startDetached({
+        name: 'webhooks-secret',
+        command: process.execPath,
+        args: [
+          CLI,
+          'webhooks',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--kubeconfig',
+          host(),
+          '--cert-secret',
+          'kosmos-system/kosmos-webhook-certs',
+        ],
+        logFile: `${dirname(dir)}/webhooks-secret.log`,
+      });
+      await waitHealthy(
+        'webhooks',
+        { url: `https://127.0.0.1:${port}/healthz`, insecure: true },
+        pid,
+        `${dirname(dir)}/webhooks-secret.log`,
+        60_000,
+      );
+      return pid;
+    };
+    const secretData = () =>
+      (
+        JSON.parse(
+          kubectl(host(), ['get', 'secret', '-n', 'kosmos-system', 'kosmos-webhook-certs', '-o', 'json'])
+            .stdout,
+        ) as {
+          data: Record<string, string>;
+        }
+      ).data;
+    const first = await start();
+    const before = secretData();
+    expect(Object.keys(before).sort()).toEqual(expect.arrayContaining(['ca.crt', 'tls.crt', 'tls.key']));
+    await stopProcess(first);
+    const second = await start();
+    try {
+      expect(secretData()['ca.crt']).toBe(before['ca.crt']);
+    } finally {
+      await stopProcess(second);
+    }
   });
 
   it('with the webhook server stopped, pods are still admitted and Kosmos objects are not', async () => {

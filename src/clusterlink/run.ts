@@ -8,17 +8,26 @@
  * alone the agent relies on its NodeConfig watch (and the periodic resync).
  */
 import { createServer, type Server } from 'node:http';
-import { KubeClient } from '../common/kube.js';
 import { createLogger } from '../common/logger.js';
 import { Agent } from './agent/agent.js';
 import { KernelHost } from './agent/kernel-host.js';
-import { ClusterLinkController } from './controller/controller.js';
-import { ClusterLinkMembers } from './controller/members.js';
 import { Elector } from './elector/elector.js';
 import { NetworkManager } from './manager/network-manager.js';
-import { KubeStore } from './store/kube-store.js';
 import { RedisStore } from './store/redis-store.js';
 import type { Store } from './store/types.js';
+
+/**
+ * The Kubernetes client is loaded only in Kubernetes mode: the lab runs these daemons from the
+ * TypeScript sources with Node's type stripping, which common/kube.ts (parameter properties)
+ * does not pass.
+ */
+const kube = async () => {
+  const [{ KubeClient }, { KubeStore }] = await Promise.all([
+    import('../common/kube.js'),
+    import('./store/kube-store.js'),
+  ]);
+  return { KubeClient, KubeStore };
+};
 
 export interface RedisTarget {
   redisUrl: string;
@@ -53,10 +62,11 @@ interface Opened {
 
 const isKube = (t: StoreTarget): t is KubeTarget => 'kubeconfig' in t && typeof t.kubeconfig === 'string';
 
-function openStore(t: StoreTarget): Opened {
+async function openStore(t: StoreTarget): Promise<Opened> {
   const prefix = t.prefix ?? 'kosmos:clusterlink';
   const bullmq = t.redisUrl ? { connection: { url: t.redisUrl }, prefix: `${prefix}:bull` } : undefined;
   if (isKube(t)) {
+    const { KubeClient, KubeStore } = await kube();
     const client = KubeClient.fromFile(t.kubeconfig);
     const store = new KubeStore(client, t.leaseNamespace ? { leaseNamespace: t.leaseNamespace } : {});
     return {
@@ -92,7 +102,7 @@ export async function runAgent(
   o: StoreTarget & HealthOption & { name: string; resyncMs?: number; elector?: { cluster: string } },
 ): Promise<Stop> {
   const log = createLogger('clusterlink-agent', { node: o.name });
-  const { store, bullmq, close } = openStore(o);
+  const { store, bullmq, close } = await openStore(o);
   const host = new KernelHost();
   const agent = new Agent({
     name: o.name,
@@ -126,7 +136,7 @@ export async function runAgent(
 export async function runElector(
   o: StoreTarget & HealthOption & { cluster: string; name: string },
 ): Promise<Stop> {
-  const { store, close } = openStore(o);
+  const { store, close } = await openStore(o);
   const elector = new Elector({
     cluster: o.cluster,
     nodeName: o.name,
@@ -145,7 +155,7 @@ export async function runElector(
 export async function runNetworkManager(
   o: StoreTarget & HealthOption & { resyncMs?: number },
 ): Promise<Stop> {
-  const { store, bullmq, close } = openStore(o);
+  const { store, bullmq, close } = await openStore(o);
   const manager = new NetworkManager({
     store,
     ...(o.resyncMs ? { resyncMs: o.resyncMs } : {}),
@@ -170,6 +180,11 @@ export async function runController(
   o: KubeTarget & HealthOption & { cluster?: string; memberKubeconfig?: string; periodMs?: number },
 ): Promise<Stop> {
   const log = createLogger('clusterlink-controller');
+  const [{ KubeClient, KubeStore }, { ClusterLinkController }, { ClusterLinkMembers }] = await Promise.all([
+    kube(),
+    import('./controller/controller.js'),
+    import('./controller/members.js'),
+  ]);
   const host = KubeClient.fromFile(o.kubeconfig);
   const store = new KubeStore(host);
   let stopRun: () => Promise<void>;

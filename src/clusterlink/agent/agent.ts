@@ -50,9 +50,12 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    this.unwatch = await this.o.store.watch((e) => {
-      if (e.kind === 'nodeconfig' && e.name === this.o.name) this.trigger();
-    });
+    this.unwatch = await this.o.store.watch(
+      (e) => {
+        if (e.kind === 'nodeconfig' && e.name === this.o.name) void this.trigger();
+      },
+      { kinds: ['nodeconfig'], name: this.o.name },
+    );
     if (this.o.bullmq) {
       this.worker = new Worker(
         agentQueueName(this.o.name),

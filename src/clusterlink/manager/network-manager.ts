@@ -47,11 +47,14 @@ export class NetworkManager {
   }
 
   async start(): Promise<void> {
-    this.unwatch = await this.o.store.watch((e) => {
-      if (e.kind === 'nodeconfig') return;
-      if (this.debounce) clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => void this.trigger(), this.o.debounceMs);
-    });
+    this.unwatch = await this.o.store.watch(
+      (e) => {
+        if (e.kind === 'nodeconfig') return;
+        if (this.debounce) clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => void this.trigger(), this.o.debounceMs);
+      },
+      { kinds: ['cluster', 'clusternode'] },
+    );
     this.timer = setInterval(() => void this.trigger(), this.o.resyncMs);
     await this.trigger();
   }

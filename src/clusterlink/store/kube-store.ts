@@ -26,7 +26,7 @@ import type {
 import { KosmosError, describeError } from '../../common/errors.js';
 import { type KubeClient, isConflict, isNotFound } from '../../common/kube.js';
 import { sameContent } from './same.js';
-import type { ChangeEvent, Kind, Store, Unsubscribe } from './types.js';
+import type { ChangeEvent, Kind, Store, Unsubscribe, WatchScope } from './types.js';
 
 const BASE = `/apis/${GROUP}/${VERSION}`;
 const PLURAL: Record<Kind, string> = {
@@ -80,8 +80,8 @@ export class KubeStore implements Store {
     for (const a of this.aborts) a.abort();
   }
 
-  /** Watch all three kinds; each watch restarts after an error or timeout, 1 s later. */
-  async watch(onChange: (e: ChangeEvent) => void): Promise<Unsubscribe> {
+  /** Watch the kinds of `scope` (all three by default); each watch restarts after an error or timeout, 1 s later. */
+  async watch(onChange: (e: ChangeEvent) => void, scope: WatchScope = {}): Promise<Unsubscribe> {
     const w = new Watch(this.client.kubeConfig);
     const mine: AbortController[] = [];
     let stopped = false;
@@ -90,7 +90,10 @@ export class KubeStore implements Store {
       try {
         const ac = await w.watch(
           path(kind),
-          { allowWatchBookmarks: true },
+          {
+            allowWatchBookmarks: true,
+            ...(scope.name ? { fieldSelector: `metadata.name=${scope.name}` } : {}),
+          },
           (phase: string, obj: { metadata?: { name?: string } }) => {
             if (phase === 'BOOKMARK') return;
             const name = obj.metadata?.name;
@@ -104,7 +107,8 @@ export class KubeStore implements Store {
         setTimeout(() => void start(kind), 1_000);
       }
     };
-    await Promise.all((['cluster', 'clusternode', 'nodeconfig'] as const).map((k) => start(k)));
+    const kinds = scope.kinds ?? (['cluster', 'clusternode', 'nodeconfig'] as const);
+    await Promise.all(kinds.map((k) => start(k)));
     return async () => {
       stopped = true;
       for (const a of mine) a.abort();

@@ -49,8 +49,19 @@ export interface LeaseStore {
   release(lease: string, holder: string): Promise<void>;
 }
 
+/**
+ * What a watcher needs to hear about. A store may deliver more (Redis has one channel for all);
+ * callers still filter. The Kubernetes store opens only these watches, so an agent does not
+ * receive every NodeConfig of the federation.
+ */
+export interface WatchScope {
+  kinds?: readonly Kind[];
+  /** Only the object of this name (a field selector on metadata.name). */
+  name?: string;
+}
+
 export interface Watchable {
-  watch(onChange: (e: ChangeEvent) => void): Promise<Unsubscribe>;
+  watch(onChange: (e: ChangeEvent) => void, scope?: WatchScope): Promise<Unsubscribe>;
 }
 
 export type Store = NodeConfigStore & ClusterLinkStore & LeaseStore & Watchable & { close(): Promise<void> };

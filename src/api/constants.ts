@@ -97,3 +97,9 @@ export const NON_WORKLOAD_LABELS: readonly string[] = [
 ];
 /** The ReplicaSet controller deletes pods with the lowest cost first on scale-down. */
 export const ANNOTATION_POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
+/**
+ * On a leaf pod: JSON `{"labels": [...], "annotations": [...]}`, the host keys ClusterTree
+ * last wrote, so a key removed in the host is removed in the leaf while keys the leaf added
+ * itself are kept.
+ */
+export const ANNOTATION_HOST_METADATA_KEYS = 'kosmos.io/host-metadata-keys';

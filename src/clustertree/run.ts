@@ -27,6 +27,7 @@ import type { JobData } from './queue/jobs.js';
 import { JobQueue } from './queue/queue.js';
 import { podDependencies, type DependencyKind } from './transform/dependencies.js';
 import { statusInSync } from './transform/status.js';
+import { hostPodUpdated } from './transform/pod-update.js';
 import { clusterOfNode, createMetrics, type ClusterTreeContext, type HostCaches } from './sync/context.js';
 import { reconcileDependency, usedInCluster } from './sync/dependency-sync.js';
 import { LeafRegistry, servesCluster } from './sync/leaf-registry.js';
@@ -111,7 +112,8 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       !old ||
       old.spec.nodeName !== pod.spec.nodeName ||
       old.metadata?.deletionTimestamp !== pod.metadata?.deletionTimestamp;
-    if (lifecycle) {
+    // Labels, annotations, images, deadline or tolerations changed: the leaf pod follows.
+    if (lifecycle || hostPodUpdated(old, pod)) {
       enqueue({ type: 'pod', cluster, namespace: ns, name, rv }, rv);
       return;
     }

@@ -6,16 +6,20 @@
  *   deleted out of band: then the host pod is removed so its controller replaces it;
  * - host pod terminating → the leaf pod is deleted with the host's grace period; once the
  *   leaf pod is gone, the host pod (which no kubelet will finalize) is removed;
- * - host pod gone → its leaf pod is deleted.
+ * - host pod gone → its leaf pod is deleted;
+ * - both there → what may change on a running pod (labels, annotations, images,
+ *   activeDeadlineSeconds, added tolerations) is brought to the leaf pod
+ *   (transform/pod-update.ts), then the leaf status to the host pod.
  * A leaf pod that is terminating while its host pod is not belongs to an earlier pod of the
  * same name (a StatefulSet replacement): the job retries until it is gone.
  */
 import { LABEL_POD } from '../../api/constants.js';
 import type { Pod } from '../../api/core.js';
 import { KosmosError } from '../../common/errors.js';
-import { isAlreadyExists, isNotFound } from '../../common/kube.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../../common/kube.js';
 import { planVirtualNodes } from '../virtual-node/plan.js';
 import { leafPodFor } from '../transform/pod.js';
+import { leafPodUpdate } from '../transform/pod-update.js';
 import { hostStatusPatch, statusInSync } from '../transform/status.js';
 import { clusterOfNode, type ClusterTreeContext } from './context.js';
 import { ensureDependencies } from './dependency-sync.js';
@@ -116,6 +120,26 @@ export async function syncStatus(ctx: ClusterTreeContext, host: Pod, leafPod: Po
   );
 }
 
+/** Host pod changes → the leaf pod; a stale cached leaf pod (409) is re-read once. */
+async function updateLeafPod(ctx: ClusterTreeContext, leaf: Leaf, host: Pod, cached: Pod): Promise<void> {
+  const desired = leafPodOf(ctx, leaf, host);
+  let leafPod: Pod | undefined = cached;
+  for (let attempt = 0; leafPod && ours(leafPod); attempt++) {
+    const next = leafPodUpdate(desired, leafPod);
+    if (!next) return;
+    const ns = next.metadata?.namespace ?? 'default';
+    const name = next.metadata?.name ?? '';
+    try {
+      await leaf.client.request('PUT', podPath(ns, name), next);
+      ctx.log.debug('leaf pod updated from the host pod', { cluster: leaf.name, namespace: ns, name });
+      return;
+    } catch (e) {
+      if (!isConflict(e) || attempt > 0) throw e;
+    }
+    leafPod = await getPod(leaf.client, ns, name);
+  }
+}
+
 export async function syncPod(
   ctx: ClusterTreeContext,
   cluster: string,
@@ -179,6 +203,7 @@ export async function syncPod(
   }
   if (leafPod.metadata?.deletionTimestamp)
     throw new RetryLater(`leaf pod ${ns}/${name} of an earlier host pod is still terminating`);
+  await updateLeafPod(ctx, leaf, host, leafPod);
   await syncStatus(ctx, host, leafPod).catch((e: unknown) => {
     if (!isNotFound(e)) throw e;
   });

@@ -13,7 +13,12 @@
  * - the host CA ConfigMap is renamed wherever it is referenced;
  * - PodConvertPolicies are applied last.
  */
-import { ANNOTATION_CONVERT_POLICY, LABEL_POD, type LeafMode } from '../../api/constants.js';
+import {
+  ANNOTATION_CONVERT_POLICY,
+  ANNOTATION_HOST_METADATA_KEYS,
+  LABEL_POD,
+  type LeafMode,
+} from '../../api/constants.js';
 import type { Container, NodeSelectorRequirement, Pod, Volume } from '../../api/core.js';
 import type { LabelSelector } from '../../api/meta.js';
 import {
@@ -24,6 +29,7 @@ import {
 } from '../names.js';
 import { applyConverters, selectConvertPolicy, type ConvertPolicies } from './convert-policy.js';
 import { leafConfigMapName, serviceAccountOf, tokenSecretName, wantsApiCredentials } from './dependencies.js';
+import { hostKeysAnnotation } from './pod-update.js';
 
 export interface LeafPodContext {
   mode: LeafMode;
@@ -107,9 +113,14 @@ export function leafPodFor(host: Pod, ctx: LeafPodContext): Pod {
       name: meta.name,
       namespace: meta.namespace,
       labels: { ...(meta.labels ?? {}), [LABEL_POD]: 'true' },
-      ...(meta.annotations && Object.keys(meta.annotations).length > 0
-        ? { annotations: { ...meta.annotations } }
-        : {}),
+      // Which keys came from the host, so a later update can tell removals from leaf-only keys.
+      annotations: {
+        ...(meta.annotations ?? {}),
+        [ANNOTATION_HOST_METADATA_KEYS]: hostKeysAnnotation(
+          { ...(meta.labels ?? {}), [LABEL_POD]: 'true' },
+          meta.annotations,
+        ),
+      },
     },
     spec: src.spec,
   };

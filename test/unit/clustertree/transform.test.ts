@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ANNOTATION_CONVERT_POLICY, LABEL_POD, TAINT_NODE } from '../../../src/api/constants.js';
+import {
+  ANNOTATION_CONVERT_POLICY,
+  ANNOTATION_HOST_METADATA_KEYS,
+  LABEL_POD,
+  TAINT_NODE,
+} from '../../../src/api/constants.js';
 import type { Pod } from '../../../src/api/core.js';
 import type { ClusterPodConvertPolicy, PodConvertPolicy } from '../../../src/api/kinds.js';
 import {
@@ -89,6 +94,9 @@ describe('host pod → leaf pod', () => {
       name: 'web-1',
       namespace: 'shop',
       labels: { app: 'web', [LABEL_POD]: 'true' },
+      annotations: {
+        [ANNOTATION_HOST_METADATA_KEYS]: JSON.stringify({ labels: ['app', LABEL_POD], annotations: [] }),
+      },
     });
     expect(leaf.status).toBeUndefined();
   });

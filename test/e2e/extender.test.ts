@@ -165,6 +165,34 @@ describe('scheduler extender in the sandbox', () => {
     expect(isLeaf(await nodeOf('test-name-scope', 'nginx-prefix-01'))).toBe(false);
   });
 
+  it('E3: Deployment nginx-test-name-label-scope (DP label → mix, hostNetwork) schedules all 3 replicas', async () => {
+    apply({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'nginx-test-name-label-scope', namespace: 'test-name-scope' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { 'example-distribution-policy': 'nginx' } },
+        template: {
+          metadata: { labels: { 'example-distribution-policy': 'nginx' } },
+          spec: {
+            hostNetwork: true,
+            tolerations: [{ key: 'kosmos.io/node', operator: 'Exists', effect: 'NoSchedule' }],
+            containers: [
+              { name: 'c', image: 'nginx', resources: { requests: { cpu: '10m', memory: '10Mi' } } },
+            ],
+          },
+        },
+      },
+    });
+    await eventually(() => {
+      const bound = pods('test-name-scope', 'example-distribution-policy=nginx').filter(
+        (p) => p.spec.nodeName,
+      );
+      if (bound.length !== 3) throw new Error(`${bound.length}/3 bound`);
+    }, 60_000);
+  });
+
   it('E4: pod test-namespace-scope/cluster-nginx (CDP name → mix) is scheduled', async () => {
     apply(pod('test-namespace-scope', 'cluster-nginx'));
     expect(await nodeOf('test-namespace-scope', 'cluster-nginx')).toMatch(/^(host-node-\d|kosmos-leaf-\d)$/);

@@ -71,11 +71,18 @@ function patchCluster(name: string, clusterLinkOptions: Record<string, unknown>)
 }
 
 const children: ChildProcess[] = [];
+/** The last lines each process we started logged (its JSON log goes to stdout). */
+const logs = new Map<ChildProcess, string>();
 function start(args: string[], wrap: string[] = []): ChildProcess {
   const cmd = [...wrap, process.execPath, CLI, ...args];
-  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const keep = (d: Buffer) => {
+    err = (err + d.toString()).slice(-4000);
+    logs.set(child, err);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   child.on('exit', (code) => {
     if (code && code !== 0 && code !== 143) process.stderr.write(`${args[0]} exited ${code}: ${err}\n`);
   });
@@ -248,7 +255,7 @@ describe('ClusterLink in Kubernetes mode (sandbox)', () => {
       const agentKubeconfig = join(dirname(dir), 'agent-kubeconfig');
       writeFileSync(agentKubeconfig, stringify(host), { mode: 0o600 });
       agent = start(
-        ['agent', '--kubeconfig', agentKubeconfig, '--name', target, '--resync-ms', '3000'],
+        ['agent', '--kubeconfig', agentKubeconfig, '--name', target, '--resync-ms', '1000'],
         ['ip', 'netns', 'exec', ns],
       );
     });
@@ -289,7 +296,12 @@ describe('ClusterLink in Kubernetes mode (sandbox)', () => {
       }, 60_000);
     });
 
-    it('refuses a NodeConfig with an unparsable CIDR: status.error is set, the kernel keeps the last good state', async () => {
+    it('refuses a NodeConfig with an unparsable CIDR: status.error is set, the kernel keeps the last good state', async ({
+      onTestFailed,
+    }) => {
+      onTestFailed(() => {
+        process.stderr.write(`agent log:\n${agent ? logs.get(agent) : ''}\n`);
+      });
       const before = await table200();
       const good = nodeConfig(target);
       const routes = good.spec.routes!.map((r, i) => (i === 0 ? { ...r, cidr: '10.999.0.0/16' } : r));

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Redis } from 'ioredis';
 import type { Job } from 'bullmq';
-import { API_VERSION, FINALIZER_CLUSTER_MANAGER, LABEL_NODE } from '../api/constants.js';
+import { ANNOTATION_GLOBAL, API_VERSION, FINALIZER_CLUSTER_MANAGER, LABEL_NODE } from '../api/constants.js';
 import type { Node, Pod } from '../api/core.js';
 import type { Cluster, ClusterPodConvertPolicy, PodConvertPolicy } from '../api/kinds.js';
 import type { KubeObject } from '../api/meta.js';
@@ -29,7 +29,7 @@ import { podDependencies, type DependencyKind } from './transform/dependencies.j
 import { statusInSync } from './transform/status.js';
 import { hostPodUpdated } from './transform/pod-update.js';
 import { clusterOfNode, createMetrics, type ClusterTreeContext, type HostCaches } from './sync/context.js';
-import { reconcileDependency, usedInCluster } from './sync/dependency-sync.js';
+import { reconcileDependency, reconcileLeafVolume, usedInCluster } from './sync/dependency-sync.js';
 import { LeafRegistry, servesCluster } from './sync/leaf-registry.js';
 import { removeCluster, syncClusterNodes } from './sync/node-sync.js';
 import { syncPod, syncPodStatus } from './sync/pod-sync.js';
@@ -82,25 +82,57 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       delay ? { delay } : {},
     );
 
-  const leaves = new LeafRegistry(host, log, (cluster) => ({
-    onUpsert: (leafPod) => {
-      const ns = leafPod.metadata?.namespace ?? '';
-      const name = leafPod.metadata?.name ?? '';
-      const hostPod = ctx.caches.pods.get(ns, name);
-      if (hostPod && statusInSync(hostPod, leafPod)) return;
-      const rv = leafPod.metadata?.resourceVersion ?? 'x';
-      enqueue({ type: 'status', cluster, namespace: ns, name, rv }, rv);
-    },
-    onDelete: (leafPod) => {
-      const ns = leafPod.metadata?.namespace ?? '';
-      const name = leafPod.metadata?.name ?? '';
-      const rv = leafPod.metadata?.resourceVersion ?? 'x';
-      enqueue({ type: 'pod', cluster, namespace: ns, name }, `leafgone-${rv}`);
-      // Dependencies nobody uses any more are collected once the pod is really gone.
-      for (const d of podDependencies(leafPod))
-        enqueue({ type: 'deps', cluster, namespace: ns, kind: d.kind, name: d.leafName }, `gc-${rv}`, 1_000);
-    },
-  }));
+  const leaves = new LeafRegistry(
+    host,
+    log,
+    (cluster) => ({
+      onUpsert: (leafPod) => {
+        const ns = leafPod.metadata?.namespace ?? '';
+        const name = leafPod.metadata?.name ?? '';
+        const hostPod = ctx.caches.pods.get(ns, name);
+        if (hostPod && statusInSync(hostPod, leafPod)) return;
+        const rv = leafPod.metadata?.resourceVersion ?? 'x';
+        enqueue({ type: 'status', cluster, namespace: ns, name, rv }, rv);
+      },
+      onDelete: (leafPod) => {
+        const ns = leafPod.metadata?.namespace ?? '';
+        const name = leafPod.metadata?.name ?? '';
+        const rv = leafPod.metadata?.resourceVersion ?? 'x';
+        enqueue({ type: 'pod', cluster, namespace: ns, name }, `leafgone-${rv}`);
+        // Dependencies nobody uses any more are collected once the pod is really gone.
+        for (const d of podDependencies(leafPod))
+          enqueue(
+            { type: 'deps', cluster, namespace: ns, kind: d.kind, name: d.leafName },
+            `gc-${rv}`,
+            1_000,
+          );
+      },
+    }),
+    (cluster) => ({
+      // A leaf PVC copy changed status: the host PVC may show it (dependency-sync decides).
+      onUpsert: (pvc, old) => {
+        if (pvc.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') return;
+        const status = (o: KubeObject | undefined) =>
+          JSON.stringify((o as { status?: unknown } | undefined)?.status);
+        if (old && status(old) === status(pvc)) return;
+        enqueue(
+          {
+            type: 'deps',
+            cluster,
+            namespace: pvc.metadata.namespace ?? '',
+            kind: 'PersistentVolumeClaim',
+            name: pvc.metadata.name ?? '',
+          },
+          `leafpvc-${pvc.metadata.resourceVersion ?? 'x'}`,
+        );
+      },
+      // A leaf PVC gone: the PV copy it used may be unused now.
+      onDelete: (pvc) => {
+        const volume = (pvc as { spec?: { volumeName?: string } }).spec?.volumeName;
+        if (volume) enqueue({ type: 'pv', cluster, name: volume }, `pvcgone-${pvc.metadata?.uid ?? 'x'}`);
+      },
+    }),
+  );
 
   const hostPodChanged = (pod: Pod, old: Pod | undefined) => {
     const cluster = clusterOfNode(ctx, pod.spec.nodeName);
@@ -334,6 +366,11 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
         case 'deps': {
           const leaf = leaves.get(d.cluster);
           if (leaf) await reconcileDependency(ctx, leaf, d.namespace, d.kind, d.name);
+          break;
+        }
+        case 'pv': {
+          const leaf = leaves.get(d.cluster);
+          if (leaf) await reconcileLeafVolume(ctx, leaf, d.name);
           break;
         }
         case 'node':

@@ -14,6 +14,7 @@ export type JobData =
   | { type: 'pod'; cluster: string; namespace: string; name: string; rv?: string }
   | { type: 'status'; cluster: string; namespace: string; name: string; rv?: string }
   | { type: 'deps'; cluster: string; namespace: string; kind: DependencyKind; name: string }
+  | { type: 'pv'; cluster: string; name: string }
   | { type: 'node'; cluster: string }
   | { type: 'cluster-gone'; cluster: string };
 
@@ -28,6 +29,8 @@ export function jobId(data: JobData, cause: string): string {
       return `${data.type}:${clean(data.cluster)}:${data.namespace}/${data.name}@${clean(cause)}`;
     case 'deps':
       return `deps:${clean(data.cluster)}:${data.namespace}/${data.kind}/${data.name}@${clean(cause)}`;
+    case 'pv':
+      return `pv:${clean(data.cluster)}:${data.name}@${clean(cause)}`;
     case 'node':
     case 'cluster-gone':
       return `${data.type}:${clean(data.cluster)}:${clean(cause)}`;

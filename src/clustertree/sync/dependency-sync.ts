@@ -3,8 +3,10 @@
  * marked `kosmos.io/global=true`; only marked copies are ever updated or deleted, so objects
  * a leaf admin created are left alone. A marked copy that no pod of that namespace uses any
  * more (neither a host pod bound to the cluster nor a Kosmos pod in the leaf) is deleted.
+ * A PVC bound to a host PV takes a copy of that PV along (transform/volumes.ts); the copy is
+ * deleted once no leaf PVC uses it, and the leaf PVC's status flows back to the host PVC.
  */
-import { ANNOTATION_GLOBAL } from '../../api/constants.js';
+import { ANNOTATION_CLUSTER_OWNERS, ANNOTATION_GLOBAL } from '../../api/constants.js';
 import type { Pod } from '../../api/core.js';
 import type { KubeObject } from '../../api/meta.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../common/kube.js';
@@ -23,6 +25,14 @@ import {
   type Dependency,
   type DependencyKind,
 } from '../transform/dependencies.js';
+import {
+  leafPvcFor,
+  leafPvFor,
+  pvcStatusPatch,
+  pvInUse,
+  volumeNameOf,
+  withOwner,
+} from '../transform/volumes.js';
 import { clusterOfNode, type ClusterTreeContext } from './context.js';
 import type { Leaf } from './leaf-registry.js';
 
@@ -114,9 +124,7 @@ export function leafCopy(kind: DependencyKind, o: Obj, leafName: string): Obj {
     for (const f of ['automountServiceAccountToken', 'imagePullSecrets'])
       if (o[f] !== undefined) base[f] = o[f];
   } else {
-    const spec = { ...((o['spec'] as Record<string, unknown>) ?? {}) };
-    delete spec['volumeName'];
-    base['spec'] = spec;
+    return leafPvcFor(o);
   }
   return base;
 }
@@ -159,7 +167,9 @@ async function writeCopy(
   const rv = host.metadata?.resourceVersion ?? '';
   if (!force && written.get(key) === rv) return;
   const want = leafCopy(dep.kind, host, dep.leafName);
+  if (dep.kind === 'PersistentVolumeClaim') await prepareClaim(ctx, leaf, host);
   const current = await leaf.client.getOrUndefined<Obj>('v1', dep.kind, dep.leafName, ns);
+  if (current && dep.kind === 'PersistentVolumeClaim') await claimStatusToHost(ctx, leaf, host, current);
   if (!current) {
     await ensureNamespace(leaf, ns);
     try {
@@ -183,6 +193,80 @@ async function writeCopy(
     }
   }
   written.set(key, rv);
+}
+
+/**
+ * Before a host PVC is copied: the host PVC lists the cluster among its owners, and the host
+ * PV it is bound (or pre-bound) to is in the leaf, pre-bound to the leaf copy of the claim.
+ */
+async function prepareClaim(ctx: ClusterTreeContext, leaf: Leaf, pvc: Obj): Promise<void> {
+  const ns = pvc.metadata?.namespace ?? 'default';
+  const name = pvc.metadata?.name ?? '';
+  const owners = withOwner(pvc, leaf.name);
+  if (owners !== undefined) {
+    await ctx.host.request(
+      'PATCH',
+      `/api/v1/namespaces/${ns}/persistentvolumeclaims/${encodeURIComponent(name)}`,
+      { metadata: { annotations: { [ANNOTATION_CLUSTER_OWNERS]: owners } } },
+      { contentType: 'application/merge-patch+json' },
+    );
+  }
+  const volume = volumeNameOf(pvc);
+  if (!volume) return;
+  const hostPv = await ctx.host.getOrUndefined<Obj>('v1', 'PersistentVolume', volume);
+  // A claim pre-bound to a volume that does not exist (yet) waits in the leaf as in the host.
+  if (!hostPv) return;
+  const existing = await leaf.client.getOrUndefined<Obj>('v1', 'PersistentVolume', volume);
+  if (existing) {
+    if (existing.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true')
+      ctx.log.warn('a leaf PV with the name of a host PV was not created by Kosmos; not touching it', {
+        cluster: leaf.name,
+        name: volume,
+      });
+    return;
+  }
+  try {
+    await leaf.client.create(leafPvFor(hostPv, ns, name));
+    ctx.log.info('copied PV to the leaf', { cluster: leaf.name, name: volume, claim: `${ns}/${name}` });
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+}
+
+/** The leaf PVC's phase, capacity and access modes → the host PVC, where this cluster owns it. */
+async function claimStatusToHost(
+  ctx: ClusterTreeContext,
+  leaf: Leaf,
+  host: Obj,
+  leafPvc: Obj,
+): Promise<void> {
+  const status = pvcStatusPatch(host, leafPvc, leaf.name);
+  if (!status) return;
+  const ns = host.metadata?.namespace ?? 'default';
+  await ctx.host.request(
+    'PATCH',
+    `/api/v1/namespaces/${ns}/persistentvolumeclaims/${encodeURIComponent(host.metadata?.name ?? '')}/status`,
+    { status },
+    { contentType: 'application/merge-patch+json' },
+  );
+}
+
+/** Deletes a leaf PV copy no leaf PVC uses any more. */
+export async function reconcileLeafVolume(ctx: ClusterTreeContext, leaf: Leaf, name: string): Promise<void> {
+  const pv = await leaf.client.getOrUndefined<Obj>('v1', 'PersistentVolume', name);
+  if (!pv || pv.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') return;
+  const claims = await leaf.client.list<Obj>('v1', 'PersistentVolumeClaim');
+  if (pvInUse(pv, claims.items)) return;
+  try {
+    await leaf.client.request('DELETE', await leaf.client.objectPath(pv), {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      preconditions: { resourceVersion: pv.metadata?.resourceVersion },
+    });
+    ctx.log.info('deleted unused leaf PV copy', { cluster: leaf.name, name });
+  } catch (e) {
+    if (!isNotFound(e) && !isConflict(e)) throw e;
+  }
 }
 
 /** Everything a pod needs in the leaf, before the leaf pod is created. */

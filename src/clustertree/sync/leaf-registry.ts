@@ -18,6 +18,8 @@ export interface Leaf {
   client: KubeClient;
   /** Pods labelled kosmos-io/pod=true in the leaf. */
   pods: Informer<Pod>;
+  /** Every PVC in the leaf (copies are told apart by their kosmos.io/global annotation). */
+  pvcs: Informer<KubeObject>;
   kubeconfigHash: string;
 }
 
@@ -54,6 +56,7 @@ export class LeafRegistry {
     private readonly host: KubeClient,
     private readonly log: Logger,
     private readonly podHandlers: (cluster: string) => InformerHandlers<Pod>,
+    private readonly pvcHandlers: (cluster: string) => InformerHandlers<KubeObject> = () => ({}),
   ) {}
 
   get(name: string): Leaf | undefined {
@@ -82,9 +85,16 @@ export class LeafRegistry {
       this.podHandlers(name),
       this.log.child({ cluster: name }),
     );
-    const leaf: Leaf = { name, cluster, client, pods, kubeconfigHash: hash };
+    const pvcs = new Informer<KubeObject>(
+      client,
+      { path: '/api/v1/persistentvolumeclaims' },
+      this.pvcHandlers(name),
+      this.log.child({ cluster: name }),
+    );
+    const leaf: Leaf = { name, cluster, client, pods, pvcs, kubeconfigHash: hash };
     this.leaves.set(name, leaf);
     void pods.start();
+    void pvcs.start();
     this.log.info('leaf cluster joined', { cluster: name, server: client.server });
     return leaf;
   }
@@ -93,6 +103,7 @@ export class LeafRegistry {
     const leaf = this.leaves.get(name);
     if (!leaf) return;
     leaf.pods.stop();
+    leaf.pvcs.stop();
     leaf.client.close();
     this.leaves.delete(name);
     this.log.info('leaf cluster left', { cluster: name });

@@ -305,26 +305,34 @@ describe('ClusterLink in Kubernetes mode (sandbox)', () => {
       const before = await table200();
       const good = nodeConfig(target);
       const routes = good.spec.routes!.map((r, i) => (i === 0 ? { ...r, cidr: '10.999.0.0/16' } : r));
-      const r = kubectl(kc('host'), [
-        'patch',
-        'nodeconfig',
-        target,
-        '--type',
-        'merge',
-        '-p',
-        JSON.stringify({ spec: { routes } }),
-      ]);
-      expect(r.code, r.stderr).toBe(0);
-      const bad = nodeConfig(target);
-      expect(bad.metadata.generation).toBeGreaterThan(good.metadata.generation!);
-      // The network manager puts its own spec back at its next resync (≤ 10 s): look quickly.
+      const writeBad = () => {
+        const r = kubectl(kc('host'), [
+          'patch',
+          'nodeconfig',
+          target,
+          '--type',
+          'merge',
+          '-p',
+          JSON.stringify({ spec: { routes } }),
+        ]);
+        expect(r.code, r.stderr).toBe(0);
+      };
+      writeBad();
+      expect(nodeConfig(target).metadata.generation).toBeGreaterThan(good.metadata.generation!);
+      // The network manager puts its own spec back at each resync (every 10 s): write the bad
+      // one again whenever it did, until the agent has reported the refusal.
       await eventually(
         () => {
-          const s = nodeConfig(target).status;
-          expect(s?.error).toMatch(/10\.999\.0\.0\/16/);
-          expect(s?.appliedGeneration).toBe(good.metadata.generation);
+          const nc = nodeConfig(target);
+          if (nc.spec.routes?.[0]?.cidr !== '10.999.0.0/16') {
+            writeBad();
+            throw new Error('the network manager restored the spec before the agent reported');
+          }
+          expect(nc.status?.error).toMatch(/spec\.routes\[0\]\.cidr: Invalid value: "10\.999\.0\.0\/16"/);
+          // Refused: the applied generation stays behind the bad one.
+          expect(nc.status?.appliedGeneration).toBeLessThan(nc.metadata.generation!);
         },
-        10_000,
+        30_000,
         200,
       );
       expect(await table200()).toEqual(before);

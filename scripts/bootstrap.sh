@@ -7,6 +7,8 @@ say() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 bash scripts/install-system-deps.sh
 bash scripts/build-control-plane.sh >/dev/null
+# helm, for the chart test (built once per user, like the control plane).
+bash scripts/build-helm.sh >/dev/null
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "installing npm packages (npm ci)"
   npm ci --no-audit --no-fund >&2

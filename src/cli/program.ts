@@ -1,4 +1,5 @@
 /** The kosmosctl command tree (also the `kosmos <component>` entry point of the image). */
+import { basename } from 'node:path';
 import { Command } from 'commander';
 import { sandboxCommand } from './commands/sandbox.js';
 
@@ -39,8 +40,13 @@ async function componentCommands(): Promise<Command[]> {
   return out;
 }
 
+/** `kubectl kosmos ...` runs this file as kubectl-kosmos; help should say so. */
+function programName(): string {
+  return basename(process.argv[1] ?? '') === 'kubectl-kosmos' ? 'kubectl kosmos' : 'kosmosctl';
+}
+
 export async function buildProgram(): Promise<Command> {
-  const program = new Command('kosmosctl')
+  const program = new Command(programName())
     .description('Kosmos: run many Kubernetes clusters as one')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')

@@ -251,21 +251,28 @@ async function claimStatusToHost(
   );
 }
 
-/** Deletes a leaf PV copy no leaf PVC uses any more. */
+/**
+ * Deletes a leaf PV copy no leaf PVC uses any more. The leaf's binder marks the PV Released
+ * right after its claim goes, so a changed PV (resourceVersion precondition) is checked again.
+ */
 export async function reconcileLeafVolume(ctx: ClusterTreeContext, leaf: Leaf, name: string): Promise<void> {
-  const pv = await leaf.client.getOrUndefined<Obj>('v1', 'PersistentVolume', name);
-  if (!pv || pv.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') return;
-  const claims = await leaf.client.list<Obj>('v1', 'PersistentVolumeClaim');
-  if (pvInUse(pv, claims.items)) return;
-  try {
-    await leaf.client.request('DELETE', await leaf.client.objectPath(pv), {
-      apiVersion: 'v1',
-      kind: 'DeleteOptions',
-      preconditions: { resourceVersion: pv.metadata?.resourceVersion },
-    });
-    ctx.log.info('deleted unused leaf PV copy', { cluster: leaf.name, name });
-  } catch (e) {
-    if (!isNotFound(e) && !isConflict(e)) throw e;
+  for (let attempt = 0; ; attempt++) {
+    const pv = await leaf.client.getOrUndefined<Obj>('v1', 'PersistentVolume', name);
+    if (!pv || pv.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') return;
+    const claims = await leaf.client.list<Obj>('v1', 'PersistentVolumeClaim');
+    if (pvInUse(pv, claims.items)) return;
+    try {
+      await leaf.client.request('DELETE', await leaf.client.objectPath(pv), {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { resourceVersion: pv.metadata?.resourceVersion },
+      });
+      ctx.log.info('deleted unused leaf PV copy', { cluster: leaf.name, name });
+      return;
+    } catch (e) {
+      if (isNotFound(e)) return;
+      if (!isConflict(e) || attempt >= 4) throw e;
+    }
   }
 }
 

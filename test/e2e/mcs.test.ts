@@ -269,16 +269,16 @@ describe('Multi-Cluster Services in the sandbox', () => {
 
     it('is imported in leaf-2 and the host (and leaf-1) with its port, a clusterset IP and leaf-1 endpoints', async () => {
       for (const c of CLUSTERS) {
-        const imp = await eventually(() => {
-          const i = importOf(c, ns, 'web');
-          if (!i) throw new Error(`no import in ${c}`);
-          return i;
+        // The import is written in steps (spec, then status): judge it once it is complete.
+        await eventually(() => {
+          const imp = importOf(c, ns, 'web');
+          if (!imp) throw new Error(`no import in ${c}`);
+          expect(imp.spec.type).toBe('ClusterSetIP');
+          expect(imp.spec.ports).toEqual([{ name: 'http', protocol: 'TCP', port: 80 }]);
+          expect(imp.spec.ips).toHaveLength(1);
+          expect(imp.spec.ipFamilies).toEqual(['IPv4']);
+          expect(imp.status?.clusters).toEqual([{ cluster: 'leaf-1' }]);
         });
-        expect(imp.spec.type).toBe('ClusterSetIP');
-        expect(imp.spec.ports).toEqual([{ name: 'http', protocol: 'TCP', port: 80 }]);
-        expect(imp.spec.ips).toHaveLength(1);
-        expect(imp.spec.ipFamilies).toEqual(['IPv4']);
-        expect(imp.status?.clusters).toEqual([{ cluster: 'leaf-1' }]);
         await eventually(() => expect(sliceIps(c, ns, 'web', 'leaf-1')).toEqual(leaf1Ips));
       }
       const [s] = mcsSlices('leaf-2', ns, 'web');

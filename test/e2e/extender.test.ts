@@ -208,23 +208,24 @@ describe('scheduler extender in the sandbox', () => {
     // Only one 2-cpu pod fits big-1 (3 cpu); none fits leaf-1's 1.5-cpu nodes, although
     // leaf-1's virtual node shows 9 cpu in aggregate. Wait until the two others were tried
     // and refused, then check where the bound one went.
+    // The scheduler marks a pod it could not place with PodScheduled=False (Unschedulable);
+    // that condition, unlike an Event, is never aggregated or dropped.
     await eventually(() => {
-      const r = kubectl(host(), [
-        'get',
-        'events',
-        '-n',
-        'frag',
-        '--field-selector',
-        'reason=FailedScheduling',
-        '-o',
-        'json',
-      ]);
-      const failed = new Set(
-        (JSON.parse(r.stdout) as { items: { involvedObject: { name: string } }[] }).items
-          .map((e) => e.involvedObject.name)
-          .filter((n) => n.startsWith('leaf-only-big-')),
+      const refused = (
+        JSON.parse(kubectl(host(), ['get', 'pods', '-n', 'frag', '-o', 'json']).stdout) as {
+          items: {
+            metadata: { name: string };
+            status: { conditions?: { type: string; status: string; reason?: string }[] };
+          }[];
+        }
+      ).items.filter(
+        (p) =>
+          p.metadata.name.startsWith('leaf-only-big-') &&
+          p.status.conditions?.some(
+            (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
+          ),
       );
-      if (failed.size < 2) throw new Error(`${failed.size} refused so far`);
+      if (refused.length < 2) throw new Error(`${refused.length} refused so far`);
     }, 90_000);
     const bound = pods('frag').filter((p) => p.metadata.name.startsWith('leaf-only-big-') && p.spec.nodeName);
     expect(bound.map((p) => p.spec.nodeName)).toEqual(['kosmos-leaf-2']);

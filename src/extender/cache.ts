@@ -220,7 +220,10 @@ export class ExtenderCache implements PlacementWorld {
     const holder = key(slim.namespace, slim.name);
     const held = this.members.holdsOf(holder).some((h) => h.cluster === cluster);
     this.members.upsertPod(cluster, memberPod(slim));
-    if (held) this.onHolderGone?.(holder);
+    // Release the hold only once the leaf pod is on a member node and so counted by the
+    // index: a leaf pod still waiting for the leaf's scheduler counts nowhere, and dropping
+    // the hold then let a second pod be promised the same capacity.
+    if (held && slim.nodeName) this.onHolderGone?.(holder);
   }
   deleteMemberPod(cluster: string, pod: Pod): void {
     this.members.deletePod(cluster, pod.metadata?.uid ?? key(pod.metadata?.namespace, pod.metadata?.name));

@@ -265,11 +265,14 @@ export class FitIndex {
   upsertPod(cluster: string, pod: MemberPod): void {
     const key = `${cluster}\u0000${pod.uid}`;
     this.unaccount(key, this.pods);
-    // The pod now speaks for itself: its hold (placed by the extender) stops counting.
     const holder = `${pod.namespace}/${pod.name}`;
     const observedKey = `${cluster}\u0000${holder}`;
-    this.observed.add(observedKey);
     this.podKeys.set(key, observedKey);
+    // Once the pod is on a member node (or finished) it speaks for itself and its hold
+    // (placed by the extender) stops counting. A leaf pod still waiting for the leaf's own
+    // scheduler counts on no node, so its hold must keep the capacity until then.
+    if (!pod.nodeName && !pod.terminal) return;
+    this.observed.add(observedKey);
     if (this.holds.has(observedKey)) {
       this.unaccount(observedKey, this.holds);
       const left = (this.byHolder.get(holder) ?? []).filter((k) => k !== observedKey);

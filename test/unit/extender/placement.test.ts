@@ -445,7 +445,12 @@ describe('fragmented resources', () => {
       { cluster: 'leaf-a', node: 'a-1', requests: { cpu: 2000, pods: 1 } },
     ]);
     expect(passed(cache, pod('second', { requests: { cpu: '2' } }), ['kosmos-leaf-a'])).toEqual([]);
-    // ClusterTree created the pod in leaf-a: the pod now accounts for itself, the hold goes.
+    // ClusterTree created the pod in leaf-a, but the leaf's scheduler has not placed it yet:
+    // it counts on no member node, so the hold must still keep the capacity.
+    cache.upsertMemberPod('leaf-a', pod('first', { requests: { cpu: '2' }, phase: 'Pending' }));
+    expect(cache.members.holdCount()).toBe(1);
+    expect(passed(cache, pod('second', { requests: { cpu: '2' } }), ['kosmos-leaf-a'])).toEqual([]);
+    // Now on a member node: the pod accounts for itself, the hold goes.
     cache.upsertMemberPod(
       'leaf-a',
       pod('first', { nodeName: 'a-1', requests: { cpu: '2' }, phase: 'Running' }),

@@ -9,10 +9,10 @@
  * needs no deployment in the members and follows joins and leaves without a restart.
  */
 import { createHash } from 'node:crypto';
-import { ANNOTATION_CLUSTER_ROLE, DEFAULT_NAMESPACE, LABEL_CLUSTER } from '../../api/constants.js';
+import { ANNOTATION_CLUSTER_ROLE, LABEL_CLUSTER } from '../../api/constants.js';
 import type { Cluster } from '../../api/kinds.js';
-import type { KubeObject } from '../../api/meta.js';
 import { KosmosError, describeError } from '../../common/errors.js';
+import { clusterKubeconfigText } from '../../common/cluster-kubeconfig.js';
 import { KubeClient, kubeConfigFromString } from '../../common/kube.js';
 import type { Logger } from '../../common/logger.js';
 import type { ClusterLinkStore } from '../store/types.js';
@@ -123,20 +123,8 @@ export class ClusterLinkMembers {
 
   /** The member's kubeconfig text; undefined means "the host itself". */
   private async kubeconfigOf(c: Cluster): Promise<string | undefined> {
-    if (c.spec.kubeconfig) return Buffer.from(c.spec.kubeconfig, 'base64').toString('utf8');
-    const ref = c.spec.kubeconfigSecretRef;
-    if (ref) {
-      const ns = ref.namespace ?? DEFAULT_NAMESPACE;
-      const secret = await this.o.host.get<KubeObject & { data?: Record<string, string> }>(
-        'v1',
-        'Secret',
-        ref.name,
-        ns,
-      );
-      const value = secret.data?.[ref.key ?? 'kubeconfig'];
-      if (!value) throw new KosmosError(`Secret ${ns}/${ref.name} has no key ${ref.key ?? 'kubeconfig'}`);
-      return Buffer.from(value, 'base64').toString('utf8');
-    }
+    const text = await clusterKubeconfigText(this.o.host, c);
+    if (text !== undefined) return text;
     if (c.metadata.annotations?.[ANNOTATION_CLUSTER_ROLE] === 'root') return undefined;
     throw new KosmosError('spec.kubeconfig or spec.kubeconfigSecretRef is required');
   }

@@ -3,11 +3,11 @@
  * (kubeconfig inline or from a Secret) and a watch of the pods Kosmos placed there.
  */
 import { createHash } from 'node:crypto';
-import { ANNOTATION_CLUSTER_ROLE, DEFAULT_NAMESPACE, LABEL_POD } from '../../api/constants.js';
+import { ANNOTATION_CLUSTER_ROLE, LABEL_POD } from '../../api/constants.js';
 import type { Pod } from '../../api/core.js';
 import type { Cluster } from '../../api/kinds.js';
 import type { KubeObject } from '../../api/meta.js';
-import { KosmosError } from '../../common/errors.js';
+import { requireClusterKubeconfig } from '../../common/cluster-kubeconfig.js';
 import { KubeClient, kubeConfigFromString } from '../../common/kube.js';
 import type { Logger } from '../../common/logger.js';
 import { Informer, type InformerHandlers } from '../kube/informer.js';
@@ -32,22 +32,9 @@ export function servesCluster(c: Cluster): boolean {
   );
 }
 
-export async function leafKubeconfig(host: KubeClient, c: Cluster): Promise<string> {
-  if (c.spec.kubeconfig) return Buffer.from(c.spec.kubeconfig, 'base64').toString('utf8');
-  const ref = c.spec.kubeconfigSecretRef;
-  if (!ref)
-    throw new KosmosError(
-      `cluster ${c.metadata.name}: spec.kubeconfig or spec.kubeconfigSecretRef is required`,
-    );
-  const ns = ref.namespace ?? DEFAULT_NAMESPACE;
-  const secret = await host.get<KubeObject & { data?: Record<string, string> }>('v1', 'Secret', ref.name, ns);
-  const value = secret.data?.[ref.key ?? 'kubeconfig'];
-  if (!value)
-    throw new KosmosError(
-      `cluster ${c.metadata.name}: Secret ${ns}/${ref.name} has no key ${ref.key ?? 'kubeconfig'}`,
-    );
-  return Buffer.from(value, 'base64').toString('utf8');
-}
+/** A leaf's kubeconfig text (inline or from its Secret); a Cluster without one is an error. */
+export const leafKubeconfig = (host: KubeClient, c: Cluster): Promise<string> =>
+  requireClusterKubeconfig(host, c);
 
 export class LeafRegistry {
   private readonly leaves = new Map<string, Leaf>();

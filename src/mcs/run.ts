@@ -26,6 +26,8 @@ export interface ControllerFlags {
   kubeconfig?: string | undefined;
   hostName: string;
   clustersetCidr: string[];
+  /** Where ClusterSetIP addresses come from (DeriveOptions.ipSource). */
+  clustersetIp: 'service' | 'cidr';
   autoMcsPrefix: string[];
   reservedNamespaces: string[];
   installCrds: boolean;
@@ -127,7 +129,9 @@ export async function runController(flags: ControllerFlags): Promise<Running> {
   let source: ClusterSource =
     flags.cluster.length > 0
       ? staticSource(flags.cluster)
-      : hostClusterSource(flags.kubeconfig, flags.hostName);
+      : hostClusterSource(flags.kubeconfig, flags.hostName, (cluster, e) =>
+          log.warn('cannot read member cluster credentials', { cluster, ...errorFields(e) }),
+        );
   const cidrs = flags.clustersetCidr.map(parseCidr);
   const families = cidrs.map((c) => c.family);
   if (new Set(families).size !== families.length)
@@ -138,7 +142,14 @@ export async function runController(flags: ControllerFlags): Promise<Running> {
   const registry = createRegistry('mcs-controller');
   // Always on: annotated Services and Namespaces are exported even without a prefix.
   const autoExport = { prefixes: flags.autoMcsPrefix, reservedNamespaces: flags.reservedNamespaces };
-  const controller = new McsController({ source, clustersetCidrs: cidrs, autoExport, log, registry });
+  const controller = new McsController({
+    source,
+    clustersetCidrs: cidrs,
+    ipSource: flags.clustersetIp,
+    autoExport,
+    log,
+    registry,
+  });
   const app = express();
   app.use(observabilityRouter(registry, [{ name: 'caches-synced', check: () => controller.ready }]));
   app.get('/status', (_req, res) => {

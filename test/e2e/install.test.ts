@@ -1,10 +1,11 @@
 /**
  * The quick start on real control planes: `kosmosctl install`, `join cluster` for both
- * leaves with --enable-all, a Deployment in the host that runs across the leaves, `status`,
- * then `unjoin` and `uninstall` leaving nothing behind. Components run as local processes
+ * leaves with --enable-all, a Deployment in the host that runs across the leaves, Services
+ * exported from a leaf and the host and resolved through a member's clusterset DNS server,
+ * `status`, then `unjoin` and `uninstall` leaving nothing behind. Components run as local processes
  * built from the installed manifests (see install-helpers.ts for the few rewrites).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,7 @@ describe('kosmosctl install manifests', () => {
         hostNamespace: 'kosmos-system',
         redisUrl: 'redis://redis.example:6379',
         link: true,
+        mcs: true,
         managedBy: 'kosmosctl',
       });
       const report = await applyObjects(client, objects, { dryRun: true, progress: () => {} });
@@ -139,7 +141,7 @@ describe('quick start', () => {
     expect(generations()).toEqual(before);
     // AND the installed components run (the local stand-in for the kubelet)
     const ports = new Map<number, number>();
-    for (const p of [10262, 9443, 10250, 10251]) ports.set(p, await freePort());
+    for (const p of [10262, 9443, 10250, 10251, 8090, 8091, 5353]) ports.set(p, await freePort());
     running = await startWorkloads({ name: 'host', kubeconfig: host }, 'kosmos-system', {
       workDir: work,
       ports,
@@ -182,18 +184,120 @@ describe('quick start', () => {
       expectOk(r);
       expect(r.stdout).toContain(`cluster ${name} joined`);
     }
-    // the member side's elector runs too (it only needs Redis)
+    // the member side's elector and clusterset DNS server run too (each on its own ports)
+    const dnsPorts = new Map<string, number>();
     for (const [name, kc] of [
       ['leaf-1', leaf1],
       ['leaf-2', leaf2],
-    ] as const)
+    ] as const) {
+      const memberPorts = new Map([
+        [5353, await freePort()],
+        [8091, await freePort()],
+      ]);
+      dnsPorts.set(name, memberPorts.get(5353)!);
       running.push(
         ...(await startWorkloads({ name, kubeconfig: kc }, 'kosmos-system', {
           workDir: work,
-          ports: new Map(),
+          ports: memberPorts,
           addresses: { 'redis://kosmos-redis.kosmos-system.svc:6379': redisUrl },
         })),
       );
+    }
+    expect(running.filter((r) => r.plan.workload === 'kosmos-mcs-dns').map((r) => r.plan.cluster)).toEqual([
+      'host',
+      'leaf-1',
+      'leaf-2',
+    ]);
+
+    // AND a headless Service in leaf-1 and a ClusterIP Service in the host are exported
+    for (const kc of [host, leaf1, leaf2]) expect(kubectl(kc, ['create', 'namespace', 'shop']).code).toBe(0);
+    const web = [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'shop' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image: 'nginx', ports: [{ containerPort: 80 }] }] },
+          },
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'shop' },
+        spec: { clusterIP: 'None', selector: { app: 'web' }, ports: [{ name: 'http', port: 80 }] },
+      },
+      {
+        apiVersion: 'multicluster.x-k8s.io/v1beta1',
+        kind: 'ServiceExport',
+        metadata: { name: 'web', namespace: 'shop' },
+      },
+    ];
+    expect(
+      kubectl(leaf1, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: web }))
+        .code,
+    ).toBe(0);
+    const api = [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'api', namespace: 'shop' },
+        spec: { ports: [{ name: 'grpc', port: 9000 }] },
+      },
+      {
+        apiVersion: 'multicluster.x-k8s.io/v1beta1',
+        kind: 'ServiceExport',
+        metadata: { name: 'api', namespace: 'shop' },
+      },
+    ];
+    expect(
+      kubectl(host, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: api }))
+        .code,
+    ).toBe(0);
+
+    // THEN leaf-2 and the host import web with leaf-1's pod addresses, and leaf-2's DNS server answers with them
+    const webPods = await eventually(() => {
+      const pods = items(leaf1, ['pods', '-n', 'shop', '-l', 'app=web']).filter((p) => p.status?.['podIP']);
+      expect(pods).toHaveLength(2);
+      return pods.map((p) => String(p.status?.['podIP'])).sort();
+    }, 120_000);
+    await eventually(() => {
+      for (const kc of [host, leaf2]) {
+        const imp = items(kc, ['serviceimports.multicluster.x-k8s.io', '-n', 'shop']).find(
+          (i) => i.metadata.name === 'web',
+        );
+        expect(imp?.spec?.['type']).toBe('Headless');
+      }
+      const answer = spawnSync(
+        'dig',
+        [
+          '@127.0.0.1',
+          '-p',
+          String(dnsPorts.get('leaf-2')),
+          '+short',
+          '+tries=1',
+          '+time=2',
+          'web.shop.svc.clusterset.local',
+        ],
+        { encoding: 'utf8' },
+      )
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean)
+        .sort();
+      expect(answer).toEqual(webPods);
+    }, 120_000);
+    // AND every leaf imports the host's api
+    await eventually(() => {
+      for (const kc of [leaf1, leaf2])
+        expect(
+          items(kc, ['serviceimports.multicluster.x-k8s.io', '-n', 'shop']).map((i) => i.metadata.name),
+        ).toContain('api');
+    }, 120_000);
 
     // AND a Deployment is applied to the host
     const deployment = readFileSync(join(process.cwd(), 'deploy', 'examples', 'nginx.yaml'), 'utf8');
@@ -223,8 +327,25 @@ describe('quick start', () => {
 
     // WHEN the Deployment goes and both leaves are unjoined
     expect(kubectl(host, ['delete', 'deployment', 'nginx', '-n', 'default', '--wait=true']).code).toBe(0);
-    for (const name of ['leaf-1', 'leaf-2'])
-      expectOk(await ctl(['unjoin', 'cluster', '--name', name, '--timeout', '120']));
+    // AND leaf-1 leaves
+    expectOk(await ctl(['unjoin', 'cluster', '--name', 'leaf-1', '--timeout', '120']));
+    // THEN its export leaves the clusterset, and what was imported into it is withdrawn
+    await eventually(() => {
+      for (const kc of [host, leaf2])
+        expect(
+          items(kc, ['serviceimports.multicluster.x-k8s.io', '-n', 'shop']).map((i) => i.metadata.name),
+        ).not.toContain('web');
+      expect(items(leaf1, ['endpointslices', '-A', '-l', 'multicluster.kubernetes.io/service-name'])).toEqual(
+        [],
+      );
+      expect(items(leaf1, ['crd']).filter((c) => c.metadata.name.endsWith('.multicluster.x-k8s.io'))).toEqual(
+        [],
+      );
+    }, 120_000);
+    // AND the pods of its own Service stay: leaving the clusterset un-exports, it does not delete
+    expect(items(leaf1, ['pods', '-n', 'shop', '-l', 'app=web'])).toHaveLength(2);
+    expectOk(await ctl(['unjoin', 'cluster', '--name', 'leaf-2', '--timeout', '120']));
+    expect(kubectl(host, ['delete', 'namespace', 'shop', '--wait=false']).code).toBe(0);
     // AND Kosmos is uninstalled
     expectOk(await ctl(['uninstall', '--timeout', '120']));
 
@@ -239,6 +360,14 @@ describe('quick start', () => {
       }
       expect(items(host, ['nodes', '-l', 'kosmos.io/node'])).toEqual([]);
       expect(items(host, ['crd']).filter((c) => c.metadata.name.endsWith('.kosmos.io'))).toEqual([]);
+      for (const kc of [host, leaf1, leaf2]) {
+        expect(items(kc, ['crd']).filter((c) => c.metadata.name.endsWith('.multicluster.x-k8s.io'))).toEqual(
+          [],
+        );
+        expect(items(kc, ['endpointslices', '-A', '-l', 'multicluster.kubernetes.io/service-name'])).toEqual(
+          [],
+        );
+      }
       expect(
         items(host, [
           'mutatingwebhookconfigurations,validatingwebhookconfigurations',

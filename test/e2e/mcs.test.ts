@@ -288,6 +288,40 @@ describe('Multi-Cluster Services in the sandbox', () => {
       expect(s?.endpoints?.every((e) => e.hostname)).toBe(true);
     });
 
+    it("each cluster's import IP is the cluster IP of a derived Service there, whose EndpointSlices (what kube-proxy reads) hold leaf-1's pods", async () => {
+      for (const c of CLUSTERS) {
+        const ip = await eventually(() => {
+          const got = importOf(c, ns, 'web')?.spec.ips?.[0];
+          if (!got) throw new Error(`no import IP in ${c}`);
+          return got;
+        });
+        const derived = getJson<{
+          items: { metadata: { name: string }; spec: { clusterIP: string; selector?: unknown } }[];
+        }>(c, ['services', '-n', ns, '-l', 'multicluster.kubernetes.io/service-name=web']).items;
+        expect(derived).toHaveLength(1);
+        expect(derived[0]?.spec.clusterIP).toBe(ip);
+        expect(derived[0]?.spec.selector).toBeUndefined();
+        await eventually(() => {
+          const forProxy = getJson<{ items: Slice[] }>(c, [
+            'endpointslices',
+            '-n',
+            ns,
+            '-l',
+            `kubernetes.io/service-name=${derived[0]?.metadata.name}`,
+          ]).items;
+          expect(forProxy.flatMap((x) => (x.endpoints ?? []).flatMap((e) => e.addresses)).sort()).toEqual(
+            leaf1Ips,
+          );
+        });
+      }
+      // the Service the user exported is not taken over
+      expect(
+        getJson<{ spec: { selector?: unknown } }>('leaf-1', ['service', 'web', '-n', ns]).spec.selector,
+      ).toEqual({
+        app: 'web',
+      });
+    });
+
     it('the export is Valid, Ready and has no conflicts', async () => {
       await eventually(() => {
         const c = conditionsOf('leaf-1', ns, 'web');
@@ -346,6 +380,15 @@ describe('Multi-Cluster Services in the sandbox', () => {
         await eventually(() => {
           expect(importOf(c, ns, 'web')).toBeUndefined();
           expect(mcsSlices(c, ns, 'web')).toEqual([]);
+          expect(
+            getJson<{ items: unknown[] }>(c, [
+              'services',
+              '-n',
+              ns,
+              '-l',
+              'multicluster.kubernetes.io/service-name=web',
+            ]).items,
+          ).toEqual([]);
         });
       }
       await eventually(() => expect(dig(`web.${ns}.svc.clusterset.local.`).status).toBe('NXDOMAIN'));
@@ -518,19 +561,51 @@ describe('Multi-Cluster Services in the sandbox', () => {
       expect(viaAlpha.spec.type).toBe('ClusterSetIP');
     });
 
-    it('in production the members are the host plus its Cluster objects with an inline kubeconfig', async () => {
+    it('in production the members are the host plus its Cluster objects, with inline or Secret-held kubeconfigs', async () => {
       apply('host', {
         apiVersion: 'kosmos.io/v1alpha1',
         kind: 'Cluster',
         metadata: { name: 'leaf-1' },
         spec: { kubeconfig: readFileSync(kubeconfig('leaf-1')).toString('base64') },
       });
-      const members = await hostClusterSource(kubeconfig('host'), 'host').list();
-      expect(members.map((m) => m.name)).toEqual(['host', 'leaf-1']);
+      // as `kosmosctl join` writes it: the kubeconfig in a Secret of the host
+      apply('host', {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'leaf-2-kubeconfig', namespace: 'default' },
+        data: { config: readFileSync(kubeconfig('leaf-2')).toString('base64') },
+      });
+      apply('host', {
+        apiVersion: 'kosmos.io/v1alpha1',
+        kind: 'Cluster',
+        metadata: { name: 'leaf-2' },
+        spec: { kubeconfigSecretRef: { name: 'leaf-2-kubeconfig', namespace: 'default', key: 'config' } },
+      });
+      // the host's own Cluster (Go Kosmos' root) is the host entry, not a second member
+      apply('host', {
+        apiVersion: 'kosmos.io/v1alpha1',
+        kind: 'Cluster',
+        metadata: { name: 'root', annotations: { 'kosmos.io/cluster-role': 'root' } },
+        spec: { kubeconfig: readFileSync(kubeconfig('host')).toString('base64') },
+      });
+      const errors: string[] = [];
+      const source = hostClusterSource(kubeconfig('host'), 'host', (c) => errors.push(c));
+      const members = await source.list();
+      expect(members.map((m) => m.name)).toEqual(['host', 'leaf-1', 'leaf-2']);
       expect(members[1]?.kubeConfig.getCurrentCluster()?.server).toBe(
         loadKubeConfig(kubeconfig('leaf-1')).getCurrentCluster()?.server,
       );
-      k('host', ['delete', 'clusters.kosmos.io', 'leaf-1']);
+      expect(members[2]?.kubeConfig.getCurrentCluster()?.server).toBe(
+        loadKubeConfig(kubeconfig('leaf-2')).getCurrentCluster()?.server,
+      );
+      expect(errors).toEqual([]);
+      // a Secret that goes away for a while does not take the member out of the clusterset
+      k('host', ['delete', 'secret', 'leaf-2-kubeconfig', '-n', 'default']);
+      expect((await source.list()).map((m) => m.name)).toEqual(['host', 'leaf-1', 'leaf-2']);
+      expect(errors).toEqual(['leaf-2']);
+      // a Cluster that is deleted does
+      k('host', ['delete', 'clusters.kosmos.io', 'leaf-1', 'leaf-2', 'root']);
+      expect((await source.list()).map((m) => m.name)).toEqual(['host']);
     });
   });
 

@@ -130,7 +130,7 @@ function installCommand(): Command {
     .option('--redis-url <url>', 'use this Redis (redis://, rediss://) instead of installing one')
     .option(
       '-m, --module <modules>',
-      'all, scheduler, webhooks, clustertree, clusterlink (comma-separated or repeated)',
+      `all, ${MODULES.join(', ')} (comma-separated or repeated)`,
       parseModules,
     )
     .option('--dry-run [mode]', 'server: validate with the apiserver, nothing persisted; client: render only')
@@ -167,6 +167,7 @@ function installCommand(): Command {
           webhooks: modules.has('webhooks'),
           clustertree: modules.has('clustertree'),
           clusterlink: modules.has('clusterlink'),
+          mcs: modules.has('mcs'),
         },
         ...(f.schedulerImage ? { schedulerImage: f.schedulerImage } : {}),
         ...(f.caBundle ? { caBundle: f.caBundle } : {}),
@@ -237,7 +238,7 @@ interface JoinFlags {
 async function hostConfig(
   host: KubeClient,
   namespace: string,
-): Promise<{ cni?: string; defaultNic?: string; redisUrl?: string }> {
+): Promise<{ cni?: string; defaultNic?: string; redisUrl?: string; mcs: boolean }> {
   const cm = await host.getOrUndefined<KubeObject & { data?: Record<string, string> }>(
     'v1',
     'ConfigMap',
@@ -255,6 +256,7 @@ async function hostConfig(
     ...(cm?.data?.['cni'] ? { cni: cm.data['cni'] } : {}),
     ...(cm?.data?.['defaultNICName'] ? { defaultNic: cm.data['defaultNICName'] } : {}),
     ...(url ? { redisUrl: Buffer.from(url, 'base64').toString('utf8') } : {}),
+    mcs: cm?.data?.['mcs'] === 'true',
   };
 }
 
@@ -263,7 +265,7 @@ function joinCommand(): Command {
   cmd
     .command('cluster')
     .description(
-      'store the member kubeconfig, create its Cluster, install its ClusterLink parts, wait for its virtual nodes',
+      'store the member kubeconfig, create its Cluster, install its ClusterLink and (when the host runs MCS) clusterset DNS parts, wait for its virtual nodes',
     )
     .requiredOption('--name <name>', 'Cluster name')
     .requiredOption('--kubeconfig <path>', 'member cluster kubeconfig')
@@ -332,6 +334,7 @@ function joinCommand(): Command {
           ...(f.partySelector ? { partySelector: f.partySelector } : {}),
           tree,
           link,
+          mcs: defaults.mcs,
           image: f.image,
           redisUrl,
           ...(f.hostServer ? { hostServer: f.hostServer } : {}),

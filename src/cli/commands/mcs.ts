@@ -1,5 +1,5 @@
 /** `kosmos mcs-controller`, `kosmos mcs-dns` and `kosmos mcs-gen-crds`: Multi-Cluster Services. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   DEFAULT_CLUSTERSET_CIDR,
   CLUSTERSET_ZONE,
@@ -48,9 +48,17 @@ export function mcsCommands(): Command[] {
     .option('--host-name <name>', 'the host cluster name in source-cluster labels', 'host')
     .option(
       '--clusterset-cidr <cidr>',
-      `where clusterset IPs come from, one per IP family (repeatable; default ${DEFAULT_CLUSTERSET_CIDR})`,
+      `with --clusterset-ip cidr: where clusterset IPs come from, one per IP family (repeatable; default ${DEFAULT_CLUSTERSET_CIDR})`,
       collect,
       [],
+    )
+    .addOption(
+      new Option(
+        '--clusterset-ip <source>',
+        "ClusterSetIP addresses: 'service' gives each importing cluster a derived Service whose cluster IP its kube-proxy routes to every exporter's endpoints; 'cidr' takes one VIP per import from --clusterset-cidr that only DNS answers",
+      )
+        .choices(['service', 'cidr'])
+        .default('service'),
     )
     .option(
       '--auto-mcs-prefix <prefix>',
@@ -72,6 +80,7 @@ export function mcsCommands(): Command[] {
         kubeconfig?: string;
         hostName: string;
         clustersetCidr: string[];
+        clustersetIp: 'service' | 'cidr';
         autoMcsPrefix: string[];
         reservedNamespaces: string;
         installCrds: boolean;

@@ -34,6 +34,8 @@ export interface JoinOptions {
   partySelector?: Record<string, string>;
   tree: boolean;
   link: boolean;
+  /** The host runs the MCS controller: the member gets the MCS CRDs and a clusterset.local DNS server. */
+  mcs: boolean;
   image: string;
   /** Host apiserver address as the member's daemons reach it (default: this kubeconfig's). */
   hostServer?: string;
@@ -234,6 +236,30 @@ export async function memberCredentials(host: KubeClient, o: JoinOptions): Promi
   });
 }
 
+/**
+ * Leaves out CRDs the member already has from someone else (no managed-by kosmosctl label):
+ * join does not take them over, unjoin does not delete them. With `existingOnly`, also those
+ * the member does not have (nothing to delete).
+ */
+export async function withoutForeignCrds(
+  member: KubeClient,
+  objects: KubeObject[],
+  existingOnly = false,
+): Promise<KubeObject[]> {
+  const out: KubeObject[] = [];
+  for (const x of objects) {
+    if (x.kind !== 'CustomResourceDefinition') {
+      out.push(x);
+      continue;
+    }
+    const have = await member.getOrUndefined(x.apiVersion ?? '', x.kind, x.metadata?.name ?? '');
+    if (!have) {
+      if (!existingOnly) out.push(x);
+    } else if (have.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) out.push(x);
+  }
+  return out;
+}
+
 export async function join(host: KubeClient, member: KubeClient, o: JoinOptions): Promise<void> {
   validateClusterName(o.name);
   if (!o.tree && !o.link)
@@ -264,29 +290,33 @@ export async function join(host: KubeClient, member: KubeClient, o: JoinOptions)
   });
 
   let memberObjects: KubeObject[] = [];
-  if (o.link) {
-    const hostKubeconfig = await memberCredentials(host, o);
-    memberObjects = [
-      hostKubeconfigSecret(o.namespace, hostKubeconfig),
-      ...renderMember(
+  if (o.link || o.mcs) {
+    const rendered = await withoutForeignCrds(
+      member,
+      renderMember(
         {
           namespace: o.namespace,
           hostNamespace: o.namespace,
           image: o.image,
           clusterName: o.name,
           redisUrl: o.redisUrl,
-          link: true,
+          link: o.link,
+          mcs: o.mcs,
           managedBy: MANAGED_BY,
         },
         o.layout ?? defaultLayout(),
       ),
-    ];
+    );
+    memberObjects = o.link
+      ? [hostKubeconfigSecret(o.namespace, await memberCredentials(host, o)), ...rendered]
+      : rendered;
     // The namespace before the Secret in it.
     memberObjects = [
       ...memberObjects.filter((x) => x.kind === 'Namespace'),
       ...memberObjects.filter((x) => x.kind !== 'Namespace'),
     ];
-    o.progress(`installing ClusterLink agent and elector in ${o.name}`);
+    const parts = [o.link && 'ClusterLink agent and elector', o.mcs && 'MCS CRDs and clusterset.local DNS'];
+    o.progress(`installing ${parts.filter(Boolean).join(', ')} in ${o.name}`);
     await applyObjects(member, memberObjects, {
       dryRun: false,
       progress: () => {},
@@ -295,7 +325,8 @@ export async function join(host: KubeClient, member: KubeClient, o: JoinOptions)
   }
   if (!o.wait) return;
   const deadline = Date.now() + o.timeoutMs;
-  if (o.link) await waitForWorkloads(member, memberObjects, { timeoutMs: o.timeoutMs, progress: o.progress });
+  if (memberObjects.length > 0)
+    await waitForWorkloads(member, memberObjects, { timeoutMs: o.timeoutMs, progress: o.progress });
   let last = '';
   for (;;) {
     const waiting: string[] = [];
@@ -343,25 +374,32 @@ export async function unjoin(
   const cluster = await host.getOrUndefined(API_VERSION, 'Cluster', o.name);
   if (!cluster) o.progress(`no Cluster ${o.name} in the host; removing what is left`);
   if (member) {
-    const objects = renderMember(
-      {
-        namespace: o.namespace,
-        hostNamespace: o.namespace,
-        image: o.image,
-        clusterName: o.name,
-        redisUrl: '',
-        link: true,
-        managedBy: MANAGED_BY,
-      },
-      o.layout ?? defaultLayout(),
-    );
     // A member that is gone for good must not keep it in the host: its parts are left and
     // said so, the host side is cleaned up regardless.
     try {
+      // The MCS CRDs only if join installed them (deleting them deletes every export and
+      // import in the member; one that had them before keeps them).
+      const objects = await withoutForeignCrds(
+        member,
+        renderMember(
+          {
+            namespace: o.namespace,
+            hostNamespace: o.namespace,
+            image: o.image,
+            clusterName: o.name,
+            redisUrl: '',
+            link: true,
+            mcs: true,
+            managedBy: MANAGED_BY,
+          },
+          o.layout ?? defaultLayout(),
+        ),
+        true,
+      );
       // The namespace only if join made it: a member may have had kosmos-system before.
       const ns = await member.getOrUndefined('v1', 'Namespace', o.namespace);
       const ours = ns?.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
-      o.progress(`removing ClusterLink parts from ${o.name}`);
+      o.progress(`removing Kosmos parts from ${o.name}`);
       const all = [hostKubeconfigSecret(o.namespace, ''), ...objects];
       await deleteObjects(member, ours ? all : all.filter((x) => x.kind !== 'Namespace'), {
         timeoutMs: o.timeoutMs,

@@ -198,20 +198,26 @@ export function schedulerConfigMap(
   };
 }
 
-/**
- * deploy/crds, and the CRD files of deploy/mcs (named <group>_<plural>.yaml; its other files
- * are the MCS module's own templates and a CoreDNS example, not applied here).
- */
-export function crdObjects(layout: Layout, managedBy: string): KubeObject[] {
-  const files = [
-    ...yamlFiles(join(layout.deploy, 'crds')),
-    ...yamlFiles(join(layout.deploy, 'mcs')).filter((f) => /^[a-z0-9.-]+_[a-z]+\.yaml$/.test(basename(f))),
-  ];
+/** The CRD files of deploy/mcs (named <group>_<plural>.yaml; its CoreDNS example is not one). */
+const mcsCrdFiles = (layout: Layout): string[] =>
+  yamlFiles(join(layout.deploy, 'mcs')).filter((f) => /^[a-z0-9.-]+_[a-z]+\.yaml$/.test(basename(f)));
+
+function crdsOf(files: string[], managedBy: string): KubeObject[] {
   return files.flatMap((f) =>
     parseObjects(readFileSync(f, 'utf8'), f)
       .filter((o) => o.kind === 'CustomResourceDefinition')
       .map((o) => labelled(o, managedBy)),
   );
+}
+
+/** deploy/crds and the MCS CRDs: every CRD the host needs. */
+export function crdObjects(layout: Layout, managedBy: string): KubeObject[] {
+  return crdsOf([...yamlFiles(join(layout.deploy, 'crds')), ...mcsCrdFiles(layout)], managedBy);
+}
+
+/** ServiceExport and ServiceImport: members need them to export and import Services. */
+export function mcsCrdObjects(layout: Layout, managedBy: string): KubeObject[] {
+  return crdsOf(mcsCrdFiles(layout), managedBy);
 }
 
 /** Everything `kosmosctl install` applies to the host cluster, in apply order. */
@@ -235,15 +241,20 @@ export function renderHost(v: HostValues, layout: Layout = defaultLayout()): Kub
   return applyOrder(objects);
 }
 
-/** What `kosmosctl join` applies to a member cluster, in apply order. */
+/** Parts of a member: core always, ClusterLink's daemons, the clusterset.local DNS server. */
+export function memberPartIncluded(v: MemberValues, part: string): boolean {
+  if (part === 'core') return true;
+  if (part === 'clusterlink') return v.link;
+  if (part === 'mcs') return v.mcs;
+  throw new KosmosError(`deploy/member: unknown part "${part}" (core, clusterlink, mcs)`);
+}
+
+/** What `kosmosctl join` applies to a member cluster, in apply order (the MCS CRDs with mcs). */
 export function renderMember(v: MemberValues, layout: Layout = defaultLayout()): KubeObject[] {
-  return applyOrder(
-    renderDir(
-      join(layout.deploy, 'member'),
-      memberTemplateValues(v),
-      (p) => p === 'core' || (p === 'clusterlink' && v.link),
-    ),
-  );
+  return applyOrder([
+    ...(v.mcs ? mcsCrdObjects(layout, v.managedBy) : []),
+    ...renderDir(join(layout.deploy, 'member'), memberTemplateValues(v), (p) => memberPartIncluded(v, p)),
+  ]);
 }
 
 export const objectKey = (o: KubeObject): string =>

@@ -2,7 +2,7 @@
 import { DEFAULT_NAMESPACE } from '../../api/constants.js';
 import type { TemplateValues } from './template.js';
 
-export const MODULES = ['scheduler', 'webhooks', 'clustertree', 'clusterlink'] as const;
+export const MODULES = ['scheduler', 'webhooks', 'clustertree', 'clusterlink', 'mcs'] as const;
 export type Module = (typeof MODULES)[number];
 
 /** The image every Kosmos component runs (`kosmos <component>`). */
@@ -44,7 +44,7 @@ export function defaultHostValues(over: Partial<HostValues> = {}): HostValues {
     schedulerImage: DEFAULT_SCHEDULER_IMAGE,
     cni: 'calico',
     defaultNic: '*',
-    modules: { scheduler: true, webhooks: true, clustertree: true, clusterlink: true },
+    modules: { scheduler: true, webhooks: true, clustertree: true, clusterlink: true, mcs: true },
     redisUrl: '',
     redisImage: DEFAULT_REDIS_IMAGE,
     caBundle: '',
@@ -82,6 +82,8 @@ export interface MemberValues {
   clusterName: string;
   redisUrl: string;
   link: boolean;
+  /** The clusterset.local DNS server (and the MCS CRDs, applied apart from the templates). */
+  mcs: boolean;
   managedBy: string;
 }
 

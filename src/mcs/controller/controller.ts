@@ -19,13 +19,15 @@ import { planAutoExports, type AutoExportOptions } from '../derive/auto-export.j
 import { conditionsDiffer } from '../derive/conditions.js';
 import { derive, type ClusterDesired } from '../derive/derive.js';
 import type { Cidr } from '../derive/ip.js';
-import type { EndpointSlice, ServiceImport } from '../types.js';
+import type { EndpointSlice, Service, ServiceImport } from '../types.js';
 import type { ClusterSource } from './clusters.js';
 import { Member } from './member.js';
 
 export interface ControllerOptions {
   source: ClusterSource;
   clustersetCidrs: Cidr[];
+  /** See DeriveOptions.ipSource (default 'service'). */
+  ipSource?: 'service' | 'cidr';
   autoExport?: AutoExportOptions | undefined;
   log: Logger;
   registry: Registry;
@@ -42,8 +44,20 @@ const stable = (v: unknown) =>
       ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b)))
       : val,
   );
+/** What the controller sets on a derived Service (the apiserver adds defaults such as targetPort). */
+const serviceBody = (s: Service) =>
+  stable({
+    p: (s.spec.ports ?? []).map((p) => [p.name ?? '', p.protocol ?? 'TCP', p.port, p.appProtocol ?? '']),
+    a: s.spec.sessionAffinity ?? 'None',
+    c: s.spec.sessionAffinity === 'ClientIP' ? (s.spec.sessionAffinityConfig ?? null) : null,
+    f: s.spec.ipFamilies ?? [],
+    l: s.metadata.labels ?? {},
+  });
 const nsName = (o: { metadata: { namespace?: string; name?: string } }) =>
   `${o.metadata.namespace}/${o.metadata.name}`;
+
+/** How often Cluster objects are re-read: a join or leave takes effect within this. */
+export const MEMBERSHIP_INTERVAL_MS = 10_000;
 
 export class McsController {
   private readonly members = new Map<string, Member>();
@@ -110,9 +124,15 @@ export class McsController {
         this.opts.log.warn('cannot read member clusters', errorFields(e));
       }
       if (!this.stopped)
-        this.membershipTimer = setTimeout(() => void tick(), this.opts.membershipIntervalMs ?? 30_000);
+        this.membershipTimer = setTimeout(
+          () => void tick(),
+          this.opts.membershipIntervalMs ?? MEMBERSHIP_INTERVAL_MS,
+        );
     };
-    this.membershipTimer = setTimeout(() => void tick(), this.opts.membershipIntervalMs ?? 30_000);
+    this.membershipTimer = setTimeout(
+      () => void tick(),
+      this.opts.membershipIntervalMs ?? MEMBERSHIP_INTERVAL_MS,
+    );
   }
 
   stop(): void {
@@ -126,13 +146,21 @@ export class McsController {
   private async refreshMembers(): Promise<void> {
     const wanted = await this.opts.source.list();
     const names = new Set(wanted.map((c) => c.name));
+    const leaving: Member[] = [];
     for (const [name, m] of this.members) {
       const w = wanted.find((c) => c.name === name);
       if (!w || w.fingerprint !== m.cluster.fingerprint) {
-        m.stop();
         this.members.delete(name);
-        this.opts.log.info('member cluster removed', { cluster: name });
+        // A member that left the clusterset keeps nothing derived from the others; one whose
+        // credentials changed is served again right below with the new ones.
+        if (!w) leaving.push(m);
+        else m.stop();
+        this.opts.log.info('member cluster removed', { cluster: name, left: !w });
       }
+    }
+    if (leaving.length > 0) {
+      await this.idle();
+      await Promise.all(leaving.map((m) => this.withdraw(m)));
     }
     for (const c of wanted) {
       if (this.members.has(c.name)) continue;
@@ -143,6 +171,46 @@ export class McsController {
     }
     this.memberGauge.set(names.size);
     this.schedule();
+  }
+
+  /** Resolves when no pass is writing (a pass started from here on no longer sees removed members). */
+  private async idle(): Promise<void> {
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Deletes what the controller derived in a member that left (imports, slices, derived Services), then stops it. */
+  private async withdraw(m: Member): Promise<void> {
+    const imports = m.imports
+      .list()
+      .filter((i) => i.metadata.labels?.[LABEL_APP_MANAGED_BY] === MCS_CONTROLLER_ID);
+    const slices = m.slices.list().filter((s) => s.metadata.labels?.[LABEL_MANAGED_BY] === MCS_CONTROLLER_ID);
+    const services = m.services
+      .list()
+      .filter((s) => s.metadata.labels?.[LABEL_APP_MANAGED_BY] === MCS_CONTROLLER_ID);
+    await Promise.all([
+      ...services.map((s) =>
+        this.write(m, 'Service', 'delete', nsName(s), () =>
+          m.client.delete({ apiVersion: 'v1', kind: 'Service', metadata: s.metadata }),
+        ),
+      ),
+      ...imports.map((i) =>
+        this.write(m, 'ServiceImport', 'delete', nsName(i), () =>
+          m.client.delete({ apiVersion: MCS_API_VERSION, kind: 'ServiceImport', metadata: i.metadata }),
+        ),
+      ),
+      ...slices.map((s) =>
+        this.write(m, 'EndpointSlice', 'delete', nsName(s), () =>
+          m.client.delete({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: s.metadata }),
+        ),
+      ),
+    ]);
+    m.stop();
+    this.opts.log.info('member cluster withdrawn', {
+      cluster: m.name,
+      imports: imports.length,
+      slices: slices.length,
+      services: services.length,
+    });
   }
 
   schedule(delayMs = this.opts.debounceMs ?? 50): void {
@@ -168,7 +236,11 @@ export class McsController {
       if (this.opts.autoExport) await Promise.all(members.map((m) => this.autoExport(m)));
       const desired = derive(
         members.map((m) => m.snapshot()),
-        { clustersetCidrs: this.opts.clustersetCidrs, now: nowSeconds() },
+        {
+          clustersetCidrs: this.opts.clustersetCidrs,
+          now: nowSeconds(),
+          ipSource: this.opts.ipSource ?? 'service',
+        },
       );
       await Promise.all(members.map((m) => this.apply(m, desired.get(m.name)!)));
       this.passes.inc();
@@ -327,6 +399,29 @@ export class McsController {
             kind: 'EndpointSlice',
             metadata: have.metadata,
           }),
+        ),
+      );
+    }
+
+    const haveServices = new Map(
+      m.services
+        .list()
+        .filter((s) => s.metadata.labels?.[LABEL_APP_MANAGED_BY] === MCS_CONTROLLER_ID)
+        .map((s) => [nsName(s), s]),
+    );
+    const wantServices = new Set(want.services.map(nsName));
+    for (const s of want.services) {
+      const have = haveServices.get(nsName(s));
+      if (have && serviceBody(have) === serviceBody(s)) continue;
+      jobs.push(
+        this.write(m, 'Service', 'apply', nsName(s), () => m.client.apply<Service>(s, MCS_FIELD_MANAGER)),
+      );
+    }
+    for (const [k, have] of haveServices) {
+      if (wantServices.has(k) || have.metadata.deletionTimestamp) continue;
+      jobs.push(
+        this.write(m, 'Service', 'delete', k, () =>
+          m.client.delete({ apiVersion: 'v1', kind: 'Service', metadata: have.metadata }),
         ),
       );
     }

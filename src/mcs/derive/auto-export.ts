@@ -5,7 +5,7 @@
  * so the controller removes only its own when a Service stops qualifying.
  */
 import { ANNOTATION_AUTO_CREATE_MCS } from '../../api/constants.js';
-import { MCS_API_VERSION, TRUE_VALUES } from '../constants.js';
+import { LABEL_APP_MANAGED_BY, MCS_API_VERSION, MCS_CONTROLLER_ID, TRUE_VALUES } from '../constants.js';
 import type { Namespace, Service, ServiceExport } from '../types.js';
 
 export interface AutoExportOptions {
@@ -25,6 +25,8 @@ export function qualifies(
 ): boolean {
   const ns = service.metadata.namespace ?? '';
   if (opts.reservedNamespaces.includes(ns) || service.metadata.deletionTimestamp) return false;
+  // A derived Service stands for an import; exporting it would feed the clusterset its own output.
+  if (service.metadata.labels?.[LABEL_APP_MANAGED_BY] === MCS_CONTROLLER_ID) return false;
   return (
     opts.prefixes.some((p) => p !== '' && ns.startsWith(p)) ||
     isOn(service.metadata.annotations?.[ANNOTATION_AUTO_CREATE_MCS]) ||

@@ -4,6 +4,7 @@
  * conditions say. The controller diffs this against what it observes and writes the
  * difference; nothing here does I/O, so every KEP rule is table-tested.
  */
+import { createHash } from 'node:crypto';
 import type { Condition } from '../../api/meta.js';
 import {
   CONDITION_CONFLICT,
@@ -56,6 +57,15 @@ export interface DeriveOptions {
   clustersetCidrs: readonly Cidr[];
   /** RFC 3339 time for new condition transitions. */
   now: string;
+  /**
+   * Where a ClusterSetIP import's address comes from. 'service' (the default of the
+   * components): a selectorless "derived" Service in every importing cluster, whose cluster
+   * IP the import carries and whose endpoints are the MCS slices, so the cluster's own
+   * kube-proxy (or CNI) routes the VIP to every exporter's pods. 'cidr': one VIP per import
+   * from clustersetCidrs, the same in every cluster, which the clusters' service proxies do
+   * not know (only DNS answers it).
+   */
+  ipSource?: 'service' | 'cidr';
 }
 
 export interface ExportStatus {
@@ -67,6 +77,8 @@ export interface ExportStatus {
 export interface ClusterDesired {
   imports: ServiceImport[];
   slices: EndpointSlice[];
+  /** Derived Services of ClusterSetIP imports (ipSource 'service'). */
+  services: Service[];
   exportStatuses: ExportStatus[];
 }
 
@@ -92,6 +104,60 @@ function byAge(a: Exporter, b: Exporter): number {
 /** A stable DNS hostname for an endpoint: its own, else its address with dashes (as CoreDNS does). */
 export function endpointHostname(ep: Endpoint): string {
   return ep.hostname ?? (ep.addresses[0] ?? '').replace(/[.:]/g, '-');
+}
+
+/**
+ * The derived Service of an import: namespace-local, so a hash of the name (as the mcs-api
+ * reference controller does) keeps it short, stable and out of the way of users' names.
+ */
+export function derivedServiceName(importName: string): string {
+  return `derived-${createHash('sha256').update(importName).digest('hex').slice(0, 10)}`;
+}
+
+function derivedService(
+  namespace: string,
+  name: string,
+  spec: ServiceImport['spec'],
+  fams: IPFamily[],
+): Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: derivedServiceName(name),
+      namespace,
+      labels: { [LABEL_SERVICE_NAME]: name, [LABEL_APP_MANAGED_BY]: MCS_CONTROLLER_ID },
+    },
+    spec: {
+      type: 'ClusterIP',
+      // Selectorless: its endpoints are the MCS slices labelled with its name.
+      ports: spec.ports.map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        protocol: p.protocol ?? 'TCP',
+        ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+        port: p.port,
+      })),
+      ipFamilies: fams,
+      ipFamilyPolicy: fams.length > 1 ? 'PreferDualStack' : 'SingleStack',
+      sessionAffinity: spec.sessionAffinity ?? 'None',
+      ...(spec.sessionAffinity === 'ClientIP' && spec.sessionAffinityConfig
+        ? { sessionAffinityConfig: spec.sessionAffinityConfig }
+        : {}),
+    },
+  };
+}
+
+/** The cluster IPs the apiserver gave a derived Service (none until it exists). */
+function allocatedIps(c: ClusterSnapshot, namespace: string, name: string, fams: IPFamily[]): string[] {
+  const svc = c.services.find(
+    (s) =>
+      s.metadata.namespace === namespace &&
+      s.metadata.name === derivedServiceName(name) &&
+      s.metadata.labels?.[LABEL_APP_MANAGED_BY] === MCS_CONTROLLER_ID &&
+      isLive(s),
+  );
+  const ips = svc?.spec.clusterIPs ?? (svc?.spec.clusterIP ? [svc.spec.clusterIP] : []);
+  return ips.filter((ip) => ip !== 'None' && fams.includes(ip.includes(':') ? 'IPv6' : 'IPv4'));
 }
 
 export function derivedSliceName(sourceSlice: string, cluster: string): string {
@@ -275,7 +341,7 @@ function deriveSlice(
 
 export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOptions): Desired {
   const desired: Desired = new Map(
-    clusters.map((c) => [c.name, { imports: [], slices: [], exportStatuses: [] }]),
+    clusters.map((c) => [c.name, { imports: [], slices: [], services: [], exportStatuses: [] }]),
   );
   const exporters = new Map<string, Exporter[]>();
   const statusOf = new Map<string, { cluster: string; exp: ServiceExport; conditions: DesiredCondition[] }>();
@@ -301,7 +367,7 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
     .filter(([, es]) => !isHeadless([...es].sort(byAge)[0]!.service))
     .map(([k]) => k);
   const vipsByFamily = new Map<IPFamily, Map<string, string>>();
-  for (const cidr of options.clustersetCidrs) {
+  for (const cidr of options.ipSource === 'service' ? [] : options.clustersetCidrs) {
     const current = new Map<string, string[]>();
     for (const c of clusters) {
       for (const imp of c.imports) {
@@ -316,7 +382,10 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
     list.sort(byAge);
     const [namespace = '', name = ''] = k.split('/');
     const r = resolve(list);
-    const fams = families(list[0]!.service, options.clustersetCidrs);
+    const byService = options.ipSource === 'service' && r.spec.type === 'ClusterSetIP';
+    const fams = byService
+      ? (list[0]!.service.spec.ipFamilies ?? ['IPv4'])
+      : families(list[0]!.service, options.clustersetCidrs);
     const spec: ServiceImport['spec'] =
       r.spec.type === 'ClusterSetIP'
         ? {
@@ -372,6 +441,15 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
     for (const c of clusters) {
       if (!c.namespaces.some((n) => n.metadata.name === namespace && isLive(n))) continue;
       const out = desired.get(c.name)!;
+      let localSpec = spec;
+      if (byService) {
+        out.services.push(derivedService(namespace, name, spec, fams));
+        // The import appears once the apiserver has given its derived Service an IP: a
+        // ClusterSetIP import without one would be a name nothing can connect to.
+        const ips = allocatedIps(c, namespace, name, fams);
+        if (ips.length === 0) continue;
+        localSpec = { ...spec, ips };
+      }
       out.imports.push({
         apiVersion: MCS_API_VERSION,
         kind: 'ServiceImport',
@@ -381,7 +459,7 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
           labels: { ...r.labels, [LABEL_APP_MANAGED_BY]: MCS_CONTROLLER_ID },
           ...(Object.keys(r.annotations).length > 0 ? { annotations: r.annotations } : {}),
         },
-        spec,
+        spec: localSpec,
         status: {
           clusters: list
             .map((e) => ({ cluster: e.cluster }))
@@ -401,7 +479,18 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
           ),
         },
       });
-      out.slices.push(...sourceSlices.map((s) => ({ ...s, metadata: { ...s.metadata } })));
+      out.slices.push(
+        ...sourceSlices.map((s) => ({
+          ...s,
+          metadata: {
+            ...s.metadata,
+            // kube-proxy serves a Service from the slices carrying its name.
+            ...(byService
+              ? { labels: { ...s.metadata.labels, [LABEL_K8S_SERVICE_NAME]: derivedServiceName(name) } }
+              : {}),
+          },
+        })),
+      );
     }
   }
 

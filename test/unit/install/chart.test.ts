@@ -102,6 +102,7 @@ describe('Helm chart', () => {
       helm([
         'modules.webhooks=false',
         'modules.clustertree=false',
+        'modules.mcs=false',
         'redis.url=rediss://redis.example:6380',
         'namespace=kosmos-alt',
         'image=example/kosmos:1',

@@ -57,6 +57,7 @@ describe('join', () => {
         leafModel: 'one2cluster',
         tree: true,
         link: true,
+        mcs: true,
         image: 'i',
         redisUrl: 'r',
         wait: false,

@@ -37,6 +37,7 @@ const member = renderMember({
   hostNamespace: 'kosmos-system',
   redisUrl: 'redis://r:6379',
   link: true,
+  mcs: true,
   managedBy: 'kosmosctl',
 });
 const all = [...host, ...member];
@@ -119,7 +120,7 @@ describe('rendered manifests', () => {
     const only = renderHost(
       defaultHostValues({
         redisUrl: 'rediss://:pw@redis.example:6380',
-        modules: { scheduler: true, webhooks: false, clustertree: false, clusterlink: false },
+        modules: { scheduler: true, webhooks: false, clustertree: false, clusterlink: false, mcs: false },
       }),
     );
     const names = only.filter((o) => o.kind === 'Deployment').map((o) => o.metadata?.name);
@@ -129,6 +130,66 @@ describe('rendered manifests', () => {
       stringData: Record<string, string>;
     };
     expect(secret.stringData['url']).toBe('rediss://:pw@redis.example:6380');
+  });
+});
+
+describe('Multi-Cluster Services in install and join', () => {
+  const deployments = (objects: KubeObject[]) =>
+    objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata?.name);
+  const configOf = (objects: KubeObject[]) =>
+    (
+      objects.find((o) => o.metadata?.name === 'kosmos-config') as KubeObject & {
+        data: Record<string, string>;
+      }
+    ).data;
+
+  test('the host gets the MCS controller and a clusterset.local DNS server, and kosmos-config tells join so', () => {
+    expect(deployments(host)).toEqual(expect.arrayContaining(['kosmos-mcs-controller', 'kosmos-mcs-dns']));
+    expect(configOf(host)['mcs']).toBe('true');
+    const crds = host.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata?.name);
+    expect(crds).toEqual(
+      expect.arrayContaining([
+        'serviceexports.multicluster.x-k8s.io',
+        'serviceimports.multicluster.x-k8s.io',
+      ]),
+    );
+  });
+
+  test('-m without mcs leaves both out and says so in kosmos-config', () => {
+    const v = defaultHostValues({ caBundle: 'Q0E=' });
+    const without = renderHost({ ...v, modules: { ...v.modules, mcs: false } });
+    expect(deployments(without).filter((n) => n?.includes('mcs'))).toEqual([]);
+    expect(configOf(without)['mcs']).toBe('false');
+  });
+
+  test('the controller may read the member kubeconfigs join keeps in its namespace, and nothing else of Secrets', () => {
+    const roles = host.filter(
+      (o) => (o.kind === 'Role' || o.kind === 'ClusterRole') && o.metadata?.name === 'kosmos-mcs-controller',
+    ) as (KubeObject & { rules: Rule[] })[];
+    const secretRules = roles.flatMap((r) =>
+      r.rules.filter((x) => x.resources?.includes('secrets')).map((x) => ({ kind: r.kind, verbs: x.verbs })),
+    );
+    expect(secretRules).toEqual([{ kind: 'Role', verbs: ['get'] }]);
+  });
+
+  test('a member gets the MCS CRDs and its own DNS server only when the host runs MCS', () => {
+    const base = {
+      namespace: 'kosmos-system',
+      image: 'kosmos:test',
+      clusterName: 'leaf-1',
+      hostNamespace: 'kosmos-system',
+      redisUrl: 'redis://r:6379',
+      managedBy: 'kosmosctl',
+    };
+    const mcsOnly = renderMember({ ...base, link: false, mcs: true });
+    expect(deployments(mcsOnly)).toEqual(['kosmos-mcs-dns']);
+    expect(mcsOnly.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata?.name)).toEqual(
+      ['serviceexports.multicluster.x-k8s.io', 'serviceimports.multicluster.x-k8s.io'],
+    );
+    expect(mcsOnly[0]?.kind).toBe('Namespace');
+    const linkOnly = renderMember({ ...base, link: true, mcs: false });
+    expect(linkOnly.some((o) => o.kind === 'CustomResourceDefinition')).toBe(false);
+    expect(deployments(linkOnly)).not.toContain('kosmos-mcs-dns');
   });
 });
 

@@ -29,6 +29,19 @@ describe('Kosmos automatic export', () => {
     ],
     ['a plain Service', svc('web', 'shop'), [ns('shop')], false],
     [
+      "the controller's own derived Service in a prefixed namespace",
+      {
+        ...svc('derived-0123456789', 'mcs-shop'),
+        metadata: {
+          name: 'derived-0123456789',
+          namespace: 'mcs-shop',
+          labels: { 'app.kubernetes.io/managed-by': 'mcs-controller.kosmos.io' },
+        },
+      },
+      [ns('mcs-shop')],
+      false,
+    ],
+    [
       'an annotated Service in a reserved namespace',
       svc('web', 'default', {}, { 'kosmos.io/auto-create-mcs': 'true' }),
       [ns('default')],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { derive, type ClusterSnapshot } from '../../../src/mcs/derive/derive.js';
+import { derive, derivedServiceName, type ClusterSnapshot } from '../../../src/mcs/derive/derive.js';
 import { parseCidr } from '../../../src/mcs/derive/ip.js';
 import { cluster, exp, ns, slice, svc } from './fixtures.js';
 
@@ -307,5 +307,88 @@ describe('derive: conflicts between exporters (oldest export wins)', () => {
       'app.kubernetes.io/managed-by': 'mcs-controller.kosmos.io',
     });
     expect(imports(d, 'leaf-1')[0]?.metadata.annotations).toEqual({ note: 'x' });
+  });
+});
+
+describe('derive: ClusterSetIP through a derived Service per importing cluster (ipSource service)', () => {
+  const byService = { ...opts, ipSource: 'service' as const };
+  const derivedName = derivedServiceName('web');
+  /** The derived Service as the apiserver returns it once it has allocated an IP. */
+  const allocated = (ip: string) => ({
+    ...svc(derivedName, 'app', { clusterIP: ip, ipFamilies: ['IPv4'] }),
+    metadata: {
+      name: derivedName,
+      namespace: 'app',
+      labels: {
+        'multicluster.kubernetes.io/service-name': 'web',
+        'app.kubernetes.io/managed-by': 'mcs-controller.kosmos.io',
+      },
+    },
+  });
+
+  it('every importing cluster gets a selectorless ClusterIP Service with the import ports, and the import waits for its IP', () => {
+    const d = derive([cluster('host'), leaf1Exports(), cluster('leaf-2')], byService);
+    for (const c of ['host', 'leaf-1', 'leaf-2']) {
+      const [s] = d.get(c)!.services;
+      expect(s?.metadata).toMatchObject({ name: derivedName, namespace: 'app' });
+      expect(s?.spec).toMatchObject({
+        type: 'ClusterIP',
+        ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+        ipFamilies: ['IPv4'],
+        ipFamilyPolicy: 'SingleStack',
+      });
+      expect(s?.spec.selector).toBeUndefined();
+      expect(imports(d, c)).toEqual([]);
+    }
+    expect(derivedName).toMatch(/^derived-[0-9a-f]{10}$/);
+  });
+
+  it("an import carries its own cluster's derived Service IP, and the slices name that Service for kube-proxy", () => {
+    const d = derive(
+      [
+        cluster('host', { services: [allocated('10.96.0.40')] }),
+        leaf1Exports(),
+        cluster('leaf-2', { services: [allocated('10.98.7.7')] }),
+      ],
+      byService,
+    );
+    expect(imports(d, 'host')[0]?.spec.ips).toEqual(['10.96.0.40']);
+    expect(imports(d, 'leaf-2')[0]?.spec.ips).toEqual(['10.98.7.7']);
+    for (const c of ['host', 'leaf-2'])
+      expect(slices(d, c)[0]?.metadata.labels).toMatchObject({
+        'kubernetes.io/service-name': derivedName,
+        'multicluster.kubernetes.io/service-name': 'web',
+        'multicluster.kubernetes.io/source-cluster': 'leaf-1',
+      });
+  });
+
+  it('a Service of the same name that the controller did not make does not lend its IP', () => {
+    const foreign = svc(derivedName, 'app', { clusterIP: '10.96.9.9' });
+    const d = derive([cluster('host', { services: [foreign] }), leaf1Exports()], byService);
+    expect(imports(d, 'host')).toEqual([]);
+  });
+
+  it('a headless import gets no derived Service, and its slices keep only the MCS labels', () => {
+    const d = derive(
+      [leaf1Exports({ services: [svc('web', 'app', { clusterIP: 'None' })] }), cluster('host')],
+      byService,
+    );
+    expect(d.get('host')!.services).toEqual([]);
+    expect(slices(d, 'host')[0]?.metadata.labels).not.toHaveProperty('kubernetes.io/service-name');
+  });
+
+  it('the derived slices are never taken for the exporting cluster own endpoints', () => {
+    const first = derive(
+      [cluster('host', { services: [allocated('10.96.0.40')] }), leaf1Exports()],
+      byService,
+    );
+    const again = derive(
+      [
+        cluster('host', { services: [allocated('10.96.0.40')], slices: slices(first, 'host') }),
+        leaf1Exports(),
+      ],
+      byService,
+    );
+    expect(slices(again, 'host').map((s) => s.metadata.name)).toEqual(['web-abcde-leaf-1']);
   });
 });

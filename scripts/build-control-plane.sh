@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the upstream control-plane binaries the sandbox runs (kube-apiserver,
-# kube-controller-manager, kube-scheduler, etcd, kwok, and a kubectl of the same version) from their Go modules into a
+# kube-controller-manager, kube-scheduler, etcd, kwok, and a kubectl of the same version;
+# kube-proxy for the datapath tests that run it in a network namespace) from their Go modules into a
 # per-user cache keyed by version, so every clone and every CI run reuses one build.
 #
 # Honours KUBEBUILDER_ASSETS / KOSMOS_K8S_BIN: when either names a folder that already
@@ -11,7 +12,7 @@ set -euo pipefail
 K8S_VERSION="${KOSMOS_K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${KOSMOS_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KOSMOS_KWOK_VERSION:-v0.8.0}"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd kwok)
 
 log() { printf '[build-control-plane] %s\n' "$*" >&2; }
 
@@ -77,18 +78,19 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   (cd "$dir" && go mod tidy -e >&2 2>"$dir/tidy.log" || { cat "$dir/tidy.log" >&2; exit 1; })
-  progress "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION (several minutes)"
+  progress "building kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kubectl $K8S_VERSION (several minutes)"
   local ld="-s -w" k
   for k in "gitVersion=$K8S_VERSION" "gitMajor=1" "gitMinor=$minor" "gitTreeState=clean" "buildDate=$(date -u +%FT%TZ)"; do
     ld="$ld -X k8s.io/component-base/version.$k -X k8s.io/client-go/pkg/version.$k"
   done
   (cd "$dir" && go build -p 2 -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ld" -o "$OUT/bin/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
-    k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl)
 }
 
 build_etcd() {
@@ -120,7 +122,7 @@ build_kwok() {
 
 [[ -x "$OUT/bin/etcd" ]] || build_etcd
 [[ -x "$OUT/bin/kwok" ]] || build_kwok
-if [[ ! -x "$OUT/bin/kube-apiserver" || ! -x "$OUT/bin/kube-controller-manager" || ! -x "$OUT/bin/kube-scheduler" || ! -x "$OUT/bin/kubectl" ]]; then
+if [[ ! -x "$OUT/bin/kube-apiserver" || ! -x "$OUT/bin/kube-controller-manager" || ! -x "$OUT/bin/kube-scheduler" || ! -x "$OUT/bin/kube-proxy" || ! -x "$OUT/bin/kubectl" ]]; then
   build_kubernetes
 fi
 has_all "$OUT/bin" || { log "build finished but binaries are missing in $OUT/bin"; exit 1; }

@@ -99,7 +99,8 @@ const closeServer = (s: Server | undefined) =>
   new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
 
 export async function runAgent(
-  o: StoreTarget & HealthOption & { name: string; resyncMs?: number; elector?: { cluster: string } },
+  o: StoreTarget &
+    HealthOption & { name: string; resyncMs?: number; elector?: { cluster: string }; nodeIPs?: string[] },
 ): Promise<Stop> {
   const log = createLogger('clusterlink-agent', { node: o.name });
   const { store, bullmq, close } = await openStore(o);
@@ -110,6 +111,7 @@ export async function runAgent(
     host,
     log,
     ...(o.resyncMs ? { resyncMs: o.resyncMs } : {}),
+    ...(o.nodeIPs ? { nodeIPs: o.nodeIPs } : {}),
     ...(bullmq ? { bullmq } : {}),
   });
   let elector: Elector | undefined;

@@ -72,12 +72,20 @@ export function clusterlinkCommands(): Command[] {
     .requiredOption('--name <name>', 'NodeConfig name: <cluster>-<node>')
     .option('--elector <cluster>', 'also stand for gateway of this cluster')
     .option('--resync-ms <ms>', 'drift repair period', positiveMs, 10_000)
-    .action(async (f: StoreFlags & { name: string; elector?: string; resyncMs: number }) => {
+    .option(
+      '--node-ip <ips>',
+      'this node\'s addresses (comma separated): a NodeConfig bound to "*" uses the interface holding them',
+    )
+    .action(async (f: StoreFlags & { name: string; elector?: string; resyncMs: number; nodeIp?: string }) => {
       untilSignal(
         await runAgent({
           ...target(f),
           name: f.name,
           resyncMs: f.resyncMs,
+          nodeIPs: (f.nodeIp ?? '')
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
           ...(f.elector ? { elector: { cluster: f.elector } } : {}),
         }),
       );

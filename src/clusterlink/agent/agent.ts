@@ -8,7 +8,9 @@ import type { NodeConfigSpec, NodeConfigStatus } from '../../api/kinds.js';
 import { describeError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { NodeConfigStore, Unsubscribe, Watchable } from '../store/types.js';
-import { canonicalSpec, diff, emptyPlan, natFamilies, planSize } from './diff.js';
+import { AUTO_SELECT_INTERFACE } from '../../api/constants.js';
+import type { Family } from '../netconfig/ip.js';
+import { canonicalSpec, deviceFamily, diff, emptyPlan, natFamilies, planSize } from './diff.js';
 import type { HostPort } from './kernel-host.js';
 
 export const agentQueueName = (nodeConfigName: string): string => `clusterlink-agent-${nodeConfigName}`;
@@ -19,6 +21,8 @@ export interface AgentOptions {
   store: NodeConfigStore & Watchable;
   host: HostPort;
   log: Logger;
+  /** The node's own addresses (InternalIPs): where a device bound to "*" finds its NIC. */
+  nodeIPs?: readonly string[];
   /** Drift repair period; the issue asks for repair within 30 s. */
   resyncMs?: number;
   /** lastSyncTime alone is rewritten at most this often, so a quiet node does not write every resync. */
@@ -46,7 +50,7 @@ export class Agent {
   private stopped = false;
 
   constructor(o: AgentOptions) {
-    this.o = { resyncMs: 10_000, statusHeartbeatMs: 60_000, ...o };
+    this.o = { resyncMs: 10_000, statusHeartbeatMs: 60_000, nodeIPs: [], ...o };
   }
 
   async start(): Promise<void> {
@@ -100,6 +104,37 @@ export class Agent {
     return this.running;
   }
 
+  /**
+   * Devices bound to "*" (the cluster's defaultNICName left to detection) get this node's NIC
+   * of their family; a family with none found refuses the spec like any invalid field.
+   */
+  private async resolveNics(
+    spec: Required<NodeConfigSpec>,
+    errors: string[],
+  ): Promise<{ spec: Required<NodeConfigSpec>; errors: string[] }> {
+    if (!spec.devices.some((d) => d.bindDev === AUTO_SELECT_INTERFACE)) return { spec, errors };
+    const found = new Map<Family, string | undefined>();
+    const out: string[] = [...errors];
+    const devices = [];
+    for (const [i, d] of spec.devices.entries()) {
+      if (d.bindDev !== AUTO_SELECT_INTERFACE) {
+        devices.push(d);
+        continue;
+      }
+      const f = deviceFamily(d.name);
+      if (!found.has(f)) found.set(f, await this.o.host.detectNic(f, this.o.nodeIPs));
+      const nic = found.get(f);
+      if (nic) devices.push({ ...d, bindDev: nic });
+      else {
+        out.push(
+          `spec.devices[${i}].bindDev: Invalid value: "*": no interface holds ${this.o.nodeIPs.length > 0 ? `the node address ${this.o.nodeIPs.join(', ')}` : 'a node address'} and there is no IPv${f} default route; set the cluster's defaultNICName`,
+        );
+        devices.push(d);
+      }
+    }
+    return { spec: { ...spec, devices }, errors: out };
+  }
+
   private async syncOnce(): Promise<SyncResult | undefined> {
     const t0 = performance.now();
     const obj = await this.o.store.getNodeConfig(this.o.name);
@@ -111,7 +146,8 @@ export class Agent {
       this.desired = { spec: canonicalSpec({}).spec, generation: 0 };
     } else {
       const generation = obj.metadata.generation ?? 0;
-      const { spec, errors } = canonicalSpec(obj.spec);
+      const canonical = canonicalSpec(obj.spec);
+      const { spec, errors } = await this.resolveNics(canonical.spec, canonical.errors);
       if (errors.length > 0) {
         // Keep enforcing the last good spec: a bad config must not take the node's links down.
         refused = `generation ${generation} refused, keeping generation ${this.desired?.generation ?? 'none'}: ${errors.join('; ')}`;

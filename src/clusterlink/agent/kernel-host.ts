@@ -9,6 +9,8 @@ export interface HostPort {
   /** `natFamilies`: families whose desired spec has NAT rules (their chains are always read). */
   load(natFamilies?: readonly Family[]): Promise<HostState>;
   apply(plan: Plan): Promise<string[]>;
+  /** The node NIC of a family for devices bound to "*" (see NetlinkHost.detectNic). */
+  detectNic(family: Family, nodeIPs: readonly string[]): Promise<string | undefined>;
   close(): void;
 }
 
@@ -59,6 +61,10 @@ export class KernelHost implements HostPort {
       }
     }
     return errors;
+  }
+
+  detectNic(family: Family, nodeIPs: readonly string[]): Promise<string | undefined> {
+    return this.nl.detectNic(family, nodeIPs);
   }
 
   close(): void {

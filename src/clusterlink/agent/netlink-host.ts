@@ -149,6 +149,8 @@ function neighMessage(
   );
 }
 
+/** The kernel's main routing table (RT_TABLE_MAIN). */
+const RT_TABLE_MAIN = 254;
 const af = (f: Family) => (f === 4 ? AF_INET : AF_INET6);
 const macText = (b: Buffer | undefined) =>
   b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : '';
@@ -223,6 +225,36 @@ export class NetlinkHost {
     }
     this.links = out;
     return out;
+  }
+
+  /**
+   * The node's NIC for a family, for `interfaceName: "*"`: the link holding one of the node's
+   * addresses (its InternalIPs, as the kubelet reports them), else the link of the main
+   * table's default route. ClusterLink's own vxlan devices never count.
+   */
+  async detectNic(f: Family, nodeIPs: readonly string[]): Promise<string | undefined> {
+    const links = await this.readLinks();
+    const byIndex = new Map([...links.values()].map((l) => [l.index, l]));
+    const usable = (index: number | undefined) => {
+      const l = index === undefined ? undefined : byIndex.get(index);
+      return l && !MANAGED_DEVICES.includes(l.name) && l.name !== 'lo' ? l.name : undefined;
+    };
+    const wanted = new Set(nodeIPs.map((ip) => ip.trim().toLowerCase()).filter(Boolean));
+    if (wanted.size > 0) {
+      for (const a of await this.sock.getAddresses()) {
+        if (a.data.family !== af(f)) continue;
+        const ip = ipText(a.attrs.local ?? a.attrs.address);
+        const name = ip && wanted.has(ip.toLowerCase()) ? usable(a.data.index) : undefined;
+        if (name) return name;
+      }
+    }
+    for (const r of await this.sock.getRoutes({ family: af(f) })) {
+      const table = r.attrs.table ?? r.data.table;
+      if (table !== RT_TABLE_MAIN || (r.data.dstLen ?? 0) !== 0) continue;
+      const name = usable(r.attrs.oif);
+      if (name) return name;
+    }
+    return undefined;
   }
 
   /** Read every managed object from the kernel. Any failure fails the whole load: nothing is applied on partial knowledge. */

@@ -60,8 +60,8 @@ export function clusterLinkStatusFor(
 /**
  * The member nodes ClusterLink links: every Node except Kosmos virtual nodes and excluded
  * ones, with its pod CIDRs and InternalIP addresses. The NIC is the cluster's per-node or
- * default NIC; `*` (auto-detect) is left empty, which keeps the node out until its agent
- * reports the NIC.
+ * default NIC; `*` (also when none is set) is kept as is, and each node's agent binds the
+ * tunnels to the interface holding the node's address (else the default route's).
  */
 export function memberNodesFrom(
   nodes: readonly Node[],
@@ -78,7 +78,7 @@ export function memberNodesFrom(
     const addrs = (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
     const nic =
       opts.nicNodeNames?.find((x) => x.nodeName.includes(name))?.interfaceName ??
-      (opts.defaultNICName && opts.defaultNICName !== AUTO_SELECT_INTERFACE ? opts.defaultNICName : '');
+      (opts.defaultNICName || AUTO_SELECT_INTERFACE);
     const ip = addrs.find((a) => !a.includes(':'));
     const ip6 = addrs.find((a) => a.includes(':'));
     out.push({

@@ -9,6 +9,7 @@ import { run } from '../../../src/clusterlink/exec.js';
 
 const hook = fileURLToPath(new URL('../../../src/clusterlink/lab/dev/ts-hook.mjs', import.meta.url));
 const probe = fileURLToPath(new URL('./fixtures/host-probe.ts', import.meta.url));
+const nicProbe = fileURLToPath(new URL('./fixtures/nic-probe.ts', import.meta.url));
 let ns: string;
 let dir: string;
 
@@ -145,5 +146,26 @@ describe('agent kernel adapter (rtnetlink + iptables-restore) in a real network 
     expect(await run('ip', ['-n', ns, 'route', 'show', 'table', '200'])).toContain(
       '10.99.0.0/24 via 220.168.2.21 dev vx-bridge',
     );
+  });
+
+  it('GIVEN defaultNICName "*" THEN the NIC is the one holding the node address, else the default route one, never a vxlan device', async () => {
+    const detect = async (ips: string) =>
+      JSON.parse(
+        await run('ip', ['netns', 'exec', ns, process.execPath, '--import', hook, nicProbe, ips]),
+      ) as Record<string, string | null>;
+    // a second NIC with the default route, so the two answers differ
+    await run('ip', ['-n', ns, 'link', 'add', 'ens5', 'type', 'veth', 'peer', 'name', 'ens6']);
+    for (const l of ['ens5', 'ens6']) await run('ip', ['-n', ns, 'link', 'set', l, 'up']);
+    await run('ip', ['-n', ns, 'addr', 'add', '198.51.100.5/24', 'dev', 'ens5']);
+    await run('ip', ['-n', ns, 'route', 'add', 'default', 'via', '198.51.100.1', 'dev', 'ens5']);
+    expect(await detect('192.168.1.11')).toEqual({ 4: 'eth0', 6: null });
+    expect(await detect('192.168.1.11,fd99::11')).toEqual({ 4: 'eth0', 6: 'eth0' });
+    expect(await detect('')).toEqual({ 4: 'ens5', 6: null });
+    expect(await detect('203.0.113.9')).toEqual({ 4: 'ens5', 6: null });
+    // once the agent's own tunnel exists, it is never taken for the node NIC
+    await steps([{ spec: { devices: [dual.devices![0]!] } }]);
+    await run('ip', ['-n', ns, 'route', 'del', 'default']);
+    await run('ip', ['-n', ns, 'route', 'add', 'default', 'dev', 'vx-bridge']);
+    expect(await detect('')).toEqual({ 4: null, 6: null });
   });
 });

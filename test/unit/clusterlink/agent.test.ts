@@ -28,6 +28,13 @@ class FakeHost implements HostPort {
     rules: { 4: false, 6: false },
   };
   applied: Plan[] = [];
+  /** What the node's NIC detection finds, by family, and the addresses it was asked about. */
+  nics: Partial<Record<4 | 6, string>> = {};
+  askedFor: string[][] = [];
+  async detectNic(f: 4 | 6, nodeIPs: readonly string[]): Promise<string | undefined> {
+    this.askedFor.push([...nodeIPs]);
+    return this.nics[f];
+  }
   async load(): Promise<HostState> {
     return structuredClone(this.state);
   }
@@ -74,6 +81,30 @@ const agent = (store: FakeStore, host: FakeHost) =>
   new Agent({ name: 'c-n1', store, host, log, resyncMs: 3_600_000 });
 
 describe('agent loop', () => {
+  it('GIVEN a device bound to "*" THEN it is bound to the NIC holding the node address, and a resync changes nothing', async () => {
+    const store = new FakeStore();
+    const host = new FakeHost();
+    host.nics = { 4: 'ens5' };
+    await store.putNodeConfigSpec('c-n1', { devices: [{ ...dev, bindDev: '*' }], routes: [route] });
+    const a = new Agent({ name: 'c-n1', store, host, log, resyncMs: 3_600_000, nodeIPs: ['192.0.2.7'] });
+    await a.trigger();
+    expect(host.state.devices.map((d) => d.bindDev)).toEqual(['ens5']);
+    expect(host.askedFor[0]).toEqual(['192.0.2.7']);
+    expect(store.obj?.status?.error).toBeUndefined();
+    expect((await a.trigger())?.changed).toBe(0);
+  });
+
+  it('GIVEN a device bound to "*" on a node where no NIC can be found THEN nothing is applied and status.error says what to set', async () => {
+    const store = new FakeStore();
+    const host = new FakeHost();
+    await store.putNodeConfigSpec('c-n1', { devices: [{ ...dev, bindDev: '*' }], routes: [route] });
+    await agent(store, host).trigger();
+    expect(host.applied).toEqual([]);
+    expect(store.obj?.status?.error).toMatch(
+      /spec.devices\[0\].bindDev: Invalid value: "\*": no interface holds a node address and there is no IPv4 default route; set the cluster's defaultNICName/,
+    );
+  });
+
   it('GIVEN a NodeConfig THEN it is applied once, status says which generation, and a resync writes nothing', async () => {
     const store = new FakeStore();
     const host = new FakeHost();

@@ -4,7 +4,7 @@
  * CA in tlsConfig, pass files signed by it.
  */
 import { readFileSync } from 'node:fs';
-import forge from 'node-forge';
+import { selfSignedServingCert } from '../common/pki.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -14,28 +14,7 @@ export interface TlsMaterial {
 export type TlsOptions = { certFile: string; keyFile: string } | { generate: true; hosts?: string[] };
 
 export function selfSigned(hosts: string[] = ['localhost', '127.0.0.1']): TlsMaterial {
-  const keys = forge.pki.rsa.generateKeyPair(2048);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = Date.now().toString(16);
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600 * 1000);
-  const attrs = [{ name: 'commonName', value: 'kosmos-scheduler-extender' }];
-  cert.setSubject(attrs);
-  cert.setIssuer(attrs);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    {
-      name: 'subjectAltName',
-      altNames: hosts.map((h) =>
-        /^[\d.]+$/.test(h) || h.includes(':') ? { type: 7, ip: h } : { type: 2, value: h },
-      ),
-    },
-  ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+  return selfSignedServingCert('kosmos-scheduler-extender', hosts);
 }
 
 export function loadTls(options: TlsOptions): TlsMaterial {

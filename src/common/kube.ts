@@ -7,7 +7,7 @@ import https from 'node:https';
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../api/meta.js';
-import { KosmosError } from './errors.js';
+import { KosmosError, UserError } from './errors.js';
 
 export class KubeApiError extends KosmosError {
   constructor(
@@ -31,6 +31,18 @@ export function loadKubeConfig(path?: string): KubeConfig {
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
   return kc;
+}
+
+/**
+ * `loadKubeConfig` for a command's --kubeconfig flag: a kubeconfig that cannot be read is the
+ * user's to fix, so the error is a one-line UserError (no cause: the CLI would print it twice).
+ */
+export function loadKubeConfigForCommand(path?: string): KubeConfig {
+  try {
+    return loadKubeConfig(path);
+  } catch (err) {
+    throw new UserError(`cannot load kubeconfig ${path ?? '(default)'}: ${(err as Error).message}`);
+  }
 }
 
 export function kubeConfigFromString(text: string): KubeConfig {

@@ -1,6 +1,7 @@
 /** `kosmos extender`: run the kube-scheduler extender until SIGINT/SIGTERM. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../../common/errors.js';
+import { loadKubeConfigForCommand } from '../../common/kube.js';
 import { createLogger } from '../../common/logger.js';
 import type { LeafPacking, LeafPreference } from '../../extender/placement/engine.js';
 import { startExtender } from '../../extender/server.js';
@@ -70,16 +71,7 @@ export function extenderCommand(): Command {
     .action(async (flags: ExtenderFlags) => {
       if (!!flags.tlsCert !== !!flags.tlsKey) throw new UserError('--tls-cert and --tls-key go together');
       const log = createLogger('extender');
-      const { KubeConfig } = await import('@kubernetes/client-node');
-      const kc = new KubeConfig();
-      try {
-        if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-        else kc.loadFromDefault();
-      } catch (err) {
-        throw new UserError(
-          `cannot load kubeconfig ${flags.kubeconfig ?? '(default)'}: ${(err as Error).message}`,
-        );
-      }
+      const kc = loadKubeConfigForCommand(flags.kubeconfig);
       const ext = await startExtender({
         port: flags.port,
         host: flags.host,

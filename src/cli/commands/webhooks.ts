@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
 import { DEFAULT_NAMESPACE, DEFAULT_SCHEDULER_NAME } from '../../api/constants.js';
 import { UserError } from '../../common/errors.js';
+import { loadKubeConfigForCommand } from '../../common/kube.js';
 import { createLogger, errorFields } from '../../common/logger.js';
 import { CertRotator } from '../../webhooks/cert-rotator.js';
 import { FileCertStore, MemoryCertStore, SecretCertStore } from '../../webhooks/cert-store.js';
@@ -71,16 +72,7 @@ export function webhooksCommand(): Command {
       if (flags.certDir && flags.certSecret)
         throw new UserError('--cert-dir and --cert-secret are alternatives');
       const log = createLogger('webhooks');
-      const { KubeConfig } = await import('@kubernetes/client-node');
-      const kc = new KubeConfig();
-      try {
-        if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-        else kc.loadFromDefault();
-      } catch (err) {
-        throw new UserError(
-          `cannot load kubeconfig ${flags.kubeconfig ?? '(default)'}: ${(err as Error).message}`,
-        );
-      }
+      const kc = loadKubeConfigForCommand(flags.kubeconfig);
       if (!flags.certDir && !flags.certSecret) {
         log.warn(
           'no --cert-dir or --cert-secret: a new CA is made at every start, so registered caBundles go stale',

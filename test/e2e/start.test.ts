@@ -2,12 +2,14 @@
  * What `npm start` gives a newcomer: the full sandbox (no --bare) with every Kosmos
  * component, the leaves joined, and a Deployment applied to the host running in the leaves.
  */
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
+import { eventually, kosmosctl, kubectl, kubectlPath, newSandboxDir } from './harness.js';
 
 const dir = newSandboxDir();
+let guideText = '';
 const kc = (cluster: string) => `${dir}/${cluster}/kubeconfig`;
 
 interface PodJson {
@@ -27,6 +29,7 @@ describe('the full sandbox (npm start)', () => {
     const up = await kosmosctl(dir, ['sandbox', 'up', '--with-guide']);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toContain('Kosmos sandbox is up.');
+    guideText = up.stdout;
   });
 
   afterAll(async () => {
@@ -119,6 +122,44 @@ describe('the full sandbox (npm start)', () => {
     expect(r.stdout.trim()).toBe(leaf);
     const cat = kubectl(kc('host'), ['exec', '-i', pod.metadata.name, '--', 'cat'], 'through the host\n');
     expect(cat.stdout).toBe('through the host\n');
+  });
+
+  it("the guide's multi-cluster service lines work as printed: every cluster's DNS server answers with its own import IP", async () => {
+    const block = guideText.slice(guideText.indexOf('Multi-cluster services'));
+    const lines = block
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('kubectl ') || l.startsWith('dig '));
+    const shell = (line: string) =>
+      spawnSync('bash', ['-c', line], {
+        encoding: 'utf8',
+        env: { ...process.env, PATH: `${dirname(kubectlPath())}:${process.env['PATH'] ?? ''}` },
+      });
+    const kubectlLines = lines.filter((l) => l.startsWith('kubectl ') && !l.includes(' get '));
+    expect(kubectlLines).toHaveLength(3);
+    for (const line of kubectlLines) {
+      const r = shell(line);
+      expect(r.status, `${line}\n${r.stderr}`).toBe(0);
+    }
+    const digs = lines.filter((l) => l.startsWith('dig '));
+    expect(digs.map((l) => /# (\S+)'s DNS server/.exec(l)?.[1])).toEqual(['host', 'leaf-1', 'leaf-2']);
+    for (const line of digs) {
+      const cluster = /# (\S+)'s DNS server/.exec(line)![1]!;
+      const ip = await eventually(() => {
+        const imp = kubectl(kc(cluster), [
+          'get',
+          'serviceimports.multicluster.x-k8s.io',
+          'hello',
+          '-o',
+          'json',
+        ]);
+        const got =
+          imp.code === 0 ? (JSON.parse(imp.stdout) as { spec: { ips?: string[] } }).spec.ips?.[0] : '';
+        if (!got) throw new Error(`no import IP in ${cluster}`);
+        return got;
+      }, 60_000);
+      await eventually(() => expect(shell(`${line.split('#')[0]} +short`).stdout.trim()).toBe(ip), 30_000);
+    }
   });
 
   it('a second up changes nothing and keeps the leaves joined once', async () => {

@@ -15,8 +15,26 @@ function positiveInt(max: number) {
   };
 }
 
-export function guide(dir: string, clusters: string[]): string {
+export function guide(dir: string, clusters: string[], ports: Record<string, number> = {}): string {
   const host = kubeconfigPath('host', dir);
+  const leaf = clusters.find((c) => c !== 'host');
+  const dns = (c: string) => ports[`${c}/mcs-dns`];
+  const mcs =
+    leaf && dns('host')
+      ? [
+          '',
+          `Multi-cluster services: export a Service from ${leaf}, resolve it from any cluster:`,
+          `  kubectl --kubeconfig ${kubeconfigPath(leaf, dir)} create deployment hello --image=nginx --port=80`,
+          `  kubectl --kubeconfig ${kubeconfigPath(leaf, dir)} expose deployment hello --port=80`,
+          `  kubectl --kubeconfig ${kubeconfigPath(leaf, dir)} apply -f - <<< '{"apiVersion":"multicluster.x-k8s.io/v1beta1","kind":"ServiceExport","metadata":{"name":"hello","namespace":"default"}}'`,
+          `  kubectl --kubeconfig ${host} get serviceimports`,
+          ...clusters
+            .filter((c) => dns(c))
+            .map(
+              (c) => `  dig @127.0.0.1 -p ${dns(c)} hello.default.svc.clusterset.local   # ${c}'s DNS server`,
+            ),
+        ]
+      : [];
   return [
     '',
     'Kosmos sandbox is up.',
@@ -25,8 +43,10 @@ export function guide(dir: string, clusters: string[]): string {
     'Try:',
     `  kubectl --kubeconfig ${host} get nodes`,
     `  kubectl --kubeconfig ${host} get clusters,dp,cdp,wlp -A`,
+    `  kubectl --kubeconfig ${host} apply -f deploy/examples/nginx.yaml   # 4 pods over the leaves`,
     '  npx kosmosctl sandbox status',
     '  npm stop            # or: npx kosmosctl sandbox down',
+    ...mcs,
     '',
   ].join('\n');
 }
@@ -69,6 +89,7 @@ export function sandboxCommand(): Command {
             guide(
               sandboxDir(),
               state.topology.clusters.map((c) => c.name),
+              state.ports,
             ),
           );
       },

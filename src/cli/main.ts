@@ -4,7 +4,8 @@ import { describeError } from '../common/errors.js';
 import { buildProgram } from './program.js';
 
 async function main(argv: string[]): Promise<number> {
-  const program = await buildProgram();
+  const first = argv[2];
+  const program = await buildProgram(first && !first.startsWith('-') ? first : undefined);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

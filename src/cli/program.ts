@@ -4,39 +4,57 @@ import { Command } from 'commander';
 import { sandboxCommand } from './commands/sandbox.js';
 
 /**
- * Command modules of the components, each exporting a factory. Loaded lazily so that
- * `kosmosctl --help` does not pay for every component's imports, and tolerant of a module
- * that is not part of this build.
+ * Command modules of the components, each exporting a factory, with the commands it makes.
+ * Loaded lazily: a component process (`kosmos extender`) imports only its own module, so it
+ * neither starts slower nor holds more memory for the others' dependencies; `--help` and
+ * anything unrecognised load them all. A unit test keeps the names here equal to what each
+ * factory makes.
  */
-const COMMAND_MODULES: [string, string][] = [
-  ['./commands/extender.js', 'extenderCommand'],
-  ['./commands/webhooks.js', 'webhooksCommand'],
-  ['./commands/clustertree.js', 'clustertreeCommand'],
-  ['./commands/clusterlink.js', 'clusterlinkCommands'],
-  ['./commands/lab.js', 'labCommand'],
-  ['./commands/mcs.js', 'mcsCommands'],
-  ['./commands/install.js', 'installCommands'],
+export const COMMAND_MODULES: { path: string; factory: string; commands: string[] }[] = [
+  { path: './commands/extender.js', factory: 'extenderCommand', commands: ['extender'] },
+  { path: './commands/webhooks.js', factory: 'webhooksCommand', commands: ['webhooks'] },
+  { path: './commands/clustertree.js', factory: 'clustertreeCommand', commands: ['clustertree'] },
+  {
+    path: './commands/clusterlink.js',
+    factory: 'clusterlinkCommands',
+    commands: ['agent', 'elector', 'network-manager', 'clusterlink-controller'],
+  },
+  { path: './commands/lab.js', factory: 'labCommand', commands: ['lab'] },
+  {
+    path: './commands/mcs.js',
+    factory: 'mcsCommands',
+    commands: ['mcs-controller', 'mcs-dns', 'mcs-gen-crds'],
+  },
+  {
+    path: './commands/install.js',
+    factory: 'installCommands',
+    commands: ['install', 'uninstall', 'join', 'unjoin', 'status', 'check'],
+  },
 ];
 
-async function componentCommands(): Promise<Command[]> {
-  const out: Command[] = [];
-  for (const [path, name] of COMMAND_MODULES) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(path)) as Record<string, unknown>;
-    } catch (e) {
-      if (
-        (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' &&
-        String((e as Error).message).includes(path.slice(2))
-      )
-        continue;
-      throw e;
-    }
-    const factory = mod[name];
-    if (typeof factory !== 'function') throw new Error(`${path} does not export ${name}`);
-    const made = (factory as () => Command | Command[])();
-    out.push(...(Array.isArray(made) ? made : [made]));
+export async function loadCommandModule(m: { path: string; factory: string }): Promise<Command[]> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(m.path)) as Record<string, unknown>;
+  } catch (e) {
+    if (
+      (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' &&
+      String((e as Error).message).includes(m.path.slice(2))
+    )
+      return [];
+    throw e;
   }
+  const factory = mod[m.factory];
+  if (typeof factory !== 'function') throw new Error(`${m.path} does not export ${m.factory}`);
+  const made = (factory as () => Command | Command[])();
+  return Array.isArray(made) ? made : [made];
+}
+
+/** The commands of the module that makes `only`, or of every module. */
+async function componentCommands(only?: string): Promise<Command[]> {
+  const mine = only ? COMMAND_MODULES.filter((m) => m.commands.includes(only)) : [];
+  const out: Command[] = [];
+  for (const m of mine.length > 0 ? mine : COMMAND_MODULES) out.push(...(await loadCommandModule(m)));
   return out;
 }
 
@@ -45,7 +63,11 @@ function programName(): string {
   return basename(process.argv[1] ?? '') === 'kubectl-kosmos' ? 'kubectl kosmos' : 'kosmosctl';
 }
 
-export async function buildProgram(): Promise<Command> {
+/**
+ * The program; with `command` (the first argument, e.g. from process.argv) only that
+ * command's module is loaded besides the sandbox's.
+ */
+export async function buildProgram(command?: string): Promise<Command> {
   const program = new Command(programName())
     .description('Kosmos: run many Kubernetes clusters as one')
     .version('0.1.0')
@@ -53,6 +75,6 @@ export async function buildProgram(): Promise<Command> {
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') })
     .exitOverride();
   program.addCommand(sandboxCommand());
-  for (const c of await componentCommands()) program.addCommand(c);
+  for (const c of await componentCommands(command)) program.addCommand(c);
   return program;
 }

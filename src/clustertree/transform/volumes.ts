@@ -9,10 +9,14 @@
  * - the host claim lists the clusters it was copied to in `kosmos-io/cluster-owners` (comma
  *   list, first come first); the first owner's leaf claim is the one whose status (phase,
  *   capacity, access modes) the host claim shows, and only once the host claim names a
- *   volume: an unbound host claim belongs to the host's binder, which resets it to Pending.
+ *   volume: an unbound host claim belongs to the host's binder, which resets it to Pending;
+ * - a cluster whose leaf claim copy is collected leaves `kosmos-io/cluster-owners` again;
+ * - a larger storage request on the host claim raises the leaf copies' request (never lowers
+ *   it: Kubernetes refuses to shrink a claim).
  */
 import { ANNOTATION_CLUSTER_OWNERS, ANNOTATION_GLOBAL } from '../../api/constants.js';
 import type { KubeObject } from '../../api/meta.js';
+import { parseUnits } from '../../common/quantity.js';
 import { LAST_APPLIED_ANNOTATION } from '../names.js';
 
 export type Obj = KubeObject & Record<string, unknown>;
@@ -86,6 +90,72 @@ export const ownersOf = (o: KubeObject): string[] =>
 export function withOwner(o: KubeObject, cluster: string): string | undefined {
   const owners = ownersOf(o);
   return owners.includes(cluster) ? undefined : [...owners, cluster].join(',');
+}
+
+/** The owners annotation without `cluster` (null: no owner is left), or undefined when it is not listed. */
+export function withoutOwner(o: KubeObject, cluster: string): string | null | undefined {
+  const owners = ownersOf(o);
+  if (!owners.includes(cluster)) return undefined;
+  const rest = owners.filter((c) => c !== cluster);
+  return rest.length > 0 ? rest.join(',') : null;
+}
+
+/**
+ * A merge patch setting the owners annotation (null removes it), applied only to the version
+ * of the claim it was computed from: the resourceVersion makes it a compare-and-swap, so two
+ * workers adding or removing different clusters never lose each other's change.
+ */
+export function ownersPatch(o: KubeObject, owners: string | null): Record<string, unknown> {
+  return {
+    metadata: {
+      resourceVersion: o.metadata?.resourceVersion,
+      annotations: { [ANNOTATION_CLUSTER_OWNERS]: owners },
+    },
+  };
+}
+
+/** The storage a claim requests (spec.resources.requests.storage). */
+export function storageRequestOf(pvc: KubeObject): string | undefined {
+  const resources = specOf(pvc as Obj)['resources'] as { requests?: Record<string, unknown> } | undefined;
+  const q = resources?.requests?.['storage'];
+  return typeof q === 'string' || typeof q === 'number' ? String(q) : undefined;
+}
+
+function bytes(q: string): number | undefined {
+  try {
+    return parseUnits(q);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The merge patch that raises a leaf claim copy's storage request to the host claim's, or
+ * undefined when the copy is not ours or asks for as much already. Never smaller: Kubernetes
+ * forbids shrinking a claim. The resourceVersion keeps a concurrent change from being undone.
+ */
+export function claimResizePatch(host: Obj, leaf: Obj): Record<string, unknown> | undefined {
+  if (leaf.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') return undefined;
+  const want = storageRequestOf(host);
+  const wantBytes = want === undefined ? undefined : bytes(want);
+  if (want === undefined || wantBytes === undefined) return undefined;
+  const have = storageRequestOf(leaf);
+  const haveBytes = have === undefined ? 0 : bytes(have);
+  if (haveBytes === undefined || wantBytes <= haveBytes) return undefined;
+  return {
+    metadata: { resourceVersion: leaf.metadata?.resourceVersion },
+    spec: { resources: { requests: { storage: want } } },
+  };
+}
+
+/**
+ * The clusters whose leaf copies must be looked at for a resize: every owner when the host
+ * claim's storage request changed, or when the claim is seen for the first time (a worker
+ * starting or relisting may have missed a resize); none for any other change.
+ */
+export function resizedClaimOwners(pvc: KubeObject, old: KubeObject | undefined): string[] {
+  if (old && storageRequestOf(old) === storageRequestOf(pvc)) return [];
+  return ownersOf(pvc);
 }
 
 const STATUS_FIELDS = ['phase', 'capacity', 'accessModes'] as const;

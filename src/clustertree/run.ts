@@ -28,6 +28,7 @@ import { JobQueue } from './queue/queue.js';
 import { podDependencies, type DependencyKind } from './transform/dependencies.js';
 import { statusInSync } from './transform/status.js';
 import { hostPodUpdated } from './transform/pod-update.js';
+import { resizedClaimOwners } from './transform/volumes.js';
 import { clusterOfNode, createMetrics, type ClusterTreeContext, type HostCaches } from './sync/context.js';
 import { reconcileDependency, reconcileLeafVolume, usedInCluster } from './sync/dependency-sync.js';
 import { LeafRegistry, servesCluster } from './sync/leaf-registry.js';
@@ -58,6 +59,8 @@ export interface ClusterTreeHandle {
 }
 
 const RESYNC_BUCKET_MS = 30_000;
+/** Host PVCs seen at start are checked for missed resizes after the leaves have joined. */
+const FIRST_SIGHT_DELAY_MS = 5_000;
 
 export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterTreeHandle> {
   const log = createLogger('clustertree', { worker: opts.workerId });
@@ -166,6 +169,23 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     }
   };
 
+  // A host PVC asks for another size (or is seen first, a resize may have been missed): each
+  // cluster holding a copy looks again, once the leaves have had a moment to join.
+  const hostClaimChanged = (pvc: KubeObject, old: KubeObject | undefined) => {
+    for (const cluster of resizedClaimOwners(pvc, old))
+      enqueue(
+        {
+          type: 'deps',
+          cluster,
+          namespace: pvc.metadata?.namespace ?? '',
+          kind: 'PersistentVolumeClaim',
+          name: pvc.metadata?.name ?? '',
+        },
+        pvc.metadata?.resourceVersion ?? 'x',
+        old ? undefined : FIRST_SIGHT_DELAY_MS,
+      );
+  };
+
   const clusterChanged = async (c: Cluster): Promise<void> => {
     const name = c.metadata.name ?? '';
     if (!servesCluster(c)) {
@@ -267,6 +287,12 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       },
       log,
     ),
+    persistentVolumeClaims: new Informer<KubeObject>(
+      host,
+      { path: '/api/v1/persistentvolumeclaims' },
+      { onUpsert: hostClaimChanged },
+      log,
+    ),
     podConvertPolicies: new Informer<PodConvertPolicy>(
       host,
       { path: `/apis/${API_VERSION}/podconvertpolicies` },
@@ -349,6 +375,7 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     caches.configMaps.start(),
     caches.secrets.start(),
     caches.serviceAccounts.start(),
+    caches.persistentVolumeClaims.start(),
   ]);
   await caches.pods.start();
 

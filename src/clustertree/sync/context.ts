@@ -56,6 +56,8 @@ export interface HostCaches {
   configMaps: Informer<KubeObject>;
   secrets: Informer<KubeObject>;
   serviceAccounts: Informer<KubeObject>;
+  /** Only to notice resizes: handlers read PVCs from the apiserver. */
+  persistentVolumeClaims: Informer<KubeObject>;
   podConvertPolicies: Informer<PodConvertPolicy>;
   clusterPodConvertPolicies: Informer<ClusterPodConvertPolicy>;
 }

@@ -5,11 +5,14 @@
  * more (neither a host pod bound to the cluster nor a Kosmos pod in the leaf) is deleted.
  * A PVC bound to a host PV takes a copy of that PV along (transform/volumes.ts); the copy is
  * deleted once no leaf PVC uses it, and the leaf PVC's status flows back to the host PVC.
+ * A larger storage request on the host PVC is patched onto its leaf copies; a leaf that
+ * refuses (its StorageClass does not allow expansion) is warned about and left alone. A
+ * collected PVC copy takes its cluster off the host PVC's `kosmos-io/cluster-owners`.
  */
-import { ANNOTATION_CLUSTER_OWNERS, ANNOTATION_GLOBAL } from '../../api/constants.js';
+import { ANNOTATION_GLOBAL } from '../../api/constants.js';
 import type { Pod } from '../../api/core.js';
 import type { KubeObject } from '../../api/meta.js';
-import { isAlreadyExists, isConflict, isNotFound } from '../../common/kube.js';
+import { isAlreadyExists, isConflict, isNotFound, KubeApiError } from '../../common/kube.js';
 import { KosmosError } from '../../common/errors.js';
 import {
   HOST_CA_CONFIGMAP_IN_LEAF,
@@ -26,12 +29,16 @@ import {
   type DependencyKind,
 } from '../transform/dependencies.js';
 import {
+  claimResizePatch,
   leafPvcFor,
   leafPvFor,
+  ownersPatch,
   pvcStatusPatch,
   pvInUse,
+  storageRequestOf,
   volumeNameOf,
   withOwner,
+  withoutOwner,
 } from '../transform/volumes.js';
 import { clusterOfNode, type ClusterTreeContext } from './context.js';
 import type { Leaf } from './leaf-registry.js';
@@ -179,7 +186,9 @@ async function writeCopy(
     }
   } else if (current.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') {
     // Not ours (e.g. the leaf's own default ServiceAccount): leave it.
-  } else if (dep.kind !== 'PersistentVolumeClaim' && !sameContent(current, want)) {
+  } else if (dep.kind === 'PersistentVolumeClaim') {
+    await resizeClaimCopy(ctx, leaf, host, current);
+  } else if (!sameContent(current, want)) {
     want.metadata = { ...want.metadata, resourceVersion: current.metadata?.resourceVersion };
     const path = await leaf.client.objectPath(want);
     try {
@@ -202,15 +211,7 @@ async function writeCopy(
 async function prepareClaim(ctx: ClusterTreeContext, leaf: Leaf, pvc: Obj): Promise<void> {
   const ns = pvc.metadata?.namespace ?? 'default';
   const name = pvc.metadata?.name ?? '';
-  const owners = withOwner(pvc, leaf.name);
-  if (owners !== undefined) {
-    await ctx.host.request(
-      'PATCH',
-      `/api/v1/namespaces/${ns}/persistentvolumeclaims/${encodeURIComponent(name)}`,
-      { metadata: { annotations: { [ANNOTATION_CLUSTER_OWNERS]: owners } } },
-      { contentType: 'application/merge-patch+json' },
-    );
-  }
+  await changeOwners(ctx, pvc, (c) => withOwner(c, leaf.name));
   const volume = volumeNameOf(pvc);
   if (!volume) return;
   const hostPv = await ctx.host.getOrUndefined<Obj>('v1', 'PersistentVolume', volume);
@@ -233,6 +234,73 @@ async function prepareClaim(ctx: ClusterTreeContext, leaf: Leaf, pvc: Obj): Prom
   }
 }
 
+const claimPath = (ns: string, name: string) =>
+  `/api/v1/namespaces/${ns}/persistentvolumeclaims/${encodeURIComponent(name)}`;
+
+/**
+ * Sets the host PVC's `kosmos-io/cluster-owners` to what `change` makes of it (undefined: no
+ * change), as a compare-and-swap on the resourceVersion, re-reading the PVC after a conflict.
+ */
+async function changeOwners(
+  ctx: ClusterTreeContext,
+  first: Obj,
+  change: (pvc: Obj) => string | null | undefined,
+): Promise<void> {
+  const ns = first.metadata?.namespace ?? 'default';
+  const name = first.metadata?.name ?? '';
+  let pvc: Obj | undefined = first;
+  for (let attempt = 0; pvc; attempt++) {
+    const owners = change(pvc);
+    if (owners === undefined) return;
+    try {
+      await ctx.host.request('PATCH', claimPath(ns, name), ownersPatch(pvc, owners), {
+        contentType: 'application/merge-patch+json',
+      });
+      return;
+    } catch (e) {
+      if (isNotFound(e)) return;
+      if (!isConflict(e) || attempt >= 4) throw e;
+    }
+    pvc = await ctx.host.getOrUndefined<Obj>('v1', 'PersistentVolumeClaim', name, ns);
+  }
+}
+
+/** What a leaf apiserver answers when it will not resize a claim (StorageClass, claim not bound). */
+const resizeRefused = (e: unknown): e is KubeApiError =>
+  e instanceof KubeApiError && (e.status === 403 || e.status === 422);
+
+/**
+ * The leaf copy asks for the host PVC's storage when that is more. A leaf that refuses is
+ * warned about once per host change and not retried: the job succeeds, the copy keeps its size.
+ */
+async function resizeClaimCopy(ctx: ClusterTreeContext, leaf: Leaf, host: Obj, copy: Obj): Promise<void> {
+  const patch = claimResizePatch(host, copy);
+  if (!patch) return;
+  const ns = copy.metadata?.namespace ?? 'default';
+  const name = copy.metadata?.name ?? '';
+  const fields = {
+    cluster: leaf.name,
+    pvc: `${ns}/${name}`,
+    from: storageRequestOf(copy),
+    to: storageRequestOf(host),
+  };
+  try {
+    await leaf.client.request('PATCH', claimPath(ns, name), patch, {
+      contentType: 'application/merge-patch+json',
+    });
+    ctx.log.info('resized leaf PVC copy', fields);
+  } catch (e) {
+    if (isConflict(e))
+      throw new KosmosError(`leaf ${leaf.name} PVC ${ns}/${name} changed while resizing; retrying`);
+    if (!resizeRefused(e)) throw e;
+    ctx.log.warn('the leaf refused to resize a PVC copy; it keeps its size', {
+      ...fields,
+      reason: e.reason,
+      error: e.message,
+    });
+  }
+}
+
 /** The leaf PVC's phase, capacity and access modes → the host PVC, where this cluster owns it. */
 async function claimStatusToHost(
   ctx: ClusterTreeContext,
@@ -245,7 +313,7 @@ async function claimStatusToHost(
   const ns = host.metadata?.namespace ?? 'default';
   await ctx.host.request(
     'PATCH',
-    `/api/v1/namespaces/${ns}/persistentvolumeclaims/${encodeURIComponent(host.metadata?.name ?? '')}/status`,
+    `${claimPath(ns, host.metadata?.name ?? '')}/status`,
     { status },
     { contentType: 'application/merge-patch+json' },
   );
@@ -319,18 +387,25 @@ export async function reconcileDependency(
     return;
   }
   const current = await leaf.client.getOrUndefined<Obj>(apiVersionOf(kind), kind, leafName, ns);
-  if (!current || current.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') return;
-  written.delete(memoKey(leaf.name, ns, kind, leafName));
-  try {
-    await leaf.client.request('DELETE', await leaf.client.objectPath(current), {
-      apiVersion: 'v1',
-      kind: 'DeleteOptions',
-      preconditions: { resourceVersion: current.metadata?.resourceVersion },
-    });
-    ctx.log.info('deleted unused leaf copy', { cluster: leaf.name, kind, namespace: ns, name: leafName });
-  } catch (e) {
-    if (!isNotFound(e) && !isConflict(e)) throw e;
+  if (current && current.metadata?.annotations?.[ANNOTATION_GLOBAL] !== 'true') return;
+  if (current) {
+    written.delete(memoKey(leaf.name, ns, kind, leafName));
+    try {
+      await leaf.client.request('DELETE', await leaf.client.objectPath(current), {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { resourceVersion: current.metadata?.resourceVersion },
+      });
+      ctx.log.info('deleted unused leaf copy', { cluster: leaf.name, kind, namespace: ns, name: leafName });
+    } catch (e) {
+      if (isConflict(e)) return; // changed meanwhile: the job that changed it decides
+      if (!isNotFound(e)) throw e;
+    }
   }
+  // The copy is gone (now, or by an earlier job that did not get this far): the cluster no
+  // longer owns the host PVC.
+  if (kind === 'PersistentVolumeClaim' && hostObj?.metadata?.name)
+    await changeOwners(ctx, hostObj, (c) => withoutOwner(c, leaf.name));
 }
 
 /** Host object kinds whose changes propagate to leaf copies. */

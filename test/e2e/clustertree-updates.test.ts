@@ -1,12 +1,13 @@
 /**
  * ClusterTree end to end, what changes after a pod is placed: host pod updates reaching the
- * leaf pod, and a PVC bound to a host PV taking that PV into the leaf. A bare sandbox, one
+ * leaf pod, a PVC bound to a host PV taking that PV into the leaf, a host PVC resize reaching
+ * its leaf copy, and a collected copy leaving the host PVC's owners. A bare sandbox, one
  * worker process, leaf-1 joined; the tests run in order and share the sandbox.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
+import { eventually, kosmosctl, kubectl, newSandboxDir, sleep } from './harness.js';
 import {
   applyJson,
   clusterObject,
@@ -41,6 +42,92 @@ const barePod = (name: string, extra: Record<string, unknown> = {}) => ({
 
 const leafPod = (name: string): Item => getJson<Item>(LEAF, ['pod', '-n', NS, name]);
 const exists = (kc: string, args: string[]) => kubectl(kc, ['get', ...args]).code === 0;
+const OWNERS = 'kosmos-io/cluster-owners';
+
+const storageClass = (name: string, allowVolumeExpansion: boolean) => ({
+  apiVersion: 'storage.k8s.io/v1',
+  kind: 'StorageClass',
+  metadata: { name },
+  provisioner: 'kubernetes.io/no-provisioner',
+  volumeBindingMode: 'Immediate',
+  allowVolumeExpansion,
+});
+
+/** A host PV of `storageClassName`, a host PVC pre-bound to it (Bound before this returns), and a pod on the virtual node using the PVC. */
+async function podWithClaim(pod: string, claim: string, pv: string, storageClassName: string): Promise<void> {
+  applyJson(HOST, {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: pv },
+    spec: {
+      capacity: { storage: '1Gi' },
+      accessModes: ['ReadWriteOnce'],
+      storageClassName,
+      persistentVolumeReclaimPolicy: 'Retain',
+      hostPath: { path: '/tmp/kosmos-e2e-nothing-mounts-this' },
+    },
+  });
+  applyJson(HOST, {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: claim, namespace: NS },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      storageClassName,
+      volumeName: pv,
+      resources: { requests: { storage: '1Gi' } },
+    },
+  });
+  await eventually(() => {
+    const pvc = getJson<Item>(HOST, ['pvc', '-n', NS, claim]);
+    if (pvc.status?.phase !== 'Bound') throw new Error(`host PVC ${pvc.status?.phase}`);
+  });
+  applyJson(
+    HOST,
+    barePod(pod, {
+      containers: [{ name: 'main', image: 'nginx', volumeMounts: [{ name: 'd', mountPath: '/data' }] }],
+      volumes: [{ name: 'd', persistentVolumeClaim: { claimName: claim } }],
+    }),
+  );
+}
+
+const leafClaimBound = (claim: string): Promise<Item> =>
+  eventually(() => {
+    const c = getJson<Item>(LEAF, ['pvc', '-n', NS, claim]);
+    if (c.status?.phase !== 'Bound') throw new Error(`leaf PVC ${c.status?.phase}`);
+    return c;
+  }, 90_000);
+
+const requested = (pvc: Item) =>
+  (pvc.spec['resources'] as { requests?: { storage?: string } } | undefined)?.requests?.storage;
+const capacity = (pvc: Item) => (pvc.status?.['capacity'] as { storage?: string } | undefined)?.storage;
+
+function resizeHostClaim(claim: string, storage: string): void {
+  const patch = JSON.stringify({ spec: { resources: { requests: { storage } } } });
+  const r = kubectl(HOST, ['patch', 'pvc', '-n', NS, claim, '--type=merge', '-p', patch]);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+/** The worker's log lines (JSON) with this message. */
+const logLines = (w: Worker, msg: string): Record<string, unknown>[] =>
+  readFileSync(w.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l['msg'] === msg);
+
+async function failedJobs(w: Worker, type: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('clustertree_jobs_total{') &&
+        l.includes(`type="${type}"`) &&
+        l.includes('result="error"'),
+    );
+  return line ? Number(line.split(' ').pop()) : 0;
+}
 
 describe('ClusterTree: updates and volumes', () => {
   beforeAll(async () => {
@@ -92,40 +179,7 @@ describe('ClusterTree: updates and volumes', () => {
   });
 
   it('a PVC bound to a host PV takes the PV into the leaf, bound there, and both copies go with the pod and the PVC', async () => {
-    applyJson(HOST, {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: 'upd-pv' },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteOnce'],
-        storageClassName: '',
-        persistentVolumeReclaimPolicy: 'Retain',
-        hostPath: { path: '/tmp/kosmos-e2e-nothing-mounts-this' },
-      },
-    });
-    applyJson(HOST, {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: 'data', namespace: NS },
-      spec: {
-        accessModes: ['ReadWriteOnce'],
-        storageClassName: '',
-        volumeName: 'upd-pv',
-        resources: { requests: { storage: '1Gi' } },
-      },
-    });
-    await eventually(() => {
-      const pvc = getJson<Item>(HOST, ['pvc', '-n', NS, 'data']);
-      if (pvc.status?.phase !== 'Bound') throw new Error(`host PVC ${pvc.status?.phase}`);
-    });
-    applyJson(
-      HOST,
-      barePod('with-volume', {
-        containers: [{ name: 'main', image: 'nginx', volumeMounts: [{ name: 'd', mountPath: '/data' }] }],
-        volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'data' } }],
-      }),
-    );
+    await podWithClaim('with-volume', 'data', 'upd-pv', '');
     const [pvc, pv] = await eventually(() => {
       const c = getJson<Item>(LEAF, ['pvc', '-n', NS, 'data']);
       const v = getJson<Item>(LEAF, ['pv', 'upd-pv']);
@@ -156,5 +210,111 @@ describe('ClusterTree: updates and volumes', () => {
     }, 90_000);
     // The host PV is the host's: Kosmos leaves it alone (Released, by its own Retain policy).
     expect(getJson<Item>(HOST, ['pv', 'upd-pv']).status?.phase).toBe('Released');
+  });
+
+  it('a larger request on the host PVC reaches its leaf copy, and the resized capacity flows back', async () => {
+    for (const kc of [HOST, LEAF]) applyJson(kc, storageClass('upd-expandable', true));
+    await podWithClaim('grower', 'grow', 'upd-pv-grow', 'upd-expandable');
+    await leafClaimBound('grow');
+    await eventually(() => {
+      if (getJson<Item>(HOST, ['pvc', '-n', NS, 'grow']).metadata.annotations?.[OWNERS] !== 'leaf-1')
+        throw new Error('leaf-1 not among the owners yet');
+    });
+
+    resizeHostClaim('grow', '2Gi');
+    const copy = await eventually(() => {
+      const c = getJson<Item>(LEAF, ['pvc', '-n', NS, 'grow']);
+      if (requested(c) !== '2Gi') throw new Error(`leaf PVC requests ${requested(c)}`);
+      return c;
+    });
+    expect(copy.metadata.annotations?.['kosmos.io/global']).toBe('true');
+    await eventually(() =>
+      // The worker's log reaches its file through a pipe, a moment after the patch.
+      expect(logLines(worker as Worker, 'resized leaf PVC copy')).toContainEqual(
+        expect.objectContaining({ cluster: 'leaf-1', pvc: `${NS}/grow`, from: '1Gi', to: '2Gi' }),
+      ),
+    );
+
+    // No resizer serves a no-provisioner volume: play the leaf's, which grows the volume and
+    // then the claim's status.capacity. The host PVC shows the leaf's capacity.
+    expect(
+      kubectl(LEAF, [
+        'patch',
+        'pv',
+        'upd-pv-grow',
+        '--type=merge',
+        '-p',
+        '{"spec":{"capacity":{"storage":"2Gi"}}}',
+      ]).code,
+    ).toBe(0);
+    const status = JSON.stringify({ status: { capacity: { storage: '2Gi' } } });
+    const r = kubectl(LEAF, [
+      'patch',
+      'pvc',
+      '-n',
+      NS,
+      'grow',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      status,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    await eventually(() => {
+      const h = getJson<Item>(HOST, ['pvc', '-n', NS, 'grow']);
+      if (capacity(h) !== '2Gi') throw new Error(`host PVC capacity ${capacity(h)}`);
+    });
+  });
+
+  it('a leaf whose StorageClass refuses expansion keeps its copy as it is, with one warning, and the worker keeps serving', async () => {
+    applyJson(HOST, storageClass('upd-rigid', true));
+    applyJson(LEAF, storageClass('upd-rigid', false));
+    await podWithClaim('stiff-user', 'stiff', 'upd-pv-stiff', 'upd-rigid');
+    await leafClaimBound('stiff');
+    await eventually(() => {
+      if (getJson<Item>(HOST, ['pvc', '-n', NS, 'stiff']).metadata.annotations?.[OWNERS] !== 'leaf-1')
+        throw new Error('leaf-1 not among the owners yet');
+    });
+    const w = worker as Worker;
+    const failedBefore = await failedJobs(w, 'deps');
+
+    resizeHostClaim('stiff', '2Gi'); // the host's StorageClass allows it
+    const refusal = (): Record<string, unknown>[] =>
+      logLines(w, 'the leaf refused to resize a PVC copy; it keeps its size').filter(
+        (l) => l['pvc'] === `${NS}/stiff`,
+      );
+    const [warning] = await eventually(() => {
+      const lines = refusal();
+      if (lines.length === 0) throw new Error('no warning yet');
+      return lines;
+    });
+    expect(warning).toMatchObject({
+      level: 'warn',
+      cluster: 'leaf-1',
+      from: '1Gi',
+      to: '2Gi',
+      reason: 'Forbidden',
+    });
+    expect(String(warning?.['error'])).toContain('403');
+    await sleep(3_000); // a retried job would warn again
+    expect(refusal()).toHaveLength(1);
+    expect(await failedJobs(w, 'deps')).toBe(failedBefore);
+    expect(requested(getJson<Item>(LEAF, ['pvc', '-n', NS, 'stiff']))).toBe('1Gi');
+
+    applyJson(HOST, barePod('after-refusal'));
+    await eventually(() => leafPod('after-refusal'), 90_000);
+  });
+
+  it('a PVC copy collected after its last pod leaves takes the cluster off the host PVC owners', async () => {
+    expect(kubectl(HOST, ['delete', 'pod', '-n', NS, 'grower', '--wait=false']).code).toBe(0);
+    await eventually(() => {
+      if (exists(LEAF, ['pvc', '-n', NS, 'grow'])) throw new Error('leaf PVC copy still there');
+    }, 90_000);
+    await eventually(() => {
+      const owners = getJson<Item>(HOST, ['pvc', '-n', NS, 'grow']).metadata.annotations?.[OWNERS];
+      if (owners !== undefined) throw new Error(`host PVC owners: ${owners}`);
+    });
+    // The other PVC keeps its owner: its pod is still there.
+    expect(getJson<Item>(HOST, ['pvc', '-n', NS, 'stiff']).metadata.annotations?.[OWNERS]).toBe('leaf-1');
   });
 });

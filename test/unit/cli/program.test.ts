@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildProgram, COMMAND_MODULES, loadCommandModule } from '../../../src/cli/program.js';
 
-const names = (cmds: { name(): string }[]) => cmds.map((c) => c.name()).sort();
+const names = (cmds: readonly { name(): string }[]) => cmds.map((c) => c.name()).sort();
 
 describe('kosmosctl command loading', () => {
   it.each(COMMAND_MODULES.map((m) => [m.path, m]))(

@@ -4,6 +4,7 @@
  * its leaf copy, and a collected copy leaving the host PVC's owners. A bare sandbox, one
  * worker process, leaf-1 joined; the tests run in order and share the sandbox.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +44,9 @@ const barePod = (name: string, extra: Record<string, unknown> = {}) => ({
 const leafPod = (name: string): Item => getJson<Item>(LEAF, ['pod', '-n', NS, name]);
 const exists = (kc: string, args: string[]) => kubectl(kc, ['get', ...args]).code === 0;
 const OWNERS = 'kosmos-io/cluster-owners';
+/** The claims the resize tests made, for the owners test after them. */
+let grow = { pod: '', claim: '' };
+let stiff = '';
 
 const storageClass = (name: string, allowVolumeExpansion: boolean) => ({
   apiVersion: 'storage.k8s.io/v1',
@@ -213,17 +217,21 @@ describe('ClusterTree: updates and volumes', () => {
   });
 
   it('a larger request on the host PVC reaches its leaf copy, and the resized capacity flows back', async () => {
+    // Names of this attempt: a retried attempt cannot re-apply a claim the first one grew.
+    const id = randomBytes(2).toString('hex');
+    grow = { pod: `grower-${id}`, claim: `grow-${id}` };
+    const pv = `upd-pv-grow-${id}`;
     for (const kc of [HOST, LEAF]) applyJson(kc, storageClass('upd-expandable', true));
-    await podWithClaim('grower', 'grow', 'upd-pv-grow', 'upd-expandable');
-    await leafClaimBound('grow');
+    await podWithClaim(grow.pod, grow.claim, pv, 'upd-expandable');
+    await leafClaimBound(grow.claim);
     await eventually(() => {
-      if (getJson<Item>(HOST, ['pvc', '-n', NS, 'grow']).metadata.annotations?.[OWNERS] !== 'leaf-1')
+      if (getJson<Item>(HOST, ['pvc', '-n', NS, grow.claim]).metadata.annotations?.[OWNERS] !== 'leaf-1')
         throw new Error('leaf-1 not among the owners yet');
     });
 
-    resizeHostClaim('grow', '2Gi');
+    resizeHostClaim(grow.claim, '2Gi');
     const copy = await eventually(() => {
-      const c = getJson<Item>(LEAF, ['pvc', '-n', NS, 'grow']);
+      const c = getJson<Item>(LEAF, ['pvc', '-n', NS, grow.claim]);
       if (requested(c) !== '2Gi') throw new Error(`leaf PVC requests ${requested(c)}`);
       return c;
     });
@@ -231,21 +239,15 @@ describe('ClusterTree: updates and volumes', () => {
     await eventually(() =>
       // The worker's log reaches its file through a pipe, a moment after the patch.
       expect(logLines(worker as Worker, 'resized leaf PVC copy')).toContainEqual(
-        expect.objectContaining({ cluster: 'leaf-1', pvc: `${NS}/grow`, from: '1Gi', to: '2Gi' }),
+        expect.objectContaining({ cluster: 'leaf-1', pvc: `${NS}/${grow.claim}`, from: '1Gi', to: '2Gi' }),
       ),
     );
 
     // No resizer serves a no-provisioner volume: play the leaf's, which grows the volume and
     // then the claim's status.capacity. The host PVC shows the leaf's capacity.
     expect(
-      kubectl(LEAF, [
-        'patch',
-        'pv',
-        'upd-pv-grow',
-        '--type=merge',
-        '-p',
-        '{"spec":{"capacity":{"storage":"2Gi"}}}',
-      ]).code,
+      kubectl(LEAF, ['patch', 'pv', pv, '--type=merge', '-p', '{"spec":{"capacity":{"storage":"2Gi"}}}'])
+        .code,
     ).toBe(0);
     const status = JSON.stringify({ status: { capacity: { storage: '2Gi' } } });
     const r = kubectl(LEAF, [
@@ -253,7 +255,7 @@ describe('ClusterTree: updates and volumes', () => {
       'pvc',
       '-n',
       NS,
-      'grow',
+      grow.claim,
       '--subresource=status',
       '--type=merge',
       '-p',
@@ -261,7 +263,7 @@ describe('ClusterTree: updates and volumes', () => {
     ]);
     expect(r.code, r.stderr).toBe(0);
     await eventually(() => {
-      const h = getJson<Item>(HOST, ['pvc', '-n', NS, 'grow']);
+      const h = getJson<Item>(HOST, ['pvc', '-n', NS, grow.claim]);
       if (capacity(h) !== '2Gi') throw new Error(`host PVC capacity ${capacity(h)}`);
     });
   });
@@ -269,19 +271,21 @@ describe('ClusterTree: updates and volumes', () => {
   it('a leaf whose StorageClass refuses expansion keeps its copy as it is, with one warning, and the worker keeps serving', async () => {
     applyJson(HOST, storageClass('upd-rigid', true));
     applyJson(LEAF, storageClass('upd-rigid', false));
-    await podWithClaim('stiff-user', 'stiff', 'upd-pv-stiff', 'upd-rigid');
-    await leafClaimBound('stiff');
+    const id = randomBytes(2).toString('hex');
+    stiff = `stiff-${id}`;
+    await podWithClaim(`stiff-user-${id}`, stiff, `upd-pv-stiff-${id}`, 'upd-rigid');
+    await leafClaimBound(stiff);
     await eventually(() => {
-      if (getJson<Item>(HOST, ['pvc', '-n', NS, 'stiff']).metadata.annotations?.[OWNERS] !== 'leaf-1')
+      if (getJson<Item>(HOST, ['pvc', '-n', NS, stiff]).metadata.annotations?.[OWNERS] !== 'leaf-1')
         throw new Error('leaf-1 not among the owners yet');
     });
     const w = worker as Worker;
     const failedBefore = await failedJobs(w, 'deps');
 
-    resizeHostClaim('stiff', '2Gi'); // the host's StorageClass allows it
+    resizeHostClaim(stiff, '2Gi'); // the host's StorageClass allows it
     const refusal = (): Record<string, unknown>[] =>
       logLines(w, 'the leaf refused to resize a PVC copy; it keeps its size').filter(
-        (l) => l['pvc'] === `${NS}/stiff`,
+        (l) => l['pvc'] === `${NS}/${stiff}`,
       );
     const [warning] = await eventually(() => {
       const lines = refusal();
@@ -299,22 +303,22 @@ describe('ClusterTree: updates and volumes', () => {
     await sleep(3_000); // a retried job would warn again
     expect(refusal()).toHaveLength(1);
     expect(await failedJobs(w, 'deps')).toBe(failedBefore);
-    expect(requested(getJson<Item>(LEAF, ['pvc', '-n', NS, 'stiff']))).toBe('1Gi');
+    expect(requested(getJson<Item>(LEAF, ['pvc', '-n', NS, stiff]))).toBe('1Gi');
 
-    applyJson(HOST, barePod('after-refusal'));
-    await eventually(() => leafPod('after-refusal'), 90_000);
+    applyJson(HOST, barePod(`after-refusal-${id}`));
+    await eventually(() => leafPod(`after-refusal-${id}`), 90_000);
   });
 
   it('a PVC copy collected after its last pod leaves takes the cluster off the host PVC owners', async () => {
-    expect(kubectl(HOST, ['delete', 'pod', '-n', NS, 'grower', '--wait=false']).code).toBe(0);
+    expect(kubectl(HOST, ['delete', 'pod', '-n', NS, grow.pod, '--wait=false']).code).toBe(0);
     await eventually(() => {
-      if (exists(LEAF, ['pvc', '-n', NS, 'grow'])) throw new Error('leaf PVC copy still there');
+      if (exists(LEAF, ['pvc', '-n', NS, grow.claim])) throw new Error('leaf PVC copy still there');
     }, 90_000);
     await eventually(() => {
-      const owners = getJson<Item>(HOST, ['pvc', '-n', NS, 'grow']).metadata.annotations?.[OWNERS];
+      const owners = getJson<Item>(HOST, ['pvc', '-n', NS, grow.claim]).metadata.annotations?.[OWNERS];
       if (owners !== undefined) throw new Error(`host PVC owners: ${owners}`);
     });
     // The other PVC keeps its owner: its pod is still there.
-    expect(getJson<Item>(HOST, ['pvc', '-n', NS, 'stiff']).metadata.annotations?.[OWNERS]).toBe('leaf-1');
+    expect(getJson<Item>(HOST, ['pvc', '-n', NS, stiff]).metadata.annotations?.[OWNERS]).toBe('leaf-1');
   });
 });

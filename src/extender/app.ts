@@ -259,6 +259,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
       const args = parseBindingArgs(req.body);
       if (!deps.binder) throw new Error('this extender has no apiserver connection to bind with');
       const ref = { namespace: args.PodNamespace, name: args.PodName, uid: args.PodUID };
+      await holdForBind(ref, args.Node);
       await deps.binder.bind(ref, args.Node);
       await recordPlacement(ref, args.Node);
       const result: ExtenderBindingResult = { Error: '' };
@@ -310,12 +311,15 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
     return { ...d, passed, rejected, passedLeaves: [] };
   }
 
-  /** After a successful bind: extend the domain reservation, hold member-node capacity. */
-  async function recordPlacement(
-    ref: { namespace: string; name: string; uid: string },
-    nodeName: string,
-  ): Promise<void> {
-    const pod = recent.get(ref.uid);
+  /**
+   * Before the Binding is written: keep only the chosen leaf's member hold, for the bound
+   * TTL. Done first, not after the apiserver answers: the filter's hold lasts only
+   * tentativeTtlMs, and a Binding that takes longer (a loaded apiserver) would otherwise find
+   * it expired, leaving a pod bound to the leaf with its member chunk free for the next pod
+   * until the leaf's scheduler places it. A bind that fails keeps the hold; the scheduler's
+   * next filter of the pod replaces it, and deleting the pod drops it.
+   */
+  async function holdForBind(ref: { namespace: string; name: string }, nodeName: string): Promise<void> {
     const node = cache.node(nodeName);
     const holder = `${ref.namespace}/${ref.name}`;
     try {
@@ -323,11 +327,20 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
       else await holds.drop(holder);
       metrics.reservations.set(cache.members.holdCount());
     } catch (err) {
-      log.warn('updating member holds after bind failed; they expire on their own', {
+      log.warn('updating member holds for bind failed; they expire on their own', {
         pod: holder,
         ...errorFields(err),
       });
     }
+  }
+
+  /** After a successful bind: extend the domain reservation. */
+  async function recordPlacement(
+    ref: { namespace: string; name: string; uid: string },
+    nodeName: string,
+  ): Promise<void> {
+    const pod = recent.get(ref.uid);
+    const holder = `${ref.namespace}/${ref.name}`;
     if (pod?.workloadPolicy) {
       const wlp = cache.workloadPolicy(pod.namespace, pod.workloadPolicy);
       if (wlp) {

@@ -79,6 +79,8 @@ export class MemoryHoldStore implements HoldStore {
   }
 
   narrow(holder: string, cluster: string, ttlMs: number): Promise<number> {
+    // Like the Redis script: an expired hold is gone, never extended back to life.
+    this.prune();
     const e = this.entries.get(holder);
     if (e) {
       e.holds = e.holds.filter((h) => h.cluster === cluster);

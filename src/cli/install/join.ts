@@ -1,7 +1,8 @@
 /**
  * `kosmosctl join cluster` and `unjoin cluster`: the member's kubeconfig in a Secret of the
- * host, the Cluster object, the per-member ClusterLink parts in the member, and waits for
- * what the host's components make of it (virtual nodes, ClusterNodes).
+ * host, the Cluster object, the per-member ClusterLink parts and (when the host runs MCS) the
+ * MCS CRDs and clusterset DNS server in the member, and waits for what the host's components
+ * make of it (virtual nodes, ClusterNodes).
  */
 import { readFileSync } from 'node:fs';
 import {

@@ -17,7 +17,7 @@ import {
 } from '../constants.js';
 import { planAutoExports, type AutoExportOptions } from '../derive/auto-export.js';
 import { conditionsDiffer } from '../derive/conditions.js';
-import { derive, type ClusterDesired } from '../derive/derive.js';
+import { derive, derivedServiceAction, type ClusterDesired } from '../derive/derive.js';
 import type { Cidr } from '../derive/ip.js';
 import type { EndpointSlice, Service, ServiceImport } from '../types.js';
 import type { ClusterSource } from './clusters.js';
@@ -44,15 +44,6 @@ const stable = (v: unknown) =>
       ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b)))
       : val,
   );
-/** What the controller sets on a derived Service (the apiserver adds defaults such as targetPort). */
-const serviceBody = (s: Service) =>
-  stable({
-    p: (s.spec.ports ?? []).map((p) => [p.name ?? '', p.protocol ?? 'TCP', p.port, p.appProtocol ?? '']),
-    a: s.spec.sessionAffinity ?? 'None',
-    c: s.spec.sessionAffinity === 'ClientIP' ? (s.spec.sessionAffinityConfig ?? null) : null,
-    f: s.spec.ipFamilies ?? [],
-    l: s.metadata.labels ?? {},
-  });
 const nsName = (o: { metadata: { namespace?: string; name?: string } }) =>
   `${o.metadata.namespace}/${o.metadata.name}`;
 
@@ -412,9 +403,15 @@ export class McsController {
     const wantServices = new Set(want.services.map(nsName));
     for (const s of want.services) {
       const have = haveServices.get(nsName(s));
-      if (have && serviceBody(have) === serviceBody(s)) continue;
+      const action = derivedServiceAction(have, s);
+      if (action === 'keep') continue;
       jobs.push(
-        this.write(m, 'Service', 'apply', nsName(s), () => m.client.apply<Service>(s, MCS_FIELD_MANAGER)),
+        action === 'recreate' && have
+          ? // The next pass creates it again with the new family (and a new IP).
+            this.write(m, 'Service', 'delete', nsName(s), () =>
+              m.client.delete({ apiVersion: 'v1', kind: 'Service', metadata: have.metadata }),
+            )
+          : this.write(m, 'Service', 'apply', nsName(s), () => m.client.apply<Service>(s, MCS_FIELD_MANAGER)),
       );
     }
     for (const [k, have] of haveServices) {

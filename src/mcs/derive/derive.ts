@@ -147,6 +147,38 @@ function derivedService(
   };
 }
 
+const sorted = (v: unknown): string =>
+  JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b)))
+      : val,
+  );
+
+/** What the controller sets on a derived Service (the apiserver adds defaults such as targetPort). */
+const derivedBody = (s: Service) =>
+  sorted({
+    p: (s.spec.ports ?? []).map((p) => [p.name ?? '', p.protocol ?? 'TCP', p.port, p.appProtocol ?? '']),
+    a: s.spec.sessionAffinity ?? 'None',
+    c: s.spec.sessionAffinity === 'ClientIP' ? (s.spec.sessionAffinityConfig ?? null) : null,
+    f: s.spec.ipFamilies ?? [],
+    l: s.metadata.labels ?? {},
+  });
+
+/**
+ * How a derived Service in a cluster becomes the desired one: left alone, applied, or (when
+ * its primary IP family must change, which Kubernetes refuses in place) deleted so the next
+ * pass creates it anew.
+ */
+export function derivedServiceAction(
+  have: Service | undefined,
+  want: Service,
+): 'keep' | 'apply' | 'recreate' {
+  if (!have) return 'apply';
+  if (derivedBody(have) === derivedBody(want)) return 'keep';
+  const primary = (s: Service) => s.spec.ipFamilies?.[0];
+  return primary(have) && primary(want) && primary(have) !== primary(want) ? 'recreate' : 'apply';
+}
+
 /** The cluster IPs the apiserver gave a derived Service (none until it exists). */
 function allocatedIps(c: ClusterSnapshot, namespace: string, name: string, fams: IPFamily[]): string[] {
   const svc = c.services.find(

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { derive, derivedServiceName, type ClusterSnapshot } from '../../../src/mcs/derive/derive.js';
+import {
+  derive,
+  derivedServiceAction,
+  derivedServiceName,
+  type ClusterSnapshot,
+} from '../../../src/mcs/derive/derive.js';
 import { parseCidr } from '../../../src/mcs/derive/ip.js';
 import { cluster, exp, ns, slice, svc } from './fixtures.js';
 
@@ -390,5 +395,39 @@ describe('derive: ClusterSetIP through a derived Service per importing cluster (
       byService,
     );
     expect(slices(again, 'host').map((s) => s.metadata.name)).toEqual(['web-abcde-leaf-1']);
+  });
+
+  it('a derived Service is kept as the apiserver returns it, re-applied when ports change, and re-created for another primary family', () => {
+    const [want] = derive([cluster('host'), leaf1Exports()], byService).get('host')!.services;
+    if (!want) throw new Error('no derived Service');
+    // as read back: defaults filled in, an IP allocated
+    const served = {
+      ...want,
+      metadata: { ...want.metadata, resourceVersion: '7', uid: 'u' },
+      spec: {
+        ...want.spec,
+        clusterIP: '10.96.0.40',
+        clusterIPs: ['10.96.0.40'],
+        ports: want.spec.ports?.map((p) => ({ ...p, targetPort: p.port })),
+      },
+    };
+    expect(derivedServiceAction(undefined, want)).toBe('apply');
+    expect(derivedServiceAction(served, want)).toBe('keep');
+    expect(
+      derivedServiceAction(served, {
+        ...want,
+        spec: { ...want.spec, ports: [{ name: 'http', protocol: 'TCP', port: 81 }] },
+      }),
+    ).toBe('apply');
+    expect(derivedServiceAction(served, { ...want, spec: { ...want.spec, ipFamilies: ['IPv6'] } })).toBe(
+      'recreate',
+    );
+    // adding a second family keeps the primary: an in-place update Kubernetes allows
+    expect(
+      derivedServiceAction(served, {
+        ...want,
+        spec: { ...want.spec, ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'PreferDualStack' },
+      }),
+    ).toBe('apply');
   });
 });

@@ -16,6 +16,7 @@ import type { Node, Pod } from '../api/core.js';
 import { KubeClient } from '../common/kube.js';
 import { createLogger } from '../common/logger.js';
 import { Informer } from '../clustertree/kube/informer.js';
+import { DEFAULT_CONCURRENCY } from '../cli/commands/clustertree.js';
 import type { BenchRow } from './types.js';
 
 const PODS = 1000;
@@ -79,8 +80,6 @@ export async function benchClustertree(): Promise<BenchRow[]> {
         state.redisUrl,
         '--node-server-port',
         '0',
-        '--concurrency',
-        '32',
         '--worker-id',
         'bench',
         '--port',
@@ -217,7 +216,7 @@ export async function benchClustertree(): Promise<BenchRow[]> {
       row('host bind → leaf pod created, p99', p99a, 's', '< 2 s', p99a < 2),
       row('leaf Running → host Running, p50', percentile(toHost, 50), 's'),
       row('leaf Running → host Running, p99', p99b, 's', '< 2 s', p99b < 2),
-      row('worker peak RSS (1 process, concurrency 32)', rss, 'MiB'),
+      row(`worker peak RSS (1 process, concurrency ${DEFAULT_CONCURRENCY}, the default)`, rss, 'MiB'),
       // Where the time goes: a pod job is one leaf POST, a status job one host PATCH.
       row('mean pod job time (leaf pod create)', meanJob('pod'), 's'),
       row('mean status job time (host status patch)', meanJob('status'), 's'),

@@ -129,8 +129,46 @@ describe('quick start', () => {
     // GIVEN clusters with no Kosmos
     const redisUrl = readSandboxState(dir).redisUrl as string;
 
+    // AND the host and leaf-1 run CoreDNS as kubeadm configures it (leaf-2 has none)
+    const corefile =
+      '.:53 {\n    errors\n    kubernetes cluster.local in-addr.arpa ip6.arpa\n    forward . /etc/resolv.conf\n    reload\n}\n';
+    for (const kc of [host, leaf1])
+      expect(
+        kubectl(
+          kc,
+          ['apply', '-f', '-'],
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'coredns', namespace: 'kube-system' },
+            data: { Corefile: corefile },
+          }),
+        ).code,
+      ).toBe(0);
+    const corefileOf = (kc: string) =>
+      (
+        JSON.parse(
+          kubectl(kc, ['get', 'configmap', 'coredns', '-n', 'kube-system', '-o', 'json']).stdout,
+        ) as {
+          data: { Corefile: string };
+        }
+      ).data.Corefile;
+    const dnsServiceIp = (kc: string) =>
+      (
+        JSON.parse(
+          kubectl(kc, ['get', 'service', 'kosmos-mcs-dns', '-n', 'kosmos-system', '-o', 'json']).stdout,
+        ) as {
+          spec: { clusterIP: string };
+        }
+      ).spec.clusterIP;
+
     // WHEN the quick start's install runs
     expectOk(await ctl(['install', '--cni', 'calico', '--default-nic', 'eth0']));
+    // THEN the host's CoreDNS sends clusterset.local to the host's clusterset DNS server, and keeps the rest
+    expect(corefileOf(host)).toContain(
+      `clusterset.local:53 {\n    errors\n    cache 5\n    forward . ${dnsServiceIp(host)}\n}`,
+    );
+    expect(corefileOf(host).endsWith(corefile)).toBe(true);
     // AND running it again (an upgrade in place with nothing new) changes no workload
     const generations = () =>
       items(host, ['deployments', '-n', 'kosmos-system']).map(
@@ -183,7 +221,12 @@ describe('quick start', () => {
       ]);
       expectOk(r);
       expect(r.stdout).toContain(`cluster ${name} joined`);
+      if (name === 'leaf-2')
+        expect(r.stderr).toContain('leaf-2: no kube-system/coredns Corefile; point your DNS at');
     }
+    // leaf-1's CoreDNS now forwards clusterset.local to leaf-1's own DNS server; leaf-2, without CoreDNS, is told what to do
+    expect(corefileOf(leaf1)).toContain(`forward . ${dnsServiceIp(leaf1)}`);
+    expect(kubectl(leaf2, ['get', 'configmap', 'coredns', '-n', 'kube-system']).code).not.toBe(0);
     // the member side's elector and clusterset DNS server run too (each on its own ports)
     const dnsPorts = new Map<string, number>();
     for (const [name, kc] of [
@@ -349,7 +392,10 @@ describe('quick start', () => {
     // AND Kosmos is uninstalled
     expectOk(await ctl(['uninstall', '--timeout', '120']));
 
-    // THEN nothing Kosmos made is left in any cluster
+    // THEN the Corefiles are as they were before Kosmos
+    expect(corefileOf(host)).toBe(corefile);
+    expect(corefileOf(leaf1)).toBe(corefile);
+    // AND nothing Kosmos made is left in any cluster
     await eventually(() => {
       for (const kc of [host, leaf1, leaf2]) {
         expect(kubectl(kc, ['get', 'namespace', 'kosmos-system']).code).not.toBe(0);

@@ -112,6 +112,7 @@ interface InstallFlags {
   image: string;
   schedulerImage?: string;
   caBundle?: string;
+  coredns: boolean;
   wait: boolean;
   timeout: number;
 }
@@ -139,6 +140,10 @@ function installCommand(): Command {
     .option('--scheduler-image <image>', 'kube-scheduler image of kosmos-scheduler')
     .addOption(
       new Option('--ca-bundle <base64>', "webhook CA bundle (default: the install's own CA)").hideHelp(),
+    )
+    .option(
+      '--no-coredns',
+      'leave kube-system/coredns alone (by default the mcs module adds a clusterset.local block)',
     )
     .option('--no-wait', 'return after applying, without waiting for the components')
     .option('--timeout <seconds>', 'how long to wait for the components', seconds, 300)
@@ -178,6 +183,7 @@ function installCommand(): Command {
         const { objects } = await install(client, {
           values,
           ...(dryRun ? { dryRun } : {}),
+          coreDns: f.coredns,
           wait: f.wait,
           timeoutMs: f.timeout * 1000,
           progress,
@@ -231,6 +237,7 @@ interface JoinFlags {
   redisUrl?: string;
   hostServer?: string;
   image: string;
+  coredns: boolean;
   wait: boolean;
   timeout: number;
 }
@@ -302,6 +309,10 @@ function joinCommand(): Command {
       "host apiserver address as the member's nodes reach it (default: the host kubeconfig's)",
     )
     .option('--image <image>', 'image of the member components', DEFAULT_IMAGE)
+    .option(
+      '--no-coredns',
+      "leave the member's kube-system/coredns alone (by default a clusterset.local block is added when the host runs MCS)",
+    )
     .option('--no-wait', 'return after creating, without waiting for virtual nodes and ClusterNodes')
     .option('--timeout <seconds>', 'how long to wait', seconds, 300)
     .action(async (f: JoinFlags) => {
@@ -335,6 +346,7 @@ function joinCommand(): Command {
           tree,
           link,
           mcs: defaults.mcs,
+          coreDns: f.coredns,
           image: f.image,
           redisUrl,
           ...(f.hostServer ? { hostServer: f.hostServer } : {}),

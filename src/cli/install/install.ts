@@ -3,6 +3,7 @@ import type { KubeObject } from '../../api/meta.js';
 import { UserError } from '../../common/errors.js';
 import type { KubeClient } from '../../common/kube.js';
 import { applyObjects, deleteObjects, waitForWorkloads, type ApplyReport } from './apply.js';
+import { configureCoreDns, unconfigureCoreDns } from './coredns.js';
 import type { Progress } from './progress.js';
 import { defaultLayout, renderHost, type Layout } from './render.js';
 import { ensureWebhookCa, newWebhookCertSecret } from './webhook-certs.js';
@@ -12,6 +13,8 @@ export interface InstallOptions {
   values: HostValues;
   /** 'client' renders only; 'server' asks the apiserver to validate without persisting. */
   dryRun?: 'client' | 'server';
+  /** With the mcs module: add the clusterset.local block to the host's CoreDNS (default true). */
+  coreDns?: boolean;
   wait: boolean;
   timeoutMs: number;
   progress: Progress;
@@ -54,6 +57,8 @@ export async function install(client: KubeClient | undefined, o: InstallOptions)
     o.progress(
       `namespace ${o.values.namespace} does not exist yet, so the server did not check ${report.unchecked.length} namespaced objects`,
     );
+  if (!dryRun && o.values.modules.mcs && o.coreDns !== false)
+    await configureCoreDns(client, o.values.namespace, 'host', o.progress);
   if (!dryRun && o.wait)
     await waitForWorkloads(client, objects, { timeoutMs: o.timeoutMs, progress: o.progress });
   return { objects, report };
@@ -92,5 +97,6 @@ export async function uninstall(client: KubeClient, o: UninstallOptions): Promis
   const [first, ...rest] = rendered;
   const objects = first?.kind === 'Namespace' ? [first, certSecret, ...rest] : [certSecret, ...rendered];
   const toDelete = o.keepCrds ? objects.filter((x) => x.kind !== 'CustomResourceDefinition') : objects;
+  await unconfigureCoreDns(client, 'host', o.progress);
   await deleteObjects(client, toDelete, { timeoutMs: o.timeoutMs, progress: o.progress });
 }

@@ -17,6 +17,7 @@ import type { KubeObject } from '../../api/meta.js';
 import { UserError, describeError } from '../../common/errors.js';
 import type { KubeClient } from '../../common/kube.js';
 import { applyObjects, deleteObjects, waitForWorkloads } from './apply.js';
+import { configureCoreDns, unconfigureCoreDns } from './coredns.js';
 import type { Progress } from './progress.js';
 import { defaultLayout, renderMember, type Layout } from './render.js';
 import { FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_PART_OF, MANAGED_BY, PART_OF } from './values.js';
@@ -37,6 +38,8 @@ export interface JoinOptions {
   link: boolean;
   /** The host runs the MCS controller: the member gets the MCS CRDs and a clusterset.local DNS server. */
   mcs: boolean;
+  /** With mcs: add the clusterset.local block to the member's CoreDNS (default true). */
+  coreDns?: boolean;
   image: string;
   /** Host apiserver address as the member's daemons reach it (default: this kubeconfig's). */
   hostServer?: string;
@@ -323,6 +326,7 @@ export async function join(host: KubeClient, member: KubeClient, o: JoinOptions)
       progress: () => {},
       fieldManager: FIELD_MANAGER,
     });
+    if (o.mcs && o.coreDns !== false) await configureCoreDns(member, o.namespace, o.name, o.progress);
   }
   if (!o.wait) return;
   const deadline = Date.now() + o.timeoutMs;
@@ -400,6 +404,7 @@ export async function unjoin(
       // The namespace only if join made it: a member may have had kosmos-system before.
       const ns = await member.getOrUndefined('v1', 'Namespace', o.namespace);
       const ours = ns?.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
+      await unconfigureCoreDns(member, o.name, o.progress);
       o.progress(`removing Kosmos parts from ${o.name}`);
       const all = [hostKubeconfigSecret(o.namespace, ''), ...objects];
       await deleteObjects(member, ours ? all : all.filter((x) => x.kind !== 'Namespace'), {

@@ -39,6 +39,15 @@ async function ctl(args: string[]): Promise<RunResult> {
   });
 }
 
+function applyList(kubeconfig: string, items: unknown[]): void {
+  const r = kubectl(
+    kubeconfig,
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
+  );
+  expect(r.code, r.stderr).toBe(0);
+}
+
 function expectOk(r: RunResult): void {
   if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
 }
@@ -280,10 +289,7 @@ describe('quick start', () => {
         metadata: { name: 'web', namespace: 'shop' },
       },
     ];
-    expect(
-      kubectl(leaf1, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: web }))
-        .code,
-    ).toBe(0);
+    applyList(leaf1, web);
     const api = [
       {
         apiVersion: 'v1',
@@ -297,10 +303,7 @@ describe('quick start', () => {
         metadata: { name: 'api', namespace: 'shop' },
       },
     ];
-    expect(
-      kubectl(host, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: api }))
-        .code,
-    ).toBe(0);
+    applyList(host, api);
 
     // THEN leaf-2 and the host import web with leaf-1's pod addresses, and leaf-2's DNS server answers with them
     const webPods = await eventually(() => {

@@ -240,6 +240,24 @@ export async function memberCredentials(host: KubeClient, o: JoinOptions): Promi
   });
 }
 
+/** What join applies to a member (and unjoin removes), for these parts. */
+function memberParts(
+  o: { namespace: string; image: string; name: string; layout?: Layout | undefined },
+  parts: { redisUrl: string; link: boolean; mcs: boolean },
+): KubeObject[] {
+  return renderMember(
+    {
+      namespace: o.namespace,
+      hostNamespace: o.namespace,
+      image: o.image,
+      clusterName: o.name,
+      managedBy: MANAGED_BY,
+      ...parts,
+    },
+    o.layout ?? defaultLayout(),
+  );
+}
+
 /**
  * Leaves out CRDs the member already has from someone else (no managed-by kosmosctl label):
  * join does not take them over, unjoin does not delete them. With `existingOnly`, also those
@@ -295,22 +313,7 @@ export async function join(host: KubeClient, member: KubeClient, o: JoinOptions)
 
   let memberObjects: KubeObject[] = [];
   if (o.link || o.mcs) {
-    const rendered = await withoutForeignCrds(
-      member,
-      renderMember(
-        {
-          namespace: o.namespace,
-          hostNamespace: o.namespace,
-          image: o.image,
-          clusterName: o.name,
-          redisUrl: o.redisUrl,
-          link: o.link,
-          mcs: o.mcs,
-          managedBy: MANAGED_BY,
-        },
-        o.layout ?? defaultLayout(),
-      ),
-    );
+    const rendered = await withoutForeignCrds(member, memberParts(o, o));
     memberObjects = o.link
       ? [hostKubeconfigSecret(o.namespace, await memberCredentials(host, o)), ...rendered]
       : rendered;
@@ -386,19 +389,7 @@ export async function unjoin(
       // import in the member; one that had them before keeps them).
       const objects = await withoutForeignCrds(
         member,
-        renderMember(
-          {
-            namespace: o.namespace,
-            hostNamespace: o.namespace,
-            image: o.image,
-            clusterName: o.name,
-            redisUrl: '',
-            link: true,
-            mcs: true,
-            managedBy: MANAGED_BY,
-          },
-          o.layout ?? defaultLayout(),
-        ),
+        memberParts(o, { redisUrl: '', link: true, mcs: true }),
         true,
       );
       // The namespace only if join made it: a member may have had kosmos-system before.

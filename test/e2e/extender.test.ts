@@ -91,6 +91,38 @@ function refusedNow(p: FragPod): boolean {
   return !p.spec.nodeName && c?.status === 'False' && c.reason === 'Unschedulable';
 }
 
+/**
+ * What the sandbox's logs say about the frag pods (ClusterTree, both controller managers,
+ * leaf-2's scheduler): in one CI run the pods vanished from the host while the test waited,
+ * and a timeout should say who removed them.
+ */
+function fragEvidence(): string {
+  const files = [
+    'host/logs/clustertree.log',
+    'host/logs/kube-controller-manager.log',
+    'leaf-2/logs/kube-controller-manager.log',
+    'leaf-2/logs/kube-scheduler.log',
+  ];
+  return files
+    .map((f) => {
+      let lines: string[];
+      try {
+        lines = readFileSync(`${dir}/${f}`, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('leaf-only-big') || l.includes('virtual node removed'));
+      } catch {
+        return `${f}: unreadable`;
+      }
+      return `${f}:\n${
+        lines
+          .slice(-6)
+          .map((l) => `  ${l.slice(0, 400)}`)
+          .join('\n') || '  (nothing)'
+      }`;
+    })
+    .join('\n');
+}
+
 function podState(p: FragPod): string {
   const c = scheduledCondition(p);
   const cond = c
@@ -249,9 +281,11 @@ describe('scheduler extender in the sandbox', () => {
       const placed = items.filter((p) => p.spec.nodeName);
       const refused = items.filter((p) => !p.spec.nodeName && refusedOnce.has(p.metadata.name));
       if (placed.length < 1 || refused.length < 2) {
-        // Say what each pod is doing, so a timeout tells which side was late.
+        // Say what each pod is doing, so a timeout tells which side was late; a pod that is
+        // gone altogether brings the logs that name it.
+        const missing = items.length < 3 ? `\n${fragEvidence()}` : '';
         throw new Error(
-          `${placed.length} bound, ${refused.length} refused so far: ${items.map(podState).join('; ')}`,
+          `${placed.length} bound, ${refused.length} refused so far: ${items.map(podState).join('; ')}${missing}`,
         );
       }
       return placed;

@@ -1,8 +1,11 @@
 /**
  * The scheduler extender with the real kube-scheduler (config/scheduler-config.yaml) in the
- * sandbox. Until ClusterTree publishes virtual nodes, this test creates them itself (kwok
- * keeps them Ready) and joins the leaf clusters with Cluster objects, whose kubeconfigs
- * the extender reads to index the member nodes.
+ * full sandbox: ClusterTree publishes the leaves' virtual nodes (kosmos-leaf-1 with the six
+ * 1.5-cpu members' 9 cpu, kosmos-leaf-2 with big-1's 3 cpu) and the extender indexes the member
+ * nodes through the Cluster objects' kubeconfigs. (The virtual nodes used to be written here
+ * too, annotated for kwok: kwok then also wrote the status of pods bound to them, and
+ * ClusterTree, seeing a started pod without a leaf pod yet, removed it as "leaf pod deleted
+ * out of band" — under load the frag pods vanished one after another.)
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,29 +19,6 @@ const host = () => kc('host');
 function apply(doc: object): void {
   const r = kubectl(host(), ['apply', '-f', '-'], JSON.stringify(doc));
   if (r.code !== 0) throw new Error(r.stderr);
-}
-
-function virtualNode(cluster: string, cpu: string, memory: string, pods: string) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: {
-      name: `kosmos-${cluster}`,
-      labels: {
-        'kosmos.io/node': 'true',
-        'kosmos.io/cluster': cluster,
-        'kubernetes.io/role': 'agent',
-        type: 'kwok',
-      },
-      annotations: {
-        'kosmos-io/owned-by-cluster': cluster,
-        leafNodeMode: 'one2cluster',
-        'kwok.x-k8s.io/node': 'fake',
-      },
-    },
-    spec: { taints: [{ key: 'kosmos.io/node', value: 'true', effect: 'NoSchedule' }] },
-    status: { capacity: { cpu, memory, pods }, allocatable: { cpu, memory, pods } },
-  };
 }
 
 interface PodJson {
@@ -158,8 +138,6 @@ describe('scheduler extender in the sandbox', () => {
         spec: { kubeconfig: Buffer.from(readFileSync(kc(leaf))).toString('base64') },
       });
     }
-    apply(virtualNode('leaf-1', '9', '24Gi', '660'));
-    apply(virtualNode('leaf-2', '3', '8Gi', '110'));
     await eventually(() => {
       const r = kubectl(host(), ['get', 'node', 'kosmos-leaf-1', 'kosmos-leaf-2', '--no-headers']);
       if ((r.stdout.match(/\sReady\s/g) ?? []).length !== 2) throw new Error('virtual nodes not Ready');

@@ -6,7 +6,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from '../cli/sandbox/binaries.js';
@@ -14,6 +13,7 @@ import { sandboxDown, sandboxUp } from '../cli/sandbox/sandbox.js';
 import { defaultTopology } from '../cli/sandbox/topology.js';
 import type { Node, Pod } from '../api/core.js';
 import { KubeClient } from '../common/kube.js';
+import { freePort } from '../common/ports.js';
 import { createLogger } from '../common/logger.js';
 import { Informer } from '../clustertree/kube/informer.js';
 import { DEFAULT_CONCURRENCY } from '../cli/commands/clustertree.js';
@@ -39,17 +39,6 @@ async function waitFor(
     if (Date.now() > deadline) throw new Error(`bench clustertree: timed out waiting for ${what}`);
     await sleep(200);
   }
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function peakRssMiB(pid: number): number {

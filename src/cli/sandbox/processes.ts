@@ -80,17 +80,7 @@ export async function stopProcess(pid: number, commandHint?: string, graceMs = 1
   while (Date.now() < killDeadline && isAlive(pid)) await sleep(50);
 }
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../../common/ports.js';
 
 export async function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
   return await new Promise((resolve) => {

@@ -9,10 +9,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KosmosError, UserError, describeError } from '../../common/errors.js';
+import { freePort } from '../../common/ports.js';
 import { clusterLinkStatusFor, clusterNodeFor } from '../controller/cluster-node.js';
 import { run } from '../exec.js';
 import type { Family } from '../netconfig/ip.js';
@@ -92,18 +92,6 @@ export function daemonCommand(): { cmd: string; args: string[] } {
 
 const ip = (...args: string[]) => run('ip', args);
 const inNs = (ns: string, cmd: string, ...args: string[]) => run('ip', ['netns', 'exec', ns, cmd, ...args]);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function startDetached(cmd: string, args: string[], logFile: string): ChildProcess {
   const fd = openSync(logFile, 'a');

@@ -5,10 +5,11 @@
  * never reach the handler (dns2 drops them); anything that throws becomes SERVFAIL, because a
  * dns2 UDP handler that throws sends no reply at all.
  */
-import { createServer as createTcpServer, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import dns2 from 'dns2';
 import { Counter, type Registry } from 'prom-client';
 import { errorFields, type Logger } from '../../common/logger.js';
+import { freePort } from '../../common/ports.js';
 import type { ImportIndex } from './index-builder.js';
 import type { DnsRecord, Rcode, Resolve } from './resolver.js';
 
@@ -148,15 +149,4 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<RunningDns
   const port = opts.port === 0 ? await freePort(opts.address) : opts.port;
   await server.listen({ udp: { port, address: opts.address }, tcp: { port, address: opts.address } });
   return { port, close: () => server.close() };
-}
-
-async function freePort(address: string): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createTcpServer();
-    srv.once('error', reject);
-    srv.listen(0, address, () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }

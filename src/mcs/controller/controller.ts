@@ -17,7 +17,7 @@ import {
 } from '../constants.js';
 import { planAutoExports, type AutoExportOptions } from '../derive/auto-export.js';
 import { conditionsDiffer } from '../derive/conditions.js';
-import { derive, derivedServiceAction, type ClusterDesired } from '../derive/derive.js';
+import { derive, derivedServiceAction, stableJson, type ClusterDesired } from '../derive/derive.js';
 import type { Cidr } from '../derive/ip.js';
 import type { EndpointSlice, Service, ServiceImport } from '../types.js';
 import type { ClusterSource } from './clusters.js';
@@ -38,12 +38,6 @@ export interface ControllerOptions {
 }
 
 const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-const stable = (v: unknown) =>
-  JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val)
-      ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b)))
-      : val,
-  );
 const nsName = (o: { metadata: { namespace?: string; name?: string } }) =>
   `${o.metadata.namespace}/${o.metadata.name}`;
 
@@ -333,7 +327,7 @@ export class McsController {
             Object.entries(imp.metadata.annotations ?? {}).every(
               ([k, v]) => have.metadata.annotations?.[k] === v,
             );
-          if (!have || !labelsOk || !annotationsOk || stable(have.spec) !== stable(imp.spec)) {
+          if (!have || !labelsOk || !annotationsOk || stableJson(have.spec) !== stableJson(imp.spec)) {
             const { status: _s, ...body } = imp;
             await this.write(m, 'ServiceImport', 'apply', nsName(imp), () =>
               m.client.apply<ServiceImport>(body, MCS_FIELD_MANAGER),
@@ -341,7 +335,7 @@ export class McsController {
           }
           if (
             !have ||
-            stable(have.status?.clusters ?? []) !== stable(imp.status?.clusters ?? []) ||
+            stableJson(have.status?.clusters ?? []) !== stableJson(imp.status?.clusters ?? []) ||
             conditionsDiffer(have.status?.conditions, imp.status?.conditions)
           ) {
             await this.write(m, 'ServiceImport', 'status', nsName(imp), () =>
@@ -373,7 +367,7 @@ export class McsController {
     const haveSlices = new Map(ours.map((s) => [nsName(s), s]));
     const wantSlices = new Set(want.slices.map(nsName));
     const sliceBody = (s: EndpointSlice) =>
-      stable({ t: s.addressType, e: s.endpoints ?? [], p: s.ports ?? [], l: s.metadata.labels });
+      stableJson({ t: s.addressType, e: s.endpoints ?? [], p: s.ports ?? [], l: s.metadata.labels });
     for (const s of want.slices) {
       const have = haveSlices.get(nsName(s));
       if (have && sliceBody(have) === sliceBody(s)) continue;

@@ -147,7 +147,8 @@ function derivedService(
   };
 }
 
-const sorted = (v: unknown): string =>
+/** JSON with object keys sorted, so two equal objects compare equal whatever their key order. */
+export const stableJson = (v: unknown): string =>
   JSON.stringify(v, (_k, val: unknown) =>
     val && typeof val === 'object' && !Array.isArray(val)
       ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b)))
@@ -156,7 +157,7 @@ const sorted = (v: unknown): string =>
 
 /** What the controller sets on a derived Service (the apiserver adds defaults such as targetPort). */
 const derivedBody = (s: Service) =>
-  sorted({
+  stableJson({
     p: (s.spec.ports ?? []).map((p) => [p.name ?? '', p.protocol ?? 'TCP', p.port, p.appProtocol ?? '']),
     a: s.spec.sessionAffinity ?? 'None',
     c: s.spec.sessionAffinity === 'ClientIP' ? (s.spec.sessionAffinityConfig ?? null) : null,

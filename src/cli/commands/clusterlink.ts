@@ -7,6 +7,7 @@
  * nudges from the network manager to the agents; without one, agents follow their NodeConfig
  * watch.
  */
+import { isIP } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
 import {
   runAgent,
@@ -22,6 +23,17 @@ function positiveMs(value: string): number {
   if (!Number.isInteger(n) || n <= 0)
     throw new InvalidArgumentError('must be a positive number of milliseconds');
   return n;
+}
+
+/** `--node-ip a,b`: each an IPv4 or IPv6 address. */
+function ipList(value: string): string[] {
+  const ips = value
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const bad = ips.find((ip) => isIP(ip) === 0);
+  if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not an IP address`);
+  return ips;
 }
 
 function port(value: string): number {
@@ -75,21 +87,21 @@ export function clusterlinkCommands(): Command[] {
     .option(
       '--node-ip <ips>',
       'this node\'s addresses (comma separated): a NodeConfig bound to "*" uses the interface holding them',
+      ipList,
     )
-    .action(async (f: StoreFlags & { name: string; elector?: string; resyncMs: number; nodeIp?: string }) => {
-      untilSignal(
-        await runAgent({
-          ...target(f),
-          name: f.name,
-          resyncMs: f.resyncMs,
-          nodeIPs: (f.nodeIp ?? '')
-            .split(',')
-            .map((x) => x.trim())
-            .filter(Boolean),
-          ...(f.elector ? { elector: { cluster: f.elector } } : {}),
-        }),
-      );
-    });
+    .action(
+      async (f: StoreFlags & { name: string; elector?: string; resyncMs: number; nodeIp?: string[] }) => {
+        untilSignal(
+          await runAgent({
+            ...target(f),
+            name: f.name,
+            resyncMs: f.resyncMs,
+            nodeIPs: f.nodeIp ?? [],
+            ...(f.elector ? { elector: { cluster: f.elector } } : {}),
+          }),
+        );
+      },
+    );
   const elector = withStore(new Command('elector'))
     .description('stand for the gateway role of a gateway-mode cluster (lease-based)')
     .requiredOption('--cluster <name>', 'cluster name')

@@ -42,6 +42,10 @@ describe('kosmosctl arguments', () => {
     ],
     [['sandbox', 'up', '--topology', '/no/such/file'], '--topology: cannot read /no/such/file'],
     [['sandbox', 'kubeconfig'], "missing required argument 'cluster'"],
+    [
+      ['agent', '--name', 'c-n1', '--node-ip', '10.0.0.5,eth0'],
+      `option '--node-ip <ips>' argument '10.0.0.5,eth0' is invalid. "eth0" is not an IP address`,
+    ],
     [['sandbox', 'status'], 'no sandbox in'],
     [['sandbox', 'kubeconfig', 'host'], 'no sandbox in'],
   ])('kosmosctl %j fails with a one-line reason', (args, reason) => {

@@ -163,39 +163,14 @@ export class McsController {
     while (this.running) await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** Deletes what the controller derived in a member that left (imports, slices, derived Services), then stops it. */
+  /**
+   * A member that left keeps nothing the controller derived there: the pass's own diff against
+   * an empty desired state deletes exactly its imports, slices and derived Services.
+   */
   private async withdraw(m: Member): Promise<void> {
-    const imports = m.imports
-      .list()
-      .filter((i) => i.metadata.labels?.[LABEL_APP_MANAGED_BY] === MCS_CONTROLLER_ID);
-    const slices = m.slices.list().filter((s) => s.metadata.labels?.[LABEL_MANAGED_BY] === MCS_CONTROLLER_ID);
-    const services = m.services
-      .list()
-      .filter((s) => s.metadata.labels?.[LABEL_APP_MANAGED_BY] === MCS_CONTROLLER_ID);
-    await Promise.all([
-      ...services.map((s) =>
-        this.write(m, 'Service', 'delete', nsName(s), () =>
-          m.client.delete({ apiVersion: 'v1', kind: 'Service', metadata: s.metadata }),
-        ),
-      ),
-      ...imports.map((i) =>
-        this.write(m, 'ServiceImport', 'delete', nsName(i), () =>
-          m.client.delete({ apiVersion: MCS_API_VERSION, kind: 'ServiceImport', metadata: i.metadata }),
-        ),
-      ),
-      ...slices.map((s) =>
-        this.write(m, 'EndpointSlice', 'delete', nsName(s), () =>
-          m.client.delete({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: s.metadata }),
-        ),
-      ),
-    ]);
+    await this.apply(m, { imports: [], slices: [], services: [], exportStatuses: [] });
     m.stop();
-    this.opts.log.info('member cluster withdrawn', {
-      cluster: m.name,
-      imports: imports.length,
-      slices: slices.length,
-      services: services.length,
-    });
+    this.opts.log.info('member cluster withdrawn', { cluster: m.name });
   }
 
   schedule(delayMs = this.opts.debounceMs ?? 50): void {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the upstream control-plane binaries the sandbox runs (kube-apiserver,
 # kube-controller-manager, kube-scheduler, etcd, kwok, and a kubectl of the same version;
-# kube-proxy for the datapath tests that run it in a network namespace) from their Go modules into a
-# per-user cache keyed by version, so every clone and every CI run reuses one build.
+# kube-proxy and kubelet for the sandbox's real nodes; containerd, its runc shim and ctr, the nodes'
+# container runtime) from their Go modules into a per-user cache keyed by version, so every clone
+# and every CI run reuses one build.
 #
 # Honours KUBEBUILDER_ASSETS / KOSMOS_K8S_BIN: when either names a folder that already
 # holds every binary, nothing is built and that folder is printed.
@@ -12,7 +13,10 @@ set -euo pipefail
 K8S_VERSION="${KOSMOS_K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${KOSMOS_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KOSMOS_KWOK_VERSION:-v0.8.0}"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd kwok)
+# containerd 2: pod network namespaces under its own state dir (netns_mounts_under_state_dir), so a
+# sandbox's teardown never meets another runtime's /run/netns entries; kubelet 1.37 needs it too.
+CONTAINERD_VERSION="${KOSMOS_CONTAINERD_VERSION:-v2.2.9}"
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet etcd kwok containerd containerd-shim-runc-v2 ctr)
 
 log() { printf '[build-control-plane] %s\n' "$*" >&2; }
 
@@ -44,7 +48,7 @@ exec 9>"$OUT/.lock"
 flock 9
 if has_all "$OUT/bin" && [[ -x "$OUT/bin/kubectl" ]]; then echo "$OUT/bin"; exit 0; fi
 
-step=0; total=4
+step=0; total=5
 progress() { step=$((step + 1)); log "[$step/$total] $* ($(date -u +%T))"; }
 
 build_kubernetes() {
@@ -79,18 +83,19 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   (cd "$dir" && go mod tidy -e >&2 2>"$dir/tidy.log" || { cat "$dir/tidy.log" >&2; exit 1; })
-  progress "building kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kubectl $K8S_VERSION (several minutes)"
+  progress "building kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kubelet, kubectl $K8S_VERSION (several minutes)"
   local ld="-s -w" k
   for k in "gitVersion=$K8S_VERSION" "gitMajor=1" "gitMinor=$minor" "gitTreeState=clean" "buildDate=$(date -u +%FT%TZ)"; do
     ld="$ld -X k8s.io/component-base/version.$k -X k8s.io/client-go/pkg/version.$k"
   done
   (cd "$dir" && go build -p 2 -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ld" -o "$OUT/bin/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
-    k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl)
 }
 
 build_etcd() {
@@ -120,9 +125,40 @@ build_kwok() {
   GOBIN="$OUT/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 }
 
+build_containerd() {
+  local dir="$OUT/src/containerd" tags="no_btrfs no_devmapper no_zfs urfave_cli_no_docs osusergo netgo static_build"
+  progress "building containerd $CONTAINERD_VERSION, containerd-shim-runc-v2 and ctr"
+  mkdir -p "$dir"
+  cat > "$dir/go.mod" <<GOMOD
+module local/kosmos-containerd
+
+go 1.26
+
+require github.com/containerd/containerd/v2 $CONTAINERD_VERSION
+GOMOD
+  cat > "$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "github.com/containerd/containerd/v2/cmd/containerd"
+	_ "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2"
+	_ "github.com/containerd/containerd/v2/cmd/ctr"
+)
+GO
+  local ld="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
+  (cd "$dir" && go mod tidy -e >&2 &&
+    go build -trimpath -tags "$tags" -ldflags "$ld" -o "$OUT/bin/" \
+      github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr &&
+    go build -trimpath -tags "$tags no_grpc" -ldflags "$ld" -o "$OUT/bin/" \
+      github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2)
+}
+
 [[ -x "$OUT/bin/etcd" ]] || build_etcd
+[[ -x "$OUT/bin/containerd" && -x "$OUT/bin/ctr" && -x "$OUT/bin/containerd-shim-runc-v2" ]] || build_containerd
 [[ -x "$OUT/bin/kwok" ]] || build_kwok
-if [[ ! -x "$OUT/bin/kube-apiserver" || ! -x "$OUT/bin/kube-controller-manager" || ! -x "$OUT/bin/kube-scheduler" || ! -x "$OUT/bin/kube-proxy" || ! -x "$OUT/bin/kubectl" ]]; then
+if [[ ! -x "$OUT/bin/kube-apiserver" || ! -x "$OUT/bin/kube-controller-manager" || ! -x "$OUT/bin/kube-scheduler" || ! -x "$OUT/bin/kube-proxy" || ! -x "$OUT/bin/kubelet" || ! -x "$OUT/bin/kubectl" ]]; then
   build_kubernetes
 fi
 has_all "$OUT/bin" || { log "build finished but binaries are missing in $OUT/bin"; exit 1; }

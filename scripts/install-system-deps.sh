@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages Kosmos' sandbox, lab and tests use. Installs only what is missing.
 set -euo pipefail
-PACKAGES=(redis-server iptables iproute2 iputils-ping iperf3 bridge-utils dnsutils procps util-linux)
+# runc, containernetworking-plugins (bridge, host-local, portmap, loopback) and conntrack: the real nodes.
+PACKAGES=(redis-server iptables iproute2 iputils-ping iperf3 bridge-utils dnsutils procps util-linux runc containernetworking-plugins conntrack)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

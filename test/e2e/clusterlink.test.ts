@@ -99,7 +99,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 describe('ClusterLink in Kubernetes mode (sandbox)', () => {
   beforeAll(async () => {
-    const up = await kosmosctl(dir, ['sandbox', 'up']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
   });
 

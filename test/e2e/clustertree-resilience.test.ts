@@ -91,7 +91,7 @@ async function allSynced(app: string, n: number): Promise<void> {
 
 describe('ClusterTree workers', () => {
   beforeAll(async () => {
-    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
     redisPort = await freePort();
     await startRedis();

@@ -135,7 +135,7 @@ async function failedJobs(w: Worker, type: string): Promise<number> {
 
 describe('ClusterTree: updates and volumes', () => {
   beforeAll(async () => {
-    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
     worker = await startWorker(dir, 'e2e-upd', readSandboxState(dir).redisUrl);
     expect(kubectl(HOST, ['create', 'namespace', NS]).code).toBe(0);

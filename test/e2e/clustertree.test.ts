@@ -47,7 +47,7 @@ async function allRunning(app: string, n: number): Promise<Item[]> {
 
 describe('ClusterTree', () => {
   beforeAll(async () => {
-    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
     const state = readSandboxState(dir);
     redis = new Redis(state.redisUrl);
@@ -274,7 +274,7 @@ describe('ClusterTree', () => {
     await eventually(() => {
       if (isAlive(apiserver!.pid)) throw new Error('apiserver still shutting down');
     }, 60_000);
-    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
     await eventually(() => {
       const n = virtualNodes().filter((x) => x.metadata.name.startsWith('leaf-2-'));

@@ -53,7 +53,7 @@ function expectOk(r: RunResult): void {
 }
 
 beforeAll(async () => {
-  const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+  const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
   if (up.code !== 0) throw new Error(`sandbox up failed: ${up.stderr}`);
 });
 

@@ -202,7 +202,7 @@ const sliceIps = (c: ClusterName, ns: string, name: string, source?: string) =>
 
 describe('Multi-Cluster Services in the sandbox', () => {
   beforeAll(async () => {
-    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
     const ctl = await startMcs([
       'mcs-controller',

@@ -13,7 +13,7 @@ const readStateFile = () => JSON.parse(readFileSync(`${dir}/state.json`, 'utf8')
 
 describe('kosmosctl sandbox', () => {
   beforeAll(async () => {
-    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(up.stderr).toContain('up: host (3 nodes), leaf-1 (3 nodes), leaf-2 (3 nodes)');
     expect(up.code).toBe(0);
     state = readStateFile();
@@ -124,7 +124,7 @@ describe('kosmosctl sandbox', () => {
       '-o',
       'jsonpath={.metadata.resourceVersion}',
     ]).stdout;
-    const again = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const again = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(again.code).toBe(0);
     expect(again.stderr).not.toContain('starting');
     const after = readStateFile();
@@ -154,14 +154,14 @@ describe('kosmosctl sandbox', () => {
     const squatter = net.createServer().listen(redis.port, '127.0.0.1');
     await new Promise((r) => squatter.once('listening', r));
     try {
-      const r = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+      const r = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(`port ${redis.port} for redis is in use by another process`);
     } finally {
       await new Promise((r) => squatter.close(r));
     }
     // With the port free again, up brings Redis back on the same port.
-    const again = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const again = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain('starting redis');
     state = readStateFile();

@@ -21,7 +21,7 @@ const kosmos = (kind: string, name: string, spec: object, namespace?: string) =>
 
 describe('admission webhooks in the sandbox', () => {
   beforeAll(async () => {
-    const up = await kosmosctl(dir, ['sandbox', 'up', '--leaves', '1']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--leaves', '1', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
     expect(
       apply(
@@ -243,7 +243,7 @@ describe('admission webhooks in the sandbox', () => {
     expect(obj.code).not.toBe(0);
     expect(obj.stderr).toMatch(/failed calling webhook|connection refused/);
     // The sandbox restarts it, and Kosmos objects are admitted again.
-    expect((await kosmosctl(dir, ['sandbox', 'up'])).code).toBe(0);
+    expect((await kosmosctl(dir, ['sandbox', 'up', '--real-nodes', '0'])).code).toBe(0);
     await eventually(() => {
       const again = apply(
         kosmos('ClusterDistributionPolicy', 'after-restart', {

@@ -3,7 +3,15 @@ import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../../common/errors.js';
 import { sandboxDown, sandboxStatus, sandboxUp } from '../sandbox/sandbox.js';
 import { kubeconfigPath, readState, sandboxDir } from '../sandbox/state.js';
-import { MAX_NODES_PER_CLUSTER, defaultTopology, parseTopology } from '../sandbox/topology.js';
+import { ensureBinaries } from '../sandbox/binaries.js';
+import { sandboxImageLoad } from '../sandbox/node-runtime.js';
+import { supervise } from '../sandbox/supervisor.js';
+import {
+  MAX_NODES_PER_CLUSTER,
+  MAX_REAL_NODES_PER_CLUSTER,
+  defaultTopology,
+  parseTopology,
+} from '../sandbox/topology.js';
 import { printTable } from '../table.js';
 
 function positiveInt(max: number) {
@@ -62,15 +70,27 @@ export function sandboxCommand(): Command {
     .option('-t, --topology <file>', 'topology file (clusters and their nodes)')
     .option('--leaves <n>', 'number of leaf clusters when no topology file is given', positiveInt(47), 2)
     .option(
+      '--real-nodes <n>',
+      'real nodes (kubelet + containerd, each in its own network namespace) per cluster when no topology file is given',
+      positiveInt(MAX_REAL_NODES_PER_CLUSTER),
+      1,
+    )
+    .option(
       '--nodes <n>',
-      'nodes per cluster when no topology file is given',
+      'simulated (kwok) nodes per cluster when no topology file is given (default: 3 with --real-nodes 0, else 0)',
       positiveInt(MAX_NODES_PER_CLUSTER),
-      3,
     )
     .option('--bare', 'start the clusters and Redis only', false)
     .option('--with-guide', 'print how to use the sandbox when it is up', false)
     .action(
-      async (o: { topology?: string; leaves: number; nodes: number; bare: boolean; withGuide: boolean }) => {
+      async (o: {
+        topology?: string;
+        leaves: number;
+        nodes?: number;
+        realNodes: number;
+        bare: boolean;
+        withGuide: boolean;
+      }) => {
         let topology;
         if (o.topology) {
           let text: string;
@@ -81,7 +101,10 @@ export function sandboxCommand(): Command {
           }
           topology = parseTopology(text, o.topology);
         } else if (!readState()) {
-          topology = defaultTopology(o.leaves, Math.max(1, o.nodes));
+          const simulated = o.nodes ?? (o.realNodes === 0 ? 3 : 0);
+          if (simulated + o.realNodes === 0)
+            throw new UserError('--nodes and --real-nodes: a cluster needs at least one node');
+          topology = defaultTopology(o.leaves, simulated, o.realNodes);
         }
         const state = await sandboxUp({ ...(topology ? { topology } : {}), bare: o.bare });
         if (o.withGuide)
@@ -99,9 +122,10 @@ export function sandboxCommand(): Command {
     .command('down')
     .description('stop every process of the sandbox and remove its files')
     .action(async () => {
-      const { stopped, busyPorts } = await sandboxDown();
+      const { stopped, busyPorts, left } = await sandboxDown();
       process.stdout.write(`stopped ${stopped} process(es)\n`);
       if (busyPorts.length > 0) throw new UserError(`ports still in use after down: ${busyPorts.join(', ')}`);
+      if (left.length > 0) throw new UserError(`left behind after down: ${left.join('; ')}`);
     });
 
   cmd
@@ -116,16 +140,47 @@ export function sandboxCommand(): Command {
         return;
       }
       printTable(
-        ['COMPONENT', 'CLUSTER', 'PID', 'PORT', 'HEALTHY'],
+        ['COMPONENT', 'CLUSTER', 'NODE', 'PID', 'PORT', 'RESTARTS', 'HEALTHY'],
         rows.map((r) => [
           r.component,
           r.cluster,
+          r.node,
           String(r.pid),
-          String(r.port),
+          r.port === 0 ? '-' : String(r.port),
+          String(r.restarts),
           r.healthy ? 'yes' : r.running ? 'no' : 'not running',
         ]),
       );
       if (rows.some((r) => !r.healthy)) process.exitCode = 1;
+    });
+
+  const image = cmd.command('image').description("the real nodes' images");
+  image
+    .command('load')
+    .description('load a docker-archive or OCI archive into every real node (of one cluster)')
+    .argument('<file>', 'image archive (docker save / OCI archive, e.g. from `kosmosctl image build`)')
+    .option('--cluster <name>', 'only the real nodes of this cluster')
+    .action(async (file: string, o: { cluster?: string }) => {
+      const state = readState();
+      if (!state) throw new UserError(`no sandbox in ${sandboxDir()}; run 'kosmosctl sandbox up'`);
+      const { refs, nodes } = await sandboxImageLoad(
+        state,
+        sandboxDir(),
+        await ensureBinaries({ quiet: true }),
+        file,
+        o.cluster,
+      );
+      process.stdout.write(`loaded ${refs.join(', ') || file} into ${nodes.join(', ')}\n`);
+    });
+
+  cmd
+    .command('supervise', { hidden: true })
+    .description('start again any component of the sandbox that exits (run by `up`)')
+    .action(async () => {
+      const ac = new AbortController();
+      process.once('SIGTERM', () => ac.abort());
+      process.once('SIGINT', () => ac.abort());
+      await supervise(sandboxDir(), ac.signal);
     });
 
   cmd

@@ -1,6 +1,7 @@
 /**
  * Finds the control-plane binaries (kube-apiserver, kube-controller-manager,
- * kube-scheduler, etcd, kwok): KOSMOS_K8S_BIN or KUBEBUILDER_ASSETS when they hold all of
+ * kube-scheduler, etcd, kwok, and the real nodes' kubelet, kube-proxy and containerd):
+ * KOSMOS_K8S_BIN or KUBEBUILDER_ASSETS when they hold all of
  * them, else the per-user cache that scripts/build-control-plane.sh fills (building once,
  * with progress on stderr).
  */
@@ -16,6 +17,12 @@ export const CONTROL_PLANE_BINARIES = [
   'kube-scheduler',
   'etcd',
   'kwok',
+  // The real nodes.
+  'kubelet',
+  'kube-proxy',
+  'containerd',
+  'containerd-shim-runc-v2',
+  'ctr',
 ] as const;
 export type BinaryName = (typeof CONTROL_PLANE_BINARIES)[number];
 export type Binaries = Record<BinaryName, string>;
@@ -39,7 +46,8 @@ export function binariesIn(dir: string): Binaries | undefined {
   return out as Binaries;
 }
 
-export async function ensureBinaries(): Promise<Binaries> {
+/** `quiet`: say nothing unless a build fails (for commands whose stderr is one line of result). */
+export async function ensureBinaries(opts: { quiet?: boolean } = {}): Promise<Binaries> {
   for (const v of ['KOSMOS_K8S_BIN', 'KUBEBUILDER_ASSETS']) {
     const dir = process.env[v];
     if (dir) {
@@ -49,14 +57,21 @@ export async function ensureBinaries(): Promise<Binaries> {
   }
   const script = join(projectRoot(), 'scripts', 'build-control-plane.sh');
   const dir = await new Promise<string>((resolve, reject) => {
-    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', opts.quiet ? 'pipe' : 'inherit'] });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    let err = '';
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
     child.on('error', (e) => reject(new UserError(`could not run ${script}: ${e.message}`)));
     child.on('close', (code) => {
       const last = out.trim().split('\n').pop() ?? '';
       if (code === 0 && last) resolve(last);
-      else reject(new UserError(`building the control plane failed (exit ${code}); see the messages above`));
+      else
+        reject(
+          new UserError(
+            `building the control plane failed (exit ${code}); ${opts.quiet ? err.trim().split('\n').slice(-3).join(' / ') : 'see the messages above'}`,
+          ),
+        );
     });
   });
   const found = binariesIn(dir);

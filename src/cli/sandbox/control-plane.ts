@@ -12,6 +12,8 @@ import type { SandboxCluster } from './topology.js';
 export interface ComponentDef {
   name: string;
   cluster?: string;
+  /** The real node a node process (containerd, kubelet, kube-proxy) belongs to. */
+  node?: string;
   port: number;
   spec: ProcessSpec;
   health: HealthProbe;
@@ -83,41 +85,65 @@ export function apiserverDef(
   port: number,
   etcdPort: number,
   extraArgs: string[] = [],
+  underlay?: { address: string; hostsFile: string },
 ): ComponentDef {
+  const address = underlay?.address ?? '127.0.0.1';
+  const args = [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    // Sibling prefixes, never nested: /clusters/<name>/registry.
+    `--etcd-prefix=/clusters/${cluster.name}/registry`,
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
+    `--secure-port=${port}`,
+    `--tls-cert-file=${files.serverCert}`,
+    `--tls-private-key-file=${files.serverKey}`,
+    `--client-ca-file=${files.caCert}`,
+    `--service-account-key-file=${files.saPub}`,
+    `--service-account-signing-key-file=${files.saKey}`,
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-cluster-ip-range=${cluster.serviceCIDR}`,
+    '--authorization-mode=Node,RBAC',
+    '--allow-privileged=true',
+    // A loopback advertise address makes the endpoints reconciler fail forever; with real
+    // nodes the `kubernetes` Service points pods at the underlay address.
+    `--endpoint-reconciler-type=${underlay ? 'lease' : 'none'}`,
+    // Webhooks and aggregated APIs are called at their pods' addresses: the root namespace
+    // has no kube-proxy to route a ClusterIP.
+    ...(underlay ? ['--enable-aggregator-routing=true'] : []),
+    `--kubelet-client-certificate=${files.adminCert}`,
+    `--kubelet-client-key=${files.adminKey}`,
+    '--profiling=false',
+    '--max-requests-inflight=1000',
+    '--max-mutating-requests-inflight=500',
+    ...extraArgs,
+  ];
+  // The apiserver reaches kubelets by their Hostname address (kwok's nodes say localhost): with
+  // real nodes it runs in a mount namespace of its own whose /etc/hosts names them, so neither
+  // kind of node needs --kubelet-preferred-address-types and the machine's /etc/hosts is untouched.
+  const command = underlay ? 'unshare' : bin['kube-apiserver'];
+  const argv = underlay
+    ? [
+        '--mount',
+        '--propagation',
+        'private',
+        '/bin/sh',
+        '-c',
+        'mount --bind "$0" /etc/hosts && exec "$@"',
+        underlay.hostsFile,
+        bin['kube-apiserver'],
+        ...args,
+      ]
+    : args;
   return {
     name: 'kube-apiserver',
     cluster: cluster.name,
     port,
     hint: bin['kube-apiserver'],
-    health: { url: `https://127.0.0.1:${port}/readyz`, insecure: true },
+    health: { url: `https://${address}:${port}/readyz`, insecure: true },
     spec: {
       name: `kube-apiserver (${cluster.name})`,
-      command: bin['kube-apiserver'],
-      args: [
-        `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-        // Sibling prefixes, never nested: /clusters/<name>/registry.
-        `--etcd-prefix=/clusters/${cluster.name}/registry`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${port}`,
-        `--tls-cert-file=${files.serverCert}`,
-        `--tls-private-key-file=${files.serverKey}`,
-        `--client-ca-file=${files.caCert}`,
-        `--service-account-key-file=${files.saPub}`,
-        `--service-account-signing-key-file=${files.saKey}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-cluster-ip-range=${cluster.serviceCIDR}`,
-        '--authorization-mode=Node,RBAC',
-        '--allow-privileged=true',
-        // A loopback advertise address makes the endpoints reconciler fail forever.
-        '--endpoint-reconciler-type=none',
-        `--kubelet-client-certificate=${files.adminCert}`,
-        `--kubelet-client-key=${files.adminKey}`,
-        '--profiling=false',
-        '--max-requests-inflight=1000',
-        '--max-mutating-requests-inflight=500',
-        ...extraArgs,
-      ],
+      command,
+      args: argv,
       logFile: join(files.dir, 'logs', 'kube-apiserver.log'),
     },
   };

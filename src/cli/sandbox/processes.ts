@@ -44,7 +44,7 @@ export function isAlive(pid: number | undefined, commandHint?: string): boolean 
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (/\) Z /.test(stat)) return false;
     if (commandHint) {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       if (!cmdline.includes(commandHint)) return false;
     }
   } catch {
@@ -100,6 +100,15 @@ export interface HealthProbe {
 }
 
 export async function probe(h: HealthProbe, timeoutMs = 2_000): Promise<boolean> {
+  if (h.url.startsWith('unix://')) {
+    return await new Promise((resolve) => {
+      const s = net.connect(h.url.slice('unix://'.length));
+      s.setTimeout(timeoutMs, () => (s.destroy(), resolve(false)));
+      s.on('connect', () => (s.end(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+  }
+  if (h.url.startsWith('pid://')) return true; // alive is healthy (the supervisor)
   if (h.url.startsWith('tcp://')) {
     const u = new URL(h.url);
     return await new Promise((resolve) => {

@@ -34,8 +34,21 @@ import { renderKubeconfig } from './kubeconfig.js';
 import { createCA, issueCert, newServiceAccountKey, type KeyPair } from './pki.js';
 import { freePort, isAlive, portInUse, probe, startDetached, stopProcess, waitHealthy } from './processes.js';
 import { readState, sandboxDir, writeState, type ComponentState, type SandboxState } from './state.js';
-import { defaultTopology, HOST_CLUSTER, nodeIP, type SandboxCluster, type Topology } from './topology.js';
+import { SUPERVISOR, supervisorLog } from './supervisor.js';
+import {
+  defaultTopology,
+  HOST_CLUSTER,
+  kubernetesServiceIP,
+  nodeIP,
+  UNDERLAY_GATEWAY,
+  type SandboxCluster,
+  type Topology,
+} from './topology.js';
 import { hostSchedulerConfig, kosmosComponents, registerKosmos } from './kosmos-components.js';
+import { apiserverAddress, recordMachineState, startRealNodes, stopRealNodes } from './node-runtime.js';
+import { COREDNS_IMAGE, sandboxImages } from './sandbox-images.js';
+import { ensureClusterDNS } from './cluster-dns.js';
+import { REAL_NODE_LABEL, ensureUnderlay, realNodes, sandboxId, type RealNode } from './real-node.js';
 import type { SandboxContext } from './context.js';
 
 export interface UpOptions {
@@ -50,6 +63,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function onPath(command: string): boolean {
   if (command.includes('/')) return existsSync(command);
   return (process.env['PATH'] ?? '').split(':').some((d) => d && existsSync(join(d, command)));
+}
+
+/**
+ * What every cluster needs before `up` returns: cluster DNS where real nodes run pods, and the
+ * MCS CRDs the MCS controller installs (a ServiceExport applied right after `up` must be known).
+ */
+async function finishClusters(ctx: SandboxContext): Promise<void> {
+  const real = realNodes(ctx.dir, ctx.state.topology);
+  const mcs = ctx.state.components.some((c) => c.name === 'mcs-controller');
+  for (const cluster of ctx.state.topology.clusters) {
+    const client = KubeClient.fromFile(ctx.files(cluster.name).kubeconfig);
+    try {
+      if (real.some((n) => n.cluster.name === cluster.name)) {
+        ctx.progress(`${cluster.name}: waiting for cluster DNS`);
+        await ensureClusterDNS(client, cluster, COREDNS_IMAGE);
+      }
+      if (mcs) await waitServed(client, MCS_KINDS, cluster.name, 120_000);
+    } finally {
+      client.close();
+    }
+  }
+}
+
+/** The apiservers' /etc/hosts: the real nodes by name (their Hostname address), and localhost. */
+function hostsFileText(real: RealNode[]): string {
+  return ['127.0.0.1 localhost', '::1 localhost', ...real.map((n) => `${n.ip} ${n.node.name}`), ''].join(
+    '\n',
+  );
 }
 
 function sameTopology(a: Topology, b: Topology): boolean {
@@ -74,12 +115,18 @@ function ensurePki(dir: string): KeyPair {
   return { certPem: readFileSync(caCrt, 'utf8'), keyPem: readFileSync(caKey, 'utf8') };
 }
 
-function ensureClusterPki(ca: KeyPair, files: ClusterFiles, cluster: string, apiPort: number): void {
+function ensureClusterPki(
+  ca: KeyPair,
+  files: ClusterFiles,
+  cluster: SandboxCluster,
+  apiPort: number,
+  address: string,
+): void {
   mkdirSync(join(files.dir, 'logs'), { recursive: true });
   mkdirSync(join(files.dir, 'kwok'), { recursive: true });
   if (!existsSync(files.serverCert)) {
     const server = issueCert(ca, {
-      commonName: `kube-apiserver-${cluster}`,
+      commonName: `kube-apiserver-${cluster.name}`,
       dnsNames: [
         'localhost',
         'kubernetes',
@@ -87,7 +134,8 @@ function ensureClusterPki(ca: KeyPair, files: ClusterFiles, cluster: string, api
         'kubernetes.default.svc',
         'kubernetes.default.svc.cluster.local',
       ],
-      ips: ['127.0.0.1', '::1'],
+      // Pods reach it at the `kubernetes` Service's address, through kube-proxy.
+      ips: ['127.0.0.1', '::1', UNDERLAY_GATEWAY, kubernetesServiceIP(cluster.serviceCIDR)],
       server: true,
     });
     writeFileSync(files.serverKey, server.keyPem, { mode: 0o600 });
@@ -106,8 +154,8 @@ function ensureClusterPki(ca: KeyPair, files: ClusterFiles, cluster: string, api
   writeFileSync(
     files.kubeconfig,
     renderKubeconfig({
-      cluster,
-      server: `https://127.0.0.1:${apiPort}`,
+      cluster: cluster.name,
+      server: `https://${address}:${apiPort}`,
       caPem: ca.certPem,
       certPem: readFileSync(files.adminCert, 'utf8'),
       keyPem: readFileSync(files.adminKey, 'utf8'),
@@ -119,10 +167,11 @@ function ensureClusterPki(ca: KeyPair, files: ClusterFiles, cluster: string, api
 /** Starts `def` unless a healthy process of ours already serves it; returns whether it started one. */
 async function ensureComponent(ctx: SandboxContext, def: ComponentDef): Promise<ComponentState> {
   const { state } = ctx;
-  const existing = state.components.find((c) => c.name === def.name && c.cluster === def.cluster);
+  const same = (c: ComponentState) => c.name === def.name && c.cluster === def.cluster && c.node === def.node;
+  const existing = state.components.find(same);
   if (existing && isAlive(existing.pid, def.hint)) return existing;
-  const label = def.cluster ? `${def.name} (${def.cluster})` : def.name;
-  if (await portInUse(def.port)) {
+  const label = componentLabel(def);
+  if (def.port !== 0 && (await portInUse(def.port))) {
     throw new UserError(
       `port ${def.port} for ${label} is in use by another process; free it or run 'kosmosctl sandbox down'`,
     );
@@ -135,88 +184,151 @@ async function ensureComponent(ctx: SandboxContext, def: ComponentDef): Promise<
         : `${def.spec.command} not found for ${label}`,
     );
   }
-  ctx.progress(`starting ${label} on 127.0.0.1:${def.port}`);
+  ctx.progress(def.port !== 0 ? `starting ${label} on port ${def.port}` : `starting ${label}`);
   const pid = startDetached(def.spec);
   const record: ComponentState = {
     name: def.name,
     ...(def.cluster ? { cluster: def.cluster } : {}),
+    ...(def.node ? { node: def.node } : {}),
     pid,
     port: def.port,
     command: def.spec.command,
+    hint: def.hint,
     args: def.spec.args,
     ...(def.spec.env ? { env: def.spec.env } : {}),
     logFile: def.spec.logFile,
     health: def.health,
   };
-  state.components = state.components.filter((c) => !(c.name === def.name && c.cluster === def.cluster));
+  state.components = state.components.filter((c) => !same(c));
   state.components.push(record);
   writeState(state, ctx.dir);
   return record;
 }
 
-export async function waitComponent(c: ComponentState, timeoutMs = 180_000): Promise<void> {
-  await waitHealthy(c.cluster ? `${c.name} (${c.cluster})` : c.name, c.health, c.pid, c.logFile, timeoutMs);
+export function componentLabel(c: { name: string; cluster?: string; node?: string }): string {
+  return c.node ? `${c.name} (${c.node})` : c.cluster ? `${c.name} (${c.cluster})` : c.name;
 }
 
-async function applyCrds(client: KubeClient): Promise<void> {
-  for (const info of KINDS) {
-    await client.apply(crdFor(info) as never, 'kosmos-sandbox');
-  }
-  const deadline = Date.now() + 60_000;
-  for (const info of KINDS) {
+export async function waitComponent(c: ComponentState, timeoutMs = 180_000): Promise<void> {
+  await waitHealthy(componentLabel(c), c.health, c.pid, c.logFile, timeoutMs);
+}
+
+/** A CRD `up` waits for: established, and its kind listable (servable), before returning. */
+interface ServedKind {
+  crd: string;
+  apiVersion: string;
+  kind: string;
+}
+
+const MCS_KINDS: ServedKind[] = [
+  {
+    crd: 'serviceexports.multicluster.x-k8s.io',
+    apiVersion: 'multicluster.x-k8s.io/v1beta1',
+    kind: 'ServiceExport',
+  },
+  {
+    crd: 'serviceimports.multicluster.x-k8s.io',
+    apiVersion: 'multicluster.x-k8s.io/v1beta1',
+    kind: 'ServiceImport',
+  },
+];
+
+async function waitServed(
+  client: KubeClient,
+  kinds: ServedKind[],
+  cluster: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const k of kinds) {
     for (;;) {
-      const crd = await client.get<
+      const crd = await client.getOrUndefined<
         KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
-      >('apiextensions.k8s.io/v1', 'CustomResourceDefinition', `${info.plural}.kosmos.io`);
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      >('apiextensions.k8s.io/v1', 'CustomResourceDefinition', k.crd);
+      if (crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
       if (Date.now() > deadline)
-        throw new KosmosError(`CRD ${info.plural}.kosmos.io not established after 60s`);
+        throw new KosmosError(`${cluster}: CRD ${k.crd} not established after ${timeoutMs / 1000}s`);
       await sleep(200);
     }
   }
   // Established is not yet servable: until its storage is initialised a new CRD answers
-  // 429. Components started next must find every kind listable.
-  for (const info of KINDS) {
+  // 429. What `up` hands over must find every kind listable.
+  for (const k of kinds) {
     for (;;) {
       try {
-        await client.list(API_VERSION, info.kind);
+        await client.list(k.apiVersion, k.kind);
         break;
       } catch (e) {
         if (Date.now() > deadline)
-          throw new KosmosError(`kind ${info.kind} not listable after 60s`, { cause: e });
+          throw new KosmosError(`${cluster}: kind ${k.kind} not listable after ${timeoutMs / 1000}s`, {
+            cause: e,
+          });
         await sleep(200);
       }
     }
   }
 }
 
-async function ensureNodes(client: KubeClient, cluster: SandboxCluster): Promise<void> {
+async function applyCrds(client: KubeClient, cluster: string): Promise<void> {
+  for (const info of KINDS) {
+    await client.apply(crdFor(info) as never, 'kosmos-sandbox');
+  }
+  await waitServed(
+    client,
+    KINDS.map((info) => ({ crd: `${info.plural}.kosmos.io`, apiVersion: API_VERSION, kind: info.kind })),
+    cluster,
+  );
+}
+
+async function ensureNodes(client: KubeClient, cluster: SandboxCluster, real: RealNode[]): Promise<void> {
+  const realByName = new Map(
+    real.filter((r) => r.cluster.name === cluster.name).map((r) => [r.node.name, r]),
+  );
   const existing = new Set((await client.list<Node>('v1', 'Node')).items.map((n) => n.metadata?.name));
   const queue = cluster.nodes.map((n, index) => ({ n, index })).filter(({ n }) => !existing.has(n.name));
   const worker = async () => {
     for (let item = queue.shift(); item; item = queue.shift()) {
       const { n, index } = item;
-      const node: Node = {
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: {
-          name: n.name,
-          annotations: { [KWOK_NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-          labels: {
-            'kubernetes.io/hostname': n.name,
-            'kubernetes.io/os': 'linux',
-            'kubernetes.io/arch': 'amd64',
-            type: 'kwok',
-            ...n.labels,
-          },
-        },
-        spec: { taints: n.taints },
-        status: {
-          capacity: n.capacity,
-          allocatable: n.capacity,
-          addresses: [{ type: 'InternalIP', address: nodeIP(cluster.index, index) }],
-        },
-      };
+      const real = realByName.get(n.name);
+      const node: Node = real
+        ? {
+            // Created before its kubelet registers, with the pod CIDR its CNI config uses;
+            // the kubelet adopts the object and reports its own status.
+            apiVersion: 'v1',
+            kind: 'Node',
+            metadata: {
+              name: n.name,
+              labels: {
+                'kubernetes.io/hostname': n.name,
+                'kubernetes.io/os': 'linux',
+                'kubernetes.io/arch': 'amd64',
+                [REAL_NODE_LABEL]: n.runtime,
+                ...n.labels,
+              },
+            },
+            spec: { taints: n.taints, podCIDR: real.podCIDR, podCIDRs: [real.podCIDR] },
+          }
+        : {
+            apiVersion: 'v1',
+            kind: 'Node',
+            metadata: {
+              name: n.name,
+              annotations: { [KWOK_NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+              labels: {
+                'kubernetes.io/hostname': n.name,
+                'kubernetes.io/os': 'linux',
+                'kubernetes.io/arch': 'amd64',
+                type: 'kwok',
+                ...n.labels,
+              },
+            },
+            spec: { taints: n.taints },
+            status: {
+              capacity: n.capacity,
+              allocatable: n.capacity,
+              addresses: [{ type: 'InternalIP', address: nodeIP(cluster.index, index) }],
+            },
+          };
       try {
         await client.create(node);
       } catch (e) {
@@ -267,6 +379,11 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
     state = { version: 1, topology, bare: opts.bare ?? false, redisUrl: '', ports: {}, components: [] };
   }
   mkdirSync(dir, { recursive: true });
+  // The supervisor must not start what `up` is about to start: it comes back last.
+  const supervisor = state.components.find((c) => c.name === SUPERVISOR);
+  if (supervisor && isAlive(supervisor.pid, supervisor.hint ?? supervisor.command)) {
+    await stopProcess(supervisor.pid, supervisor.hint ?? supervisor.command);
+  }
   writeState(state, dir);
 
   progress('locating control-plane binaries');
@@ -311,11 +428,33 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
 
   // All apiservers at once: start-up is mostly waiting on etcd and OpenAPI building.
   const apiservers: ComponentState[] = [];
+  const real = realNodes(dir, topology);
+  const address = apiserverAddress(s);
+  const hostsFile = join(dir, 'hosts');
+  if (real.length > 0) {
+    recordMachineState(s);
+    writeState(s, dir);
+    ensureUnderlay(sandboxId(dir));
+    writeFileSync(hostsFile, hostsFileText(real));
+  }
   for (const cluster of topology.clusters) {
     const files = ctx.files(cluster.name);
     const apiPort = await ctx.port(`${cluster.name}/kube-apiserver`);
-    ensureClusterPki(ca, files, cluster.name, apiPort);
-    apiservers.push(await ensureComponent(ctx, apiserverDef(bin, cluster, files, apiPort, etcd.port)));
+    ensureClusterPki(ca, files, cluster, apiPort, address);
+    apiservers.push(
+      await ensureComponent(
+        ctx,
+        apiserverDef(
+          bin,
+          cluster,
+          files,
+          apiPort,
+          etcd.port,
+          [],
+          real.length > 0 ? { address, hostsFile } : undefined,
+        ),
+      ),
+    );
   }
   progress(`waiting for ${apiservers.length} kube-apiservers`);
   await Promise.all(apiservers.map((c) => waitComponent(c)));
@@ -324,8 +463,8 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
   for (const cluster of topology.clusters) {
     const client = KubeClient.fromFile(ctx.files(cluster.name).kubeconfig);
     try {
-      await applyCrds(client);
-      await ensureNodes(client, cluster);
+      await applyCrds(client, cluster.name);
+      await ensureNodes(client, cluster, real);
     } finally {
       client.close();
     }
@@ -362,25 +501,35 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
         schedulerDef(bin, cluster, files, await ctx.port(`${cluster.name}/scheduler`), schedFile),
       ),
     );
-    const logsFile = join(files.dir, 'kwok', 'container.log');
-    // CRI log format, which kwok parses: time, stream, tag (F = full line), message.
-    writeFileSync(
-      logsFile,
-      `${new Date().toISOString()} stdout F kosmos sandbox: a container of cluster ${cluster.name}\n`,
-    );
-    const logsConfig = join(files.dir, 'kwok', 'logs.yaml');
-    writeFileSync(logsConfig, kwokLogsConfig(logsFile));
-    const execConfig = join(files.dir, 'kwok', 'exec.yaml');
-    writeFileSync(execConfig, kwokExecConfig(cluster.name, tmpdir()));
-    const kwokPort = await ctx.port(`${cluster.name}/kwok`);
-    started.push(
-      await ensureComponent(
-        ctx,
-        kwokDef(bin, cluster, files, kwokPort, [stagesFile, logsConfig, execConfig]),
-      ),
-    );
+    // kwok simulates the nodes without a runtime: a cluster of real nodes only needs none.
+    if (cluster.nodes.some((n) => n.runtime === 'kwok')) {
+      const logsFile = join(files.dir, 'kwok', 'container.log');
+      // CRI log format, which kwok parses: time, stream, tag (F = full line), message.
+      writeFileSync(
+        logsFile,
+        `${new Date().toISOString()} stdout F kosmos sandbox: a container of cluster ${cluster.name}\n`,
+      );
+      const logsConfig = join(files.dir, 'kwok', 'logs.yaml');
+      writeFileSync(logsConfig, kwokLogsConfig(logsFile));
+      const execConfig = join(files.dir, 'kwok', 'exec.yaml');
+      writeFileSync(execConfig, kwokExecConfig(cluster.name, tmpdir()));
+      const kwokPort = await ctx.port(`${cluster.name}/kwok`);
+      started.push(
+        await ensureComponent(
+          ctx,
+          kwokDef(bin, cluster, files, kwokPort, [stagesFile, logsConfig, execConfig]),
+        ),
+      );
+    }
   }
   await Promise.all(started.map((c) => waitComponent(c)));
+  await startRealNodes(
+    ctx,
+    ca,
+    (def) => ensureComponent(ctx, def),
+    (c) => waitComponent(c),
+    () => sandboxImages(progress),
+  );
   progress('waiting for nodes to be Ready');
   for (const cluster of topology.clusters) {
     const client = KubeClient.fromFile(ctx.files(cluster.name).kubeconfig);
@@ -392,6 +541,8 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
   }
 
   if (!s.bare) await registerKosmos(ctx);
+  await finishClusters(ctx);
+  await ensureComponent(ctx, supervisorDef(dir));
   writeState(s, dir);
   progress(`up: ${topology.clusters.map((c) => `${c.name} (${c.nodes.length} nodes)`).join(', ')}`);
   return s;
@@ -400,6 +551,8 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
 export interface ComponentStatus {
   component: string;
   cluster: string;
+  node: string;
+  restarts: number;
   pid: number;
   port: number;
   running: boolean;
@@ -411,10 +564,12 @@ export async function sandboxStatus(dir = sandboxDir()): Promise<ComponentStatus
   if (!state) return undefined;
   return await Promise.all(
     state.components.map(async (c) => {
-      const running = isAlive(c.pid, c.command);
+      const running = isAlive(c.pid, c.hint ?? c.command);
       return {
         component: c.name,
         cluster: c.cluster ?? '-',
+        node: c.node ?? '-',
+        restarts: c.restarts ?? 0,
         pid: c.pid,
         port: c.port,
         running,
@@ -424,42 +579,71 @@ export async function sandboxStatus(dir = sandboxDir()): Promise<ComponentStatus
   );
 }
 
-/** Stops every process the sandbox started (newest first), checks its ports, removes its files. */
+function supervisorDef(dir: string): ComponentDef {
+  const cli = join(projectRoot(), 'dist', 'cli', 'main.js');
+  return {
+    name: SUPERVISOR,
+    port: 0,
+    hint: `${cli} sandbox supervise`,
+    health: { url: 'pid://' },
+    spec: {
+      name: SUPERVISOR,
+      command: process.execPath,
+      args: [cli, 'sandbox', 'supervise'],
+      env: { KOSMOS_SANDBOX_DIR: dir },
+      logFile: supervisorLog(dir),
+    },
+  };
+}
+
+/** The order `down` stops components in: the supervisor first, the clusters' stores last. */
+function stopOrder(c: ComponentState): number {
+  if (c.name === SUPERVISOR) return -1;
+  if (c.name === 'redis') return 4;
+  if (c.name === 'etcd') return 3;
+  if (c.name === 'kube-apiserver') return 2;
+  if (c.name.startsWith('kube-')) return 1;
+  return 0;
+}
+
+/**
+ * Stops every process the sandbox started (newest first), takes its real nodes apart (their
+ * processes, mounts, cgroups, network namespaces, the underlay, the sysctls their kubelets
+ * changed), checks its ports, removes its files.
+ */
 export async function sandboxDown(
   opts: { dir?: string; progress?: (m: string) => void } = {},
-): Promise<{ stopped: number; busyPorts: number[] }> {
+): Promise<{ stopped: number; busyPorts: number[]; left: string[] }> {
   const dir = opts.dir ?? sandboxDir();
   const progress = opts.progress ?? ((m: string) => process.stderr.write(`[sandbox] ${m}\n`));
   const state = readState(dir);
   if (!state) {
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-    return { stopped: 0, busyPorts: [] };
+    return { stopped: 0, busyPorts: [], left: [] };
   }
-  const comps = [...state.components].reverse();
   let stopped = 0;
-  // Kosmos components and kwok first, then the control planes, etcd and Redis last.
-  const order = (c: ComponentState) =>
-    c.name === 'redis'
-      ? 4
-      : c.name === 'etcd'
-        ? 3
-        : c.name === 'kube-apiserver'
-          ? 2
-          : c.name.startsWith('kube-')
-            ? 1
-            : 0;
-  comps.sort((a, b) => order(a) - order(b));
-  for (const c of comps) {
-    if (isAlive(c.pid, c.command)) {
-      progress(`stopping ${c.cluster ? `${c.name} (${c.cluster})` : c.name} (pid ${c.pid})`);
-      await stopProcess(c.pid, c.command);
-      stopped++;
-    }
-  }
+  const stop = async (c: ComponentState) => {
+    if (!isAlive(c.pid, c.hint ?? c.command)) return;
+    progress(`stopping ${componentLabel(c)} (pid ${c.pid})`);
+    await stopProcess(c.pid, c.hint ?? c.command);
+    stopped++;
+  };
+  // One level at a time, in parallel within a level: an apiserver may take its whole grace period.
+  const comps = state.components.filter((c) => c.node === undefined);
+  const levels = async (test: (o: number) => boolean) => {
+    const order = [...new Set(comps.map(stopOrder).filter(test))].sort((a, b) => a - b);
+    for (const l of order) await Promise.all(comps.filter((c) => stopOrder(c) === l).map(stop));
+  };
+  await levels((o) => o <= 0);
+  stopped += state.components.filter(
+    (c) => c.node !== undefined && isAlive(c.pid, c.hint ?? c.command),
+  ).length;
+  const left = await stopRealNodes(state, dir, progress);
+  await levels((o) => o > 0);
   const busyPorts: number[] = [];
-  for (const c of state.components) if (await portInUse(c.port)) busyPorts.push(c.port);
+  for (const c of state.components) if (c.port !== 0 && (await portInUse(c.port))) busyPorts.push(c.port);
   rmSync(dir, { recursive: true, force: true });
-  return { stopped, busyPorts };
+  return { stopped, busyPorts, left };
 }
 
 export { HOST_CLUSTER };

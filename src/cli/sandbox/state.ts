@@ -7,9 +7,14 @@ import type { HealthProbe } from './processes.js';
 export interface ComponentState {
   name: string;
   cluster?: string;
+  node?: string;
+  /** How often the supervisor started it again after it exited. */
+  restarts?: number;
   pid: number;
   port: number;
   command: string;
+  /** A string of the running program's command line that tells it is ours (pid reuse). */
+  hint?: string;
   args: string[];
   env?: Record<string, string>;
   logFile: string;
@@ -23,6 +28,10 @@ export interface SandboxState {
   redisUrl: string;
   ports: Record<string, number>;
   components: ComponentState[];
+  /** The machine's global sysctls before the first kubelet started, put back by `down`. */
+  sysctls?: Record<string, string>;
+  /** Shared paths real nodes create (device-plugin socket folder, libcni cache) that did not exist before. */
+  createdPaths?: string[];
 }
 
 export function sandboxDir(): string {

@@ -7,10 +7,14 @@
  *         - {count: 2, namePrefix: host-node, cpu: "1", memory: 2Gi}
  *     - name: leaf-1
  *       nodes:
+ *         - {count: 1, runtime: containerd}
  *         - {count: 6, cpu: 1500m, memory: 4Gi, pods: 110}
  *
- * cpu, memory, pods, ephemeral-storage and any extended resource (a key with a "/", such as
- * nvidia.com/gpu) become the node's capacity and allocatable.
+ * A group without `runtime` is simulated by kwok: cpu, memory, pods, ephemeral-storage and any
+ * extended resource (a key with a "/", such as nvidia.com/gpu) become the node's capacity and
+ * allocatable, and nothing runs. A group with `runtime: containerd` is made of real nodes: each
+ * its own network namespace on the sandbox's underlay, with containerd, runc, a kubelet and
+ * kube-proxy; its capacity is what the kubelet finds (the machine's), so capacity keys are refused.
  */
 import { parse } from 'yaml';
 import type { Taint } from '../../api/core.js';
@@ -19,8 +23,13 @@ import { UserError } from '../../common/errors.js';
 
 export const HOST_CLUSTER = 'host';
 
+/** How a sandbox node runs: simulated by kwok, or a real kubelet with containerd. */
+export const NODE_RUNTIMES = ['kwok', 'containerd'] as const;
+export type NodeRuntime = (typeof NODE_RUNTIMES)[number];
+
 export interface SandboxNode {
   name: string;
+  runtime: NodeRuntime;
   capacity: Record<string, string>;
   labels: Record<string, string>;
   taints: Taint[];
@@ -51,10 +60,14 @@ const GROUP_KEYS = new Set([
   'ephemeral-storage',
   'labels',
   'taints',
+  'runtime',
 ]);
+const CAPACITY_KEYS = ['cpu', 'memory', 'pods', 'ephemeral-storage'];
 const DEFAULT_NODE = { cpu: '4', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' };
 
 export const MAX_NODES_PER_CLUSTER = 2000;
+/** Each real node costs about 130 MB (kubelet + containerd) before its pods. */
+export const MAX_REAL_NODES_PER_CLUSTER = 16;
 
 /**
  * The InternalIP of a sandbox node: unique across the sandbox (ClusterLink refuses two
@@ -67,17 +80,63 @@ export function nodeIP(clusterIndex: number, nodeIndex: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
+/**
+ * The underlay's own address in the root network namespace: the real nodes' default gateway and
+ * the address the apiservers serve on, so pods and kubelets reach them. Above every nodeIP.
+ */
+export const UNDERLAY_GATEWAY = '198.19.255.254';
+export const UNDERLAY_PREFIX = 15;
+
+/**
+ * The pod CIDR of the `ordinal`-th real node of a cluster: a /24 from the top of the cluster's
+ * pod range, set on the Node before its kubelet registers; kube-controller-manager allocates the
+ * simulated nodes' ranges from the bottom and skips ranges already taken.
+ */
+export function realNodePodCIDR(clusterIndex: number, ordinal: number): string {
+  if (ordinal > 255) throw new UserError('the sandbox supports at most 256 real nodes per cluster');
+  return `10.${33 + 2 * clusterIndex}.${255 - ordinal}.0/24`;
+}
+
+/** The `kubernetes` Service's address: the first of the service range, as the apiserver picks it. */
+export function kubernetesServiceIP(serviceCIDR: string): string {
+  const [a, b] = serviceCIDR.split('.');
+  return `${a}.${b}.0.1`;
+}
+
+/** The cluster DNS Service's address: the tenth of the service range, as kubeadm picks it. */
+export function clusterDNSIP(serviceCIDR: string): string {
+  const [a, b] = serviceCIDR.split('.');
+  return `${a}.${b}.0.10`;
+}
+
 /** Pod and service CIDRs per cluster index: disjoint, so ClusterLink needs no global map. */
 export function cidrsFor(index: number): { podCIDR: string; serviceCIDR: string } {
   if (index > 47) throw new UserError('the sandbox supports at most 48 clusters');
   return { podCIDR: `10.${32 + 2 * index}.0.0/15`, serviceCIDR: `10.${index}.0.0/16` };
 }
 
-export function defaultTopology(leaves = 2, nodesPerCluster = 3): Topology {
+/**
+ * Host plus `leaves` leaf clusters, each with `realNodes` real nodes (named <cluster>-node-0…)
+ * followed by `simulatedNodes` kwok nodes.
+ */
+export function defaultTopology(leaves = 2, simulatedNodes = 0, realNodes = 1): Topology {
   const names = [HOST_CLUSTER, ...Array.from({ length: leaves }, (_, i) => `leaf-${i + 1}`)];
   return parseTopologyObject({
-    clusters: names.map((name) => ({ name, nodes: [{ count: nodesPerCluster }] })),
+    clusters: names.map((name) => ({
+      name,
+      nodes: [
+        ...(realNodes > 0 ? [{ count: realNodes, runtime: 'containerd' }] : []),
+        ...(simulatedNodes > 0
+          ? [{ count: simulatedNodes, ...(realNodes > 0 ? { namePrefix: `${name}-sim` } : {}) }]
+          : []),
+      ],
+    })),
   });
+}
+
+/** Whether any cluster of the topology has a real node (and so the sandbox needs its underlay). */
+export function hasRealNodes(t: Topology): boolean {
+  return t.clusters.some((c) => c.nodes.some((n) => n.runtime !== 'kwok'));
 }
 
 export function parseTopology(text: string, source = 'topology'): Topology {
@@ -135,6 +194,12 @@ export function parseTopologyObject(doc: unknown, source = 'topology'): Topology
         });
       names.add(n.name);
     }
+    const realCount = nodes.filter((n) => n.runtime !== 'kwok').length;
+    if (realCount > MAX_REAL_NODES_PER_CLUSTER) {
+      errors.push(
+        invalid(`${path}.nodes`, realCount, `at most ${MAX_REAL_NODES_PER_CLUSTER} real nodes per cluster`),
+      );
+    }
     if (nodes.length > MAX_NODES_PER_CLUSTER) {
       errors.push(
         invalid(`${path}.nodes`, nodes.length, `at most ${MAX_NODES_PER_CLUSTER} nodes per cluster`),
@@ -165,6 +230,24 @@ function parseGroup(g: unknown, path: string, cluster: string, errors: FieldErro
       );
     }
   }
+  const runtime = g['runtime'] ?? 'kwok';
+  if (typeof runtime !== 'string' || !(NODE_RUNTIMES as readonly string[]).includes(runtime)) {
+    errors.push(unsupported(`${path}.runtime`, runtime, [...NODE_RUNTIMES]));
+    return [];
+  }
+  if (runtime !== 'kwok') {
+    for (const key of Object.keys(g)) {
+      if (CAPACITY_KEYS.includes(key) || key.includes('/')) {
+        errors.push(
+          invalid(
+            `${path}.${key}`,
+            g[key],
+            `a node with runtime ${runtime} has the capacity its kubelet finds; only simulated (kwok) nodes take capacity`,
+          ),
+        );
+      }
+    }
+  }
   const count = g['count'] ?? 1;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_NODES_PER_CLUSTER) {
     errors.push(invalid(`${path}.count`, count, `must be an integer from 1 to ${MAX_NODES_PER_CLUSTER}`));
@@ -186,7 +269,7 @@ function parseGroup(g: unknown, path: string, cluster: string, errors: FieldErro
   }
   const capacity: Record<string, string> = { ...DEFAULT_NODE };
   for (const [key, value] of Object.entries(g)) {
-    if (!(['cpu', 'memory', 'pods', 'ephemeral-storage'].includes(key) || key.includes('/'))) continue;
+    if (!(CAPACITY_KEYS.includes(key) || key.includes('/'))) continue;
     const text = typeof value === 'number' ? String(value) : value;
     if (typeof text !== 'string' || !QUANTITY.test(text)) {
       errors.push(invalid(`${path}.${key}`, value, 'must be a resource quantity such as 1500m, 2, 4Gi'));
@@ -222,7 +305,8 @@ function parseGroup(g: unknown, path: string, cluster: string, errors: FieldErro
   const names = single !== undefined ? [single] : Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
   return names.map((name) => ({
     name,
-    capacity: { ...capacity },
+    runtime: runtime as NodeRuntime,
+    capacity: runtime === 'kwok' ? { ...capacity } : {},
     labels: { ...(labels as Record<string, string>) },
     taints: parsedTaints.map((t) => ({ ...t })),
   }));

@@ -127,7 +127,7 @@ net.createServer((s) => { s.on('data', (d) => s.write(d.toString().trim() + ' fr
 `;
 
 beforeAll(async () => {
-  const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+  const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
   if (up.code !== 0) throw new Error(`sandbox up: ${up.stderr}`);
   lab = await startLab(LAB);
   const plan = labPlan(lab.state);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { defaultTopology, nodeIP, parseTopology } from '../../../src/cli/sandbox/topology.js';
+import {
+  clusterDNSIP,
+  defaultTopology,
+  hasRealNodes,
+  nodeIP,
+  parseTopology,
+  realNodePodCIDR,
+} from '../../../src/cli/sandbox/topology.js';
 
 const example = `
 clusters:
@@ -56,9 +63,53 @@ describe('sandbox topology files', () => {
     expect([...all].every((ip) => ip.startsWith('198.18.') || ip.startsWith('198.19.'))).toBe(true);
   });
 
-  it('defaults to host plus two leaves of three nodes', () => {
+  it('defaults to host plus two leaves of one real node each', () => {
     const t = defaultTopology();
+    expect(t.clusters.map((c) => c.nodes.map((n) => `${n.name}:${n.runtime}`))).toEqual([
+      ['host-node-0:containerd'],
+      ['leaf-1-node-0:containerd'],
+      ['leaf-2-node-0:containerd'],
+    ]);
+    expect(hasRealNodes(t)).toBe(true);
+  });
+
+  it('GIVEN --real-nodes 0 THEN the default clusters are simulated only, three nodes each', () => {
+    const t = defaultTopology(2, 3, 0);
     expect(t.clusters.map((c) => `${c.name}:${c.nodes.length}`)).toEqual(['host:3', 'leaf-1:3', 'leaf-2:3']);
+    expect(t.clusters.flatMap((c) => c.nodes).every((n) => n.runtime === 'kwok')).toBe(true);
+    expect(hasRealNodes(t)).toBe(false);
+  });
+
+  it('GIVEN real and simulated nodes in one cluster THEN their names never collide', () => {
+    const t = defaultTopology(1, 2, 1);
+    expect(t.clusters[1]!.nodes.map((n) => n.name)).toEqual([
+      'leaf-1-node-0',
+      'leaf-1-sim-0',
+      'leaf-1-sim-1',
+    ]);
+  });
+
+  it('GIVEN a group with runtime containerd THEN its nodes are real and carry no capacity of their own', () => {
+    const t = parseTopology(`
+clusters:
+  - name: host
+    nodes:
+      - {count: 2, runtime: containerd, labels: {zone: a}}
+      - {count: 3, namePrefix: sim}
+`);
+    const nodes = t.clusters[0]!.nodes;
+    expect(nodes.map((n) => n.runtime)).toEqual(['containerd', 'containerd', 'kwok', 'kwok', 'kwok']);
+    expect(nodes[0]).toMatchObject({ capacity: {}, labels: { zone: 'a' } });
+    expect(nodes[2]!.capacity).toMatchObject({ cpu: '4', memory: '16Gi' });
+  });
+
+  it('gives each real node of a cluster its own /24 from the top of the cluster pod range', () => {
+    const t = defaultTopology(1);
+    const leaf = t.clusters[1]!;
+    expect(realNodePodCIDR(leaf.index, 0)).toBe('10.35.255.0/24');
+    expect(realNodePodCIDR(leaf.index, 1)).toBe('10.35.254.0/24');
+    expect(leaf.podCIDR).toBe('10.34.0.0/15');
+    expect(clusterDNSIP(leaf.serviceCIDR)).toBe('10.1.0.10');
   });
 
   it.each([
@@ -82,6 +133,18 @@ describe('sandbox topology files', () => {
       'clusters[0].nodes[0].taints[0].effect: Unsupported value: "Never"',
     ],
     ['clusters: [ {', 'not valid YAML'],
+    [
+      'clusters: [{name: host, nodes: [{runtime: docker}]}]',
+      'clusters[0].nodes[0].runtime: Unsupported value: "docker": supported values: "kwok", "containerd"',
+    ],
+    [
+      'clusters: [{name: host, nodes: [{runtime: containerd, cpu: "2"}]}]',
+      'clusters[0].nodes[0].cpu: Invalid value: "2": a node with runtime containerd has the capacity its kubelet finds',
+    ],
+    [
+      'clusters: [{name: host, nodes: [{runtime: containerd, count: 17}]}]',
+      'clusters[0].nodes: Invalid value: 17: at most 16 real nodes per cluster',
+    ],
   ])('refuses %s naming the field and the reason', (text, message) => {
     expect(() => parseTopology(text, 'file.yaml')).toThrow(message);
   });

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages Kosmos' sandbox, lab and tests use. Installs only what is missing.
 set -euo pipefail
-PACKAGES=(redis-server iptables iproute2 iputils-ping iperf3 bridge-utils dnsutils procps util-linux)
+# mmdebstrap builds the images' Debian roots (kosmosctl image build); skopeo pushes an image
+# archive to a registry and reads one in the image test.
+PACKAGES=(redis-server iptables iproute2 iputils-ping iperf3 bridge-utils dnsutils procps util-linux mmdebstrap skopeo)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -55,7 +55,8 @@ export async function writeLayer(
   const diff = createHash('sha256');
   const gz = createHash('sha256');
   let size = 0;
-  const tmp = cache.blob(`tmp-${process.pid}-${key.slice(0, 16)}`);
+  // Written aside and renamed, so blobs/ only ever holds complete blobs named by their digest.
+  const tmp = join(cache.root, 'tmp', `layer-${process.pid}-${key.slice(0, 16)}.gz`);
   mkdirSync(dirname(tmp), { recursive: true });
   try {
     await pipeline(
@@ -77,6 +78,7 @@ export async function writeLayer(
       createWriteStream(tmp),
     );
     const digest = `sha256:${gz.digest('hex')}`;
+    mkdirSync(dirname(cache.blob(digest)), { recursive: true });
     renameSync(tmp, cache.blob(digest));
     const rec: LayerRecord = {
       key,

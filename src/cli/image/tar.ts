@@ -367,7 +367,8 @@ export async function* tarEntries(source: AsyncIterable<Buffer>): AsyncGenerator
     const at = pull.offset;
     const block = await pull.take(BLOCK);
     if (block.length === 0) return;
-    if (block.length < BLOCK) throw new TarError(`truncated: ends inside the header at byte ${at}`);
+    if (block.length < BLOCK)
+      throw new TarError(at === 0 ? 'not a tar archive' : `truncated: ends inside the header at byte ${at}`);
     if (block.every((x) => x === 0)) return;
     if (!isHeaderBlock(block))
       throw new TarError(at === 0 ? 'not a tar archive' : `corrupt tar header at byte ${at}`);

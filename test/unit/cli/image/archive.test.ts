@@ -166,6 +166,14 @@ describe('image archive inspection', () => {
         /random\.tar: not a tar archive \(nor a gzipped one\)$/,
       ],
       [
+        'a short text file',
+        async () => {
+          writeFileSync(join(dir, 'hostname'), 'vm\n');
+          return join(dir, 'hostname');
+        },
+        /hostname: not a tar archive \(nor a gzipped one\)$/,
+      ],
+      [
         'a zstd file',
         async () => {
           writeFileSync(join(dir, 'z.tar.zst'), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]));

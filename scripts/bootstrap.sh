@@ -9,6 +9,8 @@ bash scripts/install-system-deps.sh
 bash scripts/build-control-plane.sh >/dev/null
 # helm, for the chart test (built once per user, like the control plane).
 bash scripts/build-helm.sh >/dev/null
+# CoreDNS, the cluster DNS image of the sandbox's real nodes (built once per user and version).
+bash scripts/build-coredns.sh >/dev/null
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "installing npm packages (npm ci)"
   npm ci --no-audit --no-fund >&2

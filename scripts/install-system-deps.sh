@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages Kosmos' sandbox, lab and tests use. Installs only what is missing.
 set -euo pipefail
-# runc, containernetworking-plugins (bridge, host-local, portmap, loopback) and conntrack: the real nodes.
-PACKAGES=(redis-server iptables iproute2 iputils-ping iperf3 bridge-utils dnsutils procps util-linux runc containernetworking-plugins conntrack)
+# runc, containernetworking-plugins (bridge, host-local, portmap, loopback) and conntrack: the
+# sandbox's real nodes. mmdebstrap builds the images' Debian roots (kosmosctl image build);
+# skopeo pushes an image archive to a registry and reads one in the image test.
+PACKAGES=(redis-server iptables iproute2 iputils-ping iperf3 bridge-utils dnsutils procps util-linux runc containernetworking-plugins conntrack mmdebstrap skopeo)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -20,6 +20,7 @@ export const COMMAND_MODULES: { path: string; factory: string; commands: string[
     commands: ['agent', 'elector', 'network-manager', 'clusterlink-controller'],
   },
   { path: './commands/lab.js', factory: 'labCommand', commands: ['lab'] },
+  { path: './commands/image.js', factory: 'imageCommand', commands: ['image'] },
   {
     path: './commands/mcs.js',
     factory: 'mcsCommands',

@@ -9,7 +9,8 @@ export type Module = (typeof MODULES)[number];
 export const DEFAULT_IMAGE = 'ghcr.io/kosmos-io/kosmos-ts:0.1.0';
 /** The stock scheduler, same minor version as the control plane Kosmos is tested with. */
 export const DEFAULT_SCHEDULER_IMAGE = 'registry.k8s.io/kube-scheduler:v1.36.3';
-export const DEFAULT_REDIS_IMAGE = 'redis:7.4-alpine';
+/** Debian bookworm's redis-server as `kosmosctl image build redis` makes it (the official tags of 7.0 work too). */
+export const DEFAULT_REDIS_IMAGE = 'redis:7.0';
 export const FIELD_MANAGER = 'kosmosctl';
 export const MANAGED_BY = 'kosmosctl';
 export const LABEL_PART_OF = 'app.kubernetes.io/part-of';

@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listImages } from '../../src/cli/image/build.js';
+import { KOSMOS_IMAGE } from '../../src/cli/image/images.js';
 import { TOOLBOX_IMAGE } from '../../src/cli/sandbox/sandbox-images.js';
 import { sandboxId } from '../../src/cli/sandbox/real-node.js';
 import { KUBELET_GLOBAL_SYSCTLS, readSysctls } from '../../src/cli/sandbox/system.js';
@@ -269,6 +271,35 @@ describe('sandbox real nodes', () => {
       expect(r.stdout).toBe('True');
     }, 90_000);
     expect(exec('leaf-1', 'talker', 'cat /tmp/mark').stdout).toBe('started as talker\n');
+  });
+
+  it('GIVEN a pod of the Kosmos image THEN it runs the image `kosmosctl image build` made (same image id) as the Dockerfile says', async () => {
+    const built = listImages().find((i) => i.name === 'kosmos')?.built;
+    expect(built, 'the Kosmos image is built by up').toBeDefined();
+    const pod = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'kosmos-version' },
+      spec: {
+        nodeName: 'leaf-2-node-0',
+        restartPolicy: 'Never',
+        containers: [{ name: 'main', image: KOSMOS_IMAGE, imagePullPolicy: 'Never', args: ['--version'] }],
+      },
+    });
+    expect(kubectl(kc('leaf-2'), ['apply', '-f', '-'], pod).code).toBe(0);
+    const done = await eventually(() => {
+      const p = JSON.parse(
+        kubectl(kc('leaf-2'), ['get', 'pod', 'kosmos-version', '-o', 'json']).stdout,
+      ) as PodJson;
+      if (p.status.phase !== 'Succeeded') throw new Error(`kosmos-version: ${p.status.phase}`);
+      return p;
+    }, 120_000);
+    const imageID = done.status.containerStatuses?.[0]?.imageID ?? '';
+    expect(
+      [built!.id, built!.manifestDigest].some((d) => imageID.endsWith(d)),
+      imageID,
+    ).toBe(true);
+    expect(kubectl(kc('leaf-2'), ['logs', 'kosmos-version']).stdout.trim()).toBe('0.1.0');
   });
 
   it('GIVEN a file that is no image THEN image load refuses it in one line and what is loaded stays', async () => {

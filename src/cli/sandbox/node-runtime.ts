@@ -6,7 +6,8 @@ import { existsSync, rmSync, rmdirSync } from 'node:fs';
 import { KosmosError, UserError } from '../../common/errors.js';
 import type { SandboxContext } from './context.js';
 import type { ComponentDef } from './control-plane.js';
-import { hasImage, importArchive, inspectImageArchive } from './node-images.js';
+import { importImageArchive, inspectImageArchive, listImages } from './node-images.js';
+import { PAUSE_IMAGE } from './sandbox-images.js';
 import { stopProcess, isAlive } from './processes.js';
 import {
   containerdDef,
@@ -28,9 +29,6 @@ import type { ComponentState, SandboxState } from './state.js';
 import { KUBELET_GLOBAL_SYSCTLS, readSysctls, restoreSysctls } from './system.js';
 import { HOST_CLUSTER, UNDERLAY_GATEWAY, hasRealNodes } from './topology.js';
 import type { KeyPair } from './pki.js';
-
-/** The pod sandbox ("pause") image every real node's containerd is configured with. */
-export const PAUSE_IMAGE = 'kosmos.local/pause:3.10';
 
 /**
  * Paths on the machine, outside the sandbox's folders, that kubelets and libcni create whatever
@@ -107,9 +105,10 @@ async function loadMissing(
   n: RealNode,
   archives: { ref: string; file: string }[],
 ): Promise<void> {
+  const have = new Set(await listImages(ctx.bin.ctr, n.containerdSocket));
   for (const a of archives) {
-    if (await hasImage(ctx.bin.ctr, n.containerdSocket, a.ref)) continue;
-    await importArchive(ctx.bin.ctr, n.containerdSocket, a.file);
+    if (have.has(a.ref)) continue;
+    await importImageArchive({ ctr: ctx.bin.ctr, socket: n.containerdSocket, file: a.file });
   }
 }
 
@@ -180,7 +179,14 @@ export async function sandboxImageLoad(
       `the sandbox has no real node${cluster ? ` in ${cluster}` : ''} to load an image into`,
     );
   }
-  const { refs } = inspectImageArchive(file);
-  for (const n of nodes) await importArchive(bin.ctr, n.containerdSocket, file);
-  return { refs, nodes: nodes.map((n) => n.node.name) };
+  const info = await inspectImageArchive(file);
+  const refs = new Set<string>();
+  for (const n of nodes) {
+    for (const r of (await importImageArchive({ ctr: bin.ctr, socket: n.containerdSocket, file })).refs)
+      refs.add(r);
+  }
+  return {
+    refs: refs.size > 0 ? [...refs] : info.images.flatMap((i) => i.refs),
+    nodes: nodes.map((n) => n.node.name),
+  };
 }

@@ -246,6 +246,10 @@ state = ${toml(join(n.runDir, 'state'))}
     path = ${toml(join(n.dir, 'containerd', 'opt'))}
   [plugins.'io.containerd.nri.v1.nri']
     disable = true
+  # ctr images import goes through the transfer service, which needs this plugin: keep its
+  # folder the node's own instead of /opt/containerd.
+  [plugins.'io.containerd.image-verifier.v1.bindir']
+    bin_dir = ${toml(join(n.dir, 'containerd', 'image-verifier'))}
 `;
 }
 

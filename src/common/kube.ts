@@ -93,6 +93,14 @@ export function kubeConfigFromString(text: string): KubeConfig {
   return kc;
 }
 
+/** The path of an API group version: /api/v1 for the core group, /apis/<group>/<version> for the others. */
+export const groupVersionPath = (apiVersion: string): string =>
+  apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+
+/** The path of a resource collection, e.g. /api/v1/services or /apis/kosmos.io/v1alpha1/clusters. */
+export const collectionPath = (apiVersion: string, plural: string): string =>
+  `${groupVersionPath(apiVersion)}/${plural}`;
+
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   contentType?: string;
@@ -252,7 +260,7 @@ export class KubeClient {
 
   /** Resource info for apiVersion+kind through discovery (cached per group version). */
   async resourceFor(apiVersion: string, kind: string): Promise<ResourceInfo> {
-    const gvPath = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const gvPath = groupVersionPath(apiVersion);
     let cached = this.discovery.get(gvPath);
     if (!cached) {
       cached = this.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>(

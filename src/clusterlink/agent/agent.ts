@@ -9,7 +9,7 @@ import { describeError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { NodeConfigStore, Unsubscribe, Watchable } from '../store/types.js';
 import { AUTO_SELECT_INTERFACE } from '../../api/constants.js';
-import type { Family } from '../netconfig/ip.js';
+import type { Family } from '../../common/ip.js';
 import { canonicalSpec, deviceFamily, diff, emptyPlan, natFamilies, planSize } from './diff.js';
 import type { HostPort } from './kernel-host.js';
 

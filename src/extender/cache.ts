@@ -9,10 +9,10 @@ import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from '../api/
 import type { Cluster, ClusterDistributionPolicy, DistributionPolicy, WorkloadPolicy } from '../api/kinds.js';
 import type { LabelSelector } from '../api/meta.js';
 import type { PolicyObject } from '../common/distribution-policy.js';
+import { podRequests } from '../common/resources.js';
 import { labelSelectorMatches } from '../common/selectors.js';
 import { FitIndex, type MemberPod } from './fit-index/fit-index.js';
 import { toNodeView } from './placement/node-view.js';
-import { podRequests } from './placement/pod-view.js';
 import { policyKey } from './placement/replica-ratio/index.js';
 import type { FitAnswer, NodeView, PlacementWorld, PodView, Resources } from './placement/types.js';
 

@@ -11,6 +11,7 @@
  */
 import type { Node, Taint } from '../../api/core.js';
 import { formatResource, parseResource } from '../../common/quantity.js';
+import { nodeUsable } from '../../common/resources.js';
 import { labelsContain, nodeSelectorMatches, toleratedBy } from '../../common/selectors.js';
 import { labelSelectorMatches } from '../../common/selectors.js';
 import type { FitAnswer, MemberConstraints, MemberScope, Resources } from '../placement/types.js';
@@ -66,11 +67,6 @@ function free(m: MemberNode, r: string): number {
 
 function addTo(into: Resources, from: Resources, sign: 1 | -1): void {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + sign * v;
-}
-
-function nodeUsable(node: Node): boolean {
-  if (node.spec?.unschedulable) return false;
-  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 function eligible(m: MemberNode, c: MemberConstraints): boolean {

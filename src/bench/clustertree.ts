@@ -15,7 +15,7 @@ import type { Node, Pod } from '../api/core.js';
 import { KubeClient } from '../common/kube.js';
 import { freePort } from '../common/ports.js';
 import { createLogger } from '../common/logger.js';
-import { Informer } from '../clustertree/kube/informer.js';
+import { Informer } from '../common/informer.js';
 import { DEFAULT_CONCURRENCY } from '../cli/commands/clustertree.js';
 import type { BenchRow } from './types.js';
 

@@ -2,54 +2,29 @@
 import type { Redis } from 'ioredis';
 import { RedisKeys, createRedis, registerScripts, runScript, type LuaScript } from '../../common/redis.js';
 import { EXTENDER_REDIS_PREFIX } from '../defaults.js';
+import { ENTRY_KEYS, PRUNE_EXPIRED, snapshotScript } from './expiring-hash.js';
 import type { HoldPlacement } from '../fit-index/fit-index.js';
 import type { HolderEntry, HoldSnapshot, HoldStore } from './hold-store.js';
-
-const KEYS = ['entries: hash holder -> JSON entry', 'version: counter, moved by every change'];
-
-/** Drops expired entries (moving the version when it drops any); sets `now` from the Redis clock. */
-const PRUNE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local all = redis.call('HGETALL', KEYS[1])
-local dropped = 0
-for i = 1, #all, 2 do
-  local e = cjson.decode(all[i + 1])
-  if tonumber(e.expiresAt) <= now then
-    redis.call('HDEL', KEYS[1], all[i])
-    dropped = dropped + 1
-  end
-end
-if dropped > 0 then redis.call('INCR', KEYS[2]) end
-`;
 
 const VERSION: LuaScript = {
   name: 'kosmosHoldVersion',
   doc: 'The version of the holds, expired ones pruned first.',
-  keys: KEYS,
+  keys: ENTRY_KEYS,
   args: [],
   returns: 'version',
-  body: `${PRUNE}
+  body: `${PRUNE_EXPIRED}
 return tonumber(redis.call('GET', KEYS[2]) or '0')`,
 };
 
-const SNAPSHOT: LuaScript = {
-  name: 'kosmosHoldSnapshot',
-  doc: 'Every live hold, expired ones pruned first.',
-  keys: KEYS,
-  args: [],
-  returns: '{ version, { entry JSON, ... } }',
-  body: `${PRUNE}
-return { tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('HVALS', KEYS[1]) }`,
-};
+const SNAPSHOT = snapshotScript('kosmosHoldSnapshot', 'Every live hold, expired ones pruned first.');
 
 const REPLACE: LuaScript = {
   name: 'kosmosHoldReplace',
   doc: "Replaces a holder's holds (none: drops it), if nothing changed since the version it read.",
-  keys: KEYS,
+  keys: ENTRY_KEYS,
   args: ['expected version', 'holder', 'holds: JSON array', 'ttl in ms'],
   returns: 'the new version, or -1 when the version moved',
-  body: `${PRUNE}
+  body: `${PRUNE_EXPIRED}
 if tonumber(redis.call('GET', KEYS[2]) or '0') ~= tonumber(ARGV[1]) then return -1 end
 if ARGV[3] == '[]' then
   redis.call('HDEL', KEYS[1], ARGV[2])
@@ -62,10 +37,10 @@ return redis.call('INCR', KEYS[2])`,
 const NARROW: LuaScript = {
   name: 'kosmosHoldNarrow',
   doc: "Keeps only a holder's holds in one cluster (the one it was bound to) and extends them.",
-  keys: KEYS,
+  keys: ENTRY_KEYS,
   args: ['holder', 'cluster', 'ttl in ms'],
   returns: 'the version after the change',
-  body: `${PRUNE}
+  body: `${PRUNE_EXPIRED}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return tonumber(redis.call('GET', KEYS[2]) or '0') end
 local e = cjson.decode(raw)
@@ -86,7 +61,7 @@ return redis.call('INCR', KEYS[2])`,
 const DROP: LuaScript = {
   name: 'kosmosHoldDrop',
   doc: "Drops a holder's holds.",
-  keys: KEYS,
+  keys: ENTRY_KEYS,
   args: ['holder'],
   returns: 'the version after the change',
   body: `

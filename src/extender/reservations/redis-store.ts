@@ -4,47 +4,21 @@
 import type { Redis } from 'ioredis';
 import { RedisKeys, createRedis, registerScripts, runScript, type LuaScript } from '../../common/redis.js';
 import { EXTENDER_REDIS_PREFIX } from '../defaults.js';
+import { ENTRY_KEYS, PRUNE_EXPIRED, REDIS_NOW, snapshotScript } from './expiring-hash.js';
 import type { DomainReservation, ReservationSnapshot, ReservationStore } from './store.js';
 
-const KEYS = ['entries: hash uid -> JSON reservation', 'version: counter, moved by every change'];
-
-/** Drops expired fields (moving the version when it drops any); sets `now` from the Redis clock. */
-const PRUNE = `
-local function prune(hash, version, now)
-  local all = redis.call('HGETALL', hash)
-  local dropped = 0
-  for i = 1, #all, 2 do
-    local e = cjson.decode(all[i + 1])
-    if tonumber(e.expiresAt) <= now then
-      redis.call('HDEL', hash, all[i])
-      dropped = dropped + 1
-    end
-  end
-  if dropped > 0 then redis.call('INCR', version) end
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`;
-
-const SNAPSHOT: LuaScript = {
-  name: 'kosmosSnapshot',
-  doc: 'The live reservations of one policy, expired ones pruned first.',
-  keys: KEYS,
-  args: [],
-  returns: '{ version, { entry JSON, ... } }',
-  body: `${PRUNE}
-prune(KEYS[1], KEYS[2], now)
-return { tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('HVALS', KEYS[1]) }`,
-};
+const SNAPSHOT = snapshotScript(
+  'kosmosSnapshot',
+  'The live reservations of one policy, expired ones pruned first.',
+);
 
 const RESERVE: LuaScript = {
   name: 'kosmosReserve',
   doc: 'Reserves a domain for a pod, if nothing changed since the snapshot it was decided on.',
-  keys: KEYS,
+  keys: ENTRY_KEYS,
   args: ['expected version', 'pod uid', 'domain', 'ttl in ms'],
   returns: '1 reserved, 0 the version moved (decide again)',
-  body: `${PRUNE}
-prune(KEYS[1], KEYS[2], now)
+  body: `${PRUNE_EXPIRED}
 local version = tonumber(redis.call('GET', KEYS[2]) or '0')
 if version ~= tonumber(ARGV[1]) then return 0 end
 local expiresAt = now + tonumber(ARGV[4])
@@ -58,10 +32,10 @@ return 1`,
 const CONFIRM: LuaScript = {
   name: 'kosmosConfirm',
   doc: "After bind: notes the pod's node and extends its reservation so lagging informers still count it.",
-  keys: KEYS,
+  keys: ENTRY_KEYS,
   args: ['pod uid', 'node', 'ttl in ms'],
   returns: '1 confirmed, 0 no such reservation',
-  body: `${PRUNE}
+  body: `${REDIS_NOW}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return 0 end
 local e = cjson.decode(raw)
@@ -77,7 +51,7 @@ return 1`,
 const RELEASE: LuaScript = {
   name: 'kosmosRelease',
   doc: "Drops a pod's reservation.",
-  keys: KEYS,
+  keys: ENTRY_KEYS,
   args: ['pod uid'],
   returns: '1',
   body: `

@@ -38,6 +38,7 @@ import type { ReservationStore } from './reservations/store.js';
 import { MemoryHoldStore, type HoldStore } from './reservations/hold-store.js';
 import { HoldSync } from './hold-sync.js';
 import type { HoldPlacement } from './fit-index/fit-index.js';
+import { namespacedKey } from '../common/object-key.js';
 
 export interface ExtenderAppDeps {
   cache: ExtenderCache;
@@ -155,7 +156,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
       const args = parseExtenderArgs(req.body);
       const pod = toPodView(args.Pod);
       const { world, names } = worldFor(args);
-      const holder = `${pod.namespace}/${pod.name}`;
+      const holder = namespacedKey(pod.namespace, pod.name);
       const needsHolds = Object.entries(pod.requests).some(([r, v]) => r !== 'pods' && v > 0);
       let decision: FilterDecision | undefined;
       for (let attempt = 1; !decision; attempt++) {
@@ -321,7 +322,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
    */
   async function holdForBind(ref: { namespace: string; name: string }, nodeName: string): Promise<void> {
     const node = cache.node(nodeName);
-    const holder = `${ref.namespace}/${ref.name}`;
+    const holder = namespacedKey(ref.namespace, ref.name);
     try {
       if (node?.leaf && node.cluster) await holds.narrow(holder, node.cluster, boundTtlMs);
       else await holds.drop(holder);
@@ -340,7 +341,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
     nodeName: string,
   ): Promise<void> {
     const pod = recent.get(ref.uid);
-    const holder = `${ref.namespace}/${ref.name}`;
+    const holder = namespacedKey(ref.namespace, ref.name);
     if (pod?.workloadPolicy) {
       const wlp = cache.workloadPolicy(pod.namespace, pod.workloadPolicy);
       if (wlp) {

@@ -15,6 +15,7 @@ import { nodeUsable } from '../../common/resources.js';
 import { labelsContain, nodeSelectorMatches, toleratedBy } from '../../common/selectors.js';
 import { labelSelectorMatches } from '../../common/selectors.js';
 import type { FitAnswer, MemberConstraints, MemberScope, Resources } from '../placement/types.js';
+import { namespacedKey } from '../../common/object-key.js';
 
 interface MemberNode {
   name: string;
@@ -261,7 +262,7 @@ export class FitIndex {
   upsertPod(cluster: string, pod: MemberPod): void {
     const key = `${cluster}\u0000${pod.uid}`;
     this.unaccount(key, this.pods);
-    const holder = `${pod.namespace}/${pod.name}`;
+    const holder = namespacedKey(pod.namespace, pod.name);
     const observedKey = `${cluster}\u0000${holder}`;
     this.podKeys.set(key, observedKey);
     // Once the pod is on a member node (or finished) it speaks for itself and its hold

@@ -10,6 +10,7 @@ import type { NodeSelectorTerm, Pod } from '../../api/core.js';
 import { isDaemonSetPod } from '../../common/distribution-policy.js';
 import { podRequests } from '../../common/resources.js';
 import type { MemberConstraints, PodView } from './types.js';
+import { namespacedKey } from '../../common/object-key.js';
 
 /**
  * Keys that exist only on the virtual node in the host cluster; ClusterTree drops them when it
@@ -48,7 +49,7 @@ export function toPodView(pod: Pod): PodView {
     else if (v['ephemeral']) claimNames.push(`${name}-${v.name}`); // generic ephemeral volume PVC naming
   }
   const view: PodView = {
-    uid: meta.uid ?? `${meta.namespace ?? 'default'}/${name}`,
+    uid: meta.uid ?? namespacedKey(meta.namespace ?? 'default', name),
     namespace: meta.namespace ?? 'default',
     name,
     labels: meta.labels ?? {},

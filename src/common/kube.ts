@@ -7,19 +7,9 @@ import https from 'node:https';
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../api/meta.js';
-import { KosmosError, UserError, describeError } from './errors.js';
+import { KosmosError, KubeApiError, UserError, describeError } from './errors.js';
 
-export class KubeApiError extends KosmosError {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'KubeApiError';
-  }
-}
+export { KubeApiError };
 
 /** An event of a watch stream, as the apiserver sends it. */
 export interface WatchEvent<T> {

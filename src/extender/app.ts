@@ -39,6 +39,7 @@ import { MemoryHoldStore, type HoldStore } from './reservations/hold-store.js';
 import { HoldSync } from './hold-sync.js';
 import type { HoldPlacement } from './fit-index/fit-index.js';
 import { namespacedKey } from '../common/object-key.js';
+import { KosmosError } from '../common/errors.js';
 
 export interface ExtenderAppDeps {
   cache: ExtenderCache;
@@ -258,7 +259,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
     const end = metrics.latency.startTimer({ verb: 'bind' });
     try {
       const args = parseBindingArgs(req.body);
-      if (!deps.binder) throw new Error('this extender has no apiserver connection to bind with');
+      if (!deps.binder) throw new KosmosError('this extender has no apiserver connection to bind with');
       const ref = { namespace: args.PodNamespace, name: args.PodName, uid: args.PodUID };
       await holdForBind(ref, args.Node);
       await deps.binder.bind(ref, args.Node);

@@ -228,6 +228,14 @@ export interface InformerOptions<T> {
   random?: () => number;
 }
 
+/**
+ * The first sync of an informer: resolves after its first successful list and never
+ * rejects (the informer retries and logs failures itself), so it may be left unawaited.
+ */
+export interface FirstSync extends Promise<void> {
+  readonly neverRejects?: true;
+}
+
 const defaultDelay = (ms: number, signal: AbortSignal): Promise<void> =>
   sleep(ms, undefined, { signal, ref: false }).catch(() => undefined);
 
@@ -250,7 +258,7 @@ export const identityOf = <T extends KubeObject>(obj: T): T => {
 export class Informer<T extends KubeObject> {
   private readonly state = newState<T>();
   private readonly abort = new AbortController();
-  private firstSync?: Promise<void>;
+  private firstSync?: FirstSync;
   private resolveFirst?: () => void;
   /** True once a list succeeded. */
   synced = false;
@@ -272,7 +280,7 @@ export class Informer<T extends KubeObject> {
   }
 
   /** Starts listing and watching; resolves after the first successful list. */
-  start(): Promise<void> {
+  start(): FirstSync {
     if (!this.firstSync) {
       this.firstSync = new Promise((r) => (this.resolveFirst = r));
       this.run().catch((err: unknown) =>

@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { describeError } from '../../common/errors.js';
 import { isNotFound } from '../../common/kube.js';
-import { errorFields, type Logger } from '../../common/logger.js';
+import { errorFields, logFailure, type Logger } from '../../common/logger.js';
 import {
   LABEL_APP_MANAGED_BY,
   LABEL_MANAGED_BY,
@@ -111,12 +111,12 @@ export class McsController {
       }
       if (!this.stopped)
         this.membershipTimer = setTimeout(
-          () => void tick(),
+          () => logFailure(tick(), this.opts.log, 'cannot read member clusters'),
           this.opts.membershipIntervalMs ?? MEMBERSHIP_INTERVAL_MS,
         );
     };
     this.membershipTimer = setTimeout(
-      () => void tick(),
+      () => logFailure(tick(), this.opts.log, 'cannot read member clusters'),
       this.opts.membershipIntervalMs ?? MEMBERSHIP_INTERVAL_MS,
     );
   }
@@ -183,7 +183,7 @@ export class McsController {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.pass();
+      logFailure(this.pass(), this.opts.log, 'reconcile pass failed');
     }, delayMs);
   }
 

@@ -10,13 +10,24 @@ import { freePort } from '../../src/common/ports.js';
 
 export interface TestRedis {
   url: string;
+  port: number;
+  /** Stops the server (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Kills it at once (SIGKILL), as a crash would, and waits for it to exit. */
+  kill(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * `port`: a fixed port (to restart a killed server where its clients reconnect); `own`:
+ * always start one, even when REDIS_URL names a shared server (a test that kills it).
+ */
+export async function startRedis(opts: { port?: number; own?: boolean } = {}): Promise<TestRedis> {
   const fromEnv = process.env['REDIS_URL'];
-  if (fromEnv) return { url: fromEnv, stop: async () => undefined };
-  const port = await freePort();
+  if (fromEnv && !opts.own) {
+    const none = async () => undefined;
+    return { url: fromEnv, port: Number(new URL(fromEnv).port || 6379), stop: none, kill: none };
+  }
+  const port = opts.port ?? (await freePort());
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -24,15 +35,13 @@ export async function startRedis(): Promise<TestRedis> {
   );
   const url = `redis://127.0.0.1:${port}`;
   await untilAccepting(url);
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  const end = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  return { url, port, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
 }
 
 async function untilAccepting(url: string): Promise<void> {

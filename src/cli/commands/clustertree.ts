@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { runClusterTree } from '../../clustertree/run.js';
-import { describeError } from '../../common/errors.js';
+import { stopAndReport } from '../../common/process.js';
 
 function int(min: number, max: number) {
   return (value: string): number => {
@@ -87,13 +87,7 @@ export function clustertreeCommand(): Command {
             process.once('SIGTERM', () => process.exit(1));
             process.once('SIGINT', () => process.exit(1));
             setTimeout(() => process.exit(1), 15_000).unref();
-            handle
-              .stop()
-              .catch((err: unknown) => {
-                process.exitCode = 1;
-                process.stderr.write(`kosmos clustertree: stopping: ${describeError(err)}\n`);
-              })
-              .finally(resolve);
+            stopAndReport('kosmos clustertree', () => handle.stop(), resolve);
           };
           process.once('SIGTERM', stop);
           process.once('SIGINT', stop);

@@ -11,6 +11,7 @@ import { distributionPolicySpecSchema } from './schema/distribution-policy.js';
 import { nodeConfigSpecSchema, nodeConfigStatusSchema } from './schema/node-config.js';
 import { podConvertPolicySpecSchema } from './schema/pod-convert-policy.js';
 import { workloadPolicySpecSchema } from './schema/workload-policy.js';
+import { KosmosError } from '../common/errors.js';
 
 /**
  * Defaulted fields stay optional: objects may come from users or tests without the
@@ -195,6 +196,6 @@ export const KINDS: readonly KindInfo[] = [
 
 export function kindInfo(kind: KindName): KindInfo {
   const info = KINDS.find((k) => k.kind === kind);
-  if (!info) throw new Error(`unknown Kosmos kind ${kind}`);
+  if (!info) throw new KosmosError(`unknown Kosmos kind ${kind}`);
   return info;
 }

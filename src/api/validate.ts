@@ -15,6 +15,7 @@ import {
   type FieldError,
 } from './field-errors.js';
 import { KINDS, type KindName } from './kinds.js';
+import { KosmosError } from '../common/errors.js';
 
 // verbose: errors carry the offending value, which the messages quote.
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false, verbose: true });
@@ -28,7 +29,7 @@ function validatorFor(kind: KindName): ValidateFunction {
   let v = validators.get(kind);
   if (!v) {
     const info = KINDS.find((k) => k.kind === kind);
-    if (!info) throw new Error(`unknown Kosmos kind ${kind}`);
+    if (!info) throw new KosmosError(`unknown Kosmos kind ${kind}`);
     v = ajv.compile(objectSchema(info) as object);
     validators.set(kind, v);
   }

@@ -15,6 +15,7 @@ import { parseLabConfig } from '../clusterlink/lab/config.js';
 import { daemonCommand, labDown, labPlan, labUp } from '../clusterlink/lab/lab.js';
 import { computeNodeConfigs } from '../clusterlink/netconfig/compute.js';
 import type { BenchRow } from './types.js';
+import { KosmosError } from '../common/errors.js';
 
 const SUITE = 'clusterlink';
 const ENTRIES = 1000;
@@ -235,7 +236,7 @@ clusters:
       { stateDir: dir },
     );
     const [a, b] = labPlan(state).clusters.map((c) => c.nodes[0]);
-    if (!a || !b || !b.pod[4]) throw new Error('bench lab has no pods');
+    if (!a || !b || !b.pod[4]) throw new KosmosError('bench lab has no pods');
     // Baseline: two namespaces joined by one veth pair, same MTU as the lab's pods.
     await run('ip', ['netns', 'add', x]);
     await run('ip', ['netns', 'add', y]);

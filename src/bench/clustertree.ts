@@ -15,9 +15,10 @@ import type { Node, Pod } from '../api/core.js';
 import { KubeClient } from '../common/kube.js';
 import { freePort } from '../common/ports.js';
 import { createLogger } from '../common/logger.js';
-import { Informer } from '../clustertree/kube/informer.js';
+import { Informer } from '../common/informer.js';
 import { DEFAULT_CONCURRENCY } from '../cli/commands/clustertree.js';
 import type { BenchRow } from './types.js';
+import { KosmosError } from '../common/errors.js';
 
 const PODS = 1000;
 const NS = 'bench';
@@ -36,7 +37,7 @@ async function waitFor(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`bench clustertree: timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new KosmosError(`bench clustertree: timed out waiting for ${what}`);
     await sleep(200);
   }
 }

@@ -27,6 +27,7 @@ import { filterPod, prioritizePod } from '../extender/placement/engine.js';
 import { toPodView } from '../extender/placement/pod-view.js';
 import { startExtender } from '../extender/server.js';
 import type { BenchRow } from './types.js';
+import { KosmosError } from '../common/errors.js';
 
 const MEMBERS_PER_CLUSTER = 50;
 
@@ -210,7 +211,7 @@ async function post(agent: http.Agent, url: string, body: string): Promise<numbe
       (res) => {
         res.on('data', () => {});
         res.on('end', () =>
-          res.statusCode === 200 ? resolve() : reject(new Error(`${url}: HTTP ${res.statusCode}`)),
+          res.statusCode === 200 ? resolve() : reject(new KosmosError(`${url}: HTTP ${res.statusCode}`)),
         );
       },
     );
@@ -393,7 +394,8 @@ async function rssChild(apiUrl: string): Promise<void> {
   for (let i = 0; ; i++) {
     const loaded = [...Array(leaves).keys()].every((c) => ext.cache.members.hasCluster(`leaf-${c}`));
     if (ext.synced() && ext.cache.podCount() >= 50_000 && loaded) break;
-    if (i > 1200) throw new Error(`informers did not load the bench cluster (${ext.cache.podCount()} pods)`);
+    if (i > 1200)
+      throw new KosmosError(`informers did not load the bench cluster (${ext.cache.podCount()} pods)`);
     await new Promise((r) => setTimeout(r, 50));
   }
   // List pages are garbage by now; collect them so RSS is what the extender keeps.
@@ -422,7 +424,7 @@ async function benchRss(): Promise<{ rss: number; nodes: number; pods: number }>
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.on('error', reject);
       child.on('exit', (code) => {
-        if (code !== 0) reject(new Error(`RSS child exited with ${code}`));
+        if (code !== 0) reject(new KosmosError(`RSS child exited with ${code}`));
         else resolve(JSON.parse(out.trim()) as { rss: number; nodes: number; pods: number });
       });
     });

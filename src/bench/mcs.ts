@@ -6,7 +6,7 @@
  */
 import { createSocket } from 'node:dgram';
 import dns2 from 'dns2';
-import { createLogger } from '../common/logger.js';
+import { createLogger, logFailure } from '../common/logger.js';
 import { buildIndex } from '../mcs/dns/index-builder.js';
 import { createResolver } from '../mcs/dns/resolver.js';
 import { startDnsServer } from '../mcs/dns/server.js';
@@ -151,7 +151,7 @@ export async function benchMcs(): Promise<BenchRow[]> {
           address: '127.0.0.1',
         }),
       );
-      void send(r);
+      logFailure(send(r), log, 'baseline DNS answer not sent');
     },
   });
   const baseAddrs = await baseline.listen({ udp: { port: 0, address: '127.0.0.1' } });

@@ -19,6 +19,7 @@ import { sandboxDown, sandboxUp } from '../cli/sandbox/sandbox.js';
 import { parseTopologyObject } from '../cli/sandbox/topology.js';
 import { projectRoot } from '../cli/paths.js';
 import type { BenchRow } from './types.js';
+import { KosmosError } from '../common/errors.js';
 
 const NODES = Number(process.env['KOSMOS_BENCH_SCHED_NODES'] ?? 500);
 const PODS = Number(process.env['KOSMOS_BENCH_SCHED_PODS'] ?? 1000);
@@ -58,7 +59,7 @@ async function measureBindings(client: KubeClient, namespace: string, timeoutMs 
     const now = performance.now();
     if (first === undefined && left < PODS) first = now;
     if (left === 0) return (now - (first ?? now)) / 1000 || 0.001;
-    if (Date.now() > deadline) throw new Error(`${left} pods still unbound in ${namespace}`);
+    if (Date.now() > deadline) throw new KosmosError(`${left} pods still unbound in ${namespace}`);
     await sleep(50);
   }
 }

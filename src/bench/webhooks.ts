@@ -24,6 +24,7 @@ import { mutatePod } from '../webhooks/pod-mutator.js';
 import { startWebhookServer } from '../webhooks/server.js';
 import { InMemorySources } from '../webhooks/sources.js';
 import type { BenchRow } from './types.js';
+import { KosmosError } from '../common/errors.js';
 
 const SUITE = 'webhooks';
 const CHILD_FLAG = '--kosmos-webhooks-bench-child';
@@ -189,7 +190,7 @@ async function spawnChild(kind: 'webhook' | 'baseline'): Promise<Child> {
   });
   const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
   const first = await lines.next();
-  if (first.done) throw new Error(`bench ${kind} server exited before listening`);
+  if (first.done) throw new KosmosError(`bench ${kind} server exited before listening`);
   const { port, ca } = JSON.parse(first.value) as { port: number; ca: string };
   return {
     port,
@@ -198,7 +199,7 @@ async function spawnChild(kind: 'webhook' | 'baseline'): Promise<Child> {
     stop: async () => {
       proc.stdin?.end();
       const last = await lines.next();
-      if (last.done) throw new Error(`bench ${kind} server exited without reporting its RSS`);
+      if (last.done) throw new KosmosError(`bench ${kind} server exited without reporting its RSS`);
       return JSON.parse(last.value) as { rss: number; cpuMs: number };
     },
   };

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KosmosError } from '../common/errors.js';
 
 /** The package root (holding package.json, config/, deploy/, scripts/), from dist/ or src/. */
 export function projectRoot(): string {
@@ -9,5 +10,5 @@ export function projectRoot(): string {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'deploy'))) return dir;
     dir = resolve(dir, '..');
   }
-  throw new Error('cannot find the Kosmos package root (package.json with deploy/)');
+  throw new KosmosError('cannot find the Kosmos package root (package.json with deploy/)');
 }

@@ -2,6 +2,7 @@
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { sandboxCommand } from './commands/sandbox.js';
+import { KosmosError } from '../common/errors.js';
 
 /**
  * Command modules of the components, each exporting a factory, with the commands it makes.
@@ -46,7 +47,7 @@ export async function loadCommandModule(m: { path: string; factory: string }): P
     throw e;
   }
   const factory = mod[m.factory];
-  if (typeof factory !== 'function') throw new Error(`${m.path} does not export ${m.factory}`);
+  if (typeof factory !== 'function') throw new KosmosError(`${m.path} does not export ${m.factory}`);
   const made = (factory as () => Command | Command[])();
   return Array.isArray(made) ? made : [made];
 }

@@ -6,7 +6,7 @@
  * kosmosctl exposes the same through `kosmosctl clusterlink ...`.
  */
 import { parseArgs } from 'node:util';
-import { describeError } from '../common/errors.js';
+import { describeError, UserError } from '../common/errors.js';
 import { runAgent, runElector, runNetworkManager, untilSignal } from './run.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -24,7 +24,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const need = (k: keyof typeof values): string => {
     const v = values[k];
-    if (typeof v !== 'string' || !v) throw new Error(`${cmd}: --${k} is required`);
+    if (typeof v !== 'string' || !v) throw new UserError(`${cmd}: --${k} is required`);
     return v;
   };
   if (cmd === 'apply-bench') {
@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<void> {
       );
       return;
     default:
-      throw new Error(`unknown command ${cmd ?? '(none)'}: expected agent, elector or network-manager`);
+      throw new UserError(`unknown command ${cmd ?? '(none)'}: expected agent, elector or network-manager`);
   }
 }
 

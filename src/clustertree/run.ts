@@ -11,7 +11,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { Redis } from 'ioredis';
 import type { Job } from 'bullmq';
 import { ANNOTATION_GLOBAL, API_VERSION, FINALIZER_CLUSTER_MANAGER, LABEL_NODE } from '../api/constants.js';
 import type { Node, Pod } from '../api/core.js';
@@ -20,6 +19,7 @@ import type { KubeObject } from '../api/meta.js';
 import { KubeClient } from '../common/kube.js';
 import { createLogger, errorFields } from '../common/logger.js';
 import { createRegistry, observabilityRouter } from '../common/observability.js';
+import { createRedis } from '../common/redis.js';
 import { Informer } from './kube/informer.js';
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_QUEUE_NAME, QUEUE_NAME } from './names.js';
 import { startNodeServer } from './node-server/server.js';
@@ -68,11 +68,9 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
   const serverUrl = new URL(host.server);
   const registry = createRegistry('clustertree');
   const metrics = createMetrics(registry);
-  const redis = new Redis(opts.redisUrl, {
-    maxRetriesPerRequest: 3,
-    retryStrategy: (n) => Math.min(200 * n, 2_000),
+  const redis = createRedis(opts.redisUrl, 'background', {
+    onError: (e) => log.debug('redis connection error', errorFields(e)),
   });
-  redis.on('error', (e) => log.debug('redis connection error', errorFields(e)));
   const queue = new JobQueue(opts.redisUrl, log, QUEUE_NAME, opts.queuePrefix);
   const heartbeats = new JobQueue(opts.redisUrl, log, HEARTBEAT_QUEUE_NAME, opts.queuePrefix);
 

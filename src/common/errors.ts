@@ -14,6 +14,37 @@ export class UserError extends KosmosError {
   }
 }
 
+/** A non-2xx answer of a Kubernetes apiserver: its HTTP status, Status reason and details. */
+export class KubeApiError extends KosmosError {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+}
+
+/** A resource quantity that does not parse, in the apiserver's words. */
+export class QuantityError extends KosmosError {
+  constructor(input: string) {
+    super(
+      `quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': "${input}"`,
+    );
+    this.name = 'QuantityError';
+  }
+}
+
+/** A request body the scheduler extender protocol cannot read: answered with the message, not a 500. */
+export class BadRequest extends KosmosError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadRequest';
+  }
+}
+
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';

@@ -7,21 +7,53 @@ import https from 'node:https';
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../api/meta.js';
-import { KosmosError, UserError } from './errors.js';
+import { KosmosError, KubeApiError, UserError, describeError } from './errors.js';
 
-export class KubeApiError extends KosmosError {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'KubeApiError';
+export { KubeApiError };
+
+/** An event of a watch stream, as the apiserver sends it. */
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
   }
 }
 
+/** The KubeApiError for a non-2xx response, from its Status body when it has one. */
+function apiError(method: string, path: string, status: number, body: unknown): KubeApiError {
+  const st = (body ?? {}) as { reason?: string; message?: string; details?: unknown };
+  const text = st.message ?? (typeof body === 'string' ? body.slice(0, 200) : '');
+  return new KubeApiError(
+    status,
+    st.reason ?? String(status),
+    `${method} ${path}: ${status} ${text}`.trim(),
+    st.details,
+  );
+}
+
+function readBody(res: http.IncomingMessage, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('close', () => {
+      if (!res.complete) reject(new KosmosError(`${what}: connection closed before the response ended`));
+    });
+    res.on('error', (err) =>
+      reject(err instanceof KosmosError ? err : new KosmosError(`${what}: ${err.message}`, { cause: err })),
+    );
+  });
+}
+
 export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.status === 404;
+/** 410 Gone: a watch's resourceVersion (or a list's continue token) is older than the server keeps. */
+export const isGone = (e: unknown): boolean => e instanceof KubeApiError && e.status === 410;
 export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409;
 export const isAlreadyExists = (e: unknown): boolean =>
   e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists';
@@ -50,6 +82,14 @@ export function kubeConfigFromString(text: string): KubeConfig {
   kc.loadFromString(text);
   return kc;
 }
+
+/** The path of an API group version: /api/v1 for the core group, /apis/<group>/<version> for the others. */
+export const groupVersionPath = (apiVersion: string): string =>
+  apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+
+/** The path of a resource collection, e.g. /api/v1/services or /apis/kosmos.io/v1alpha1/clusters. */
+export const collectionPath = (apiVersion: string, plural: string): string =>
+  `${groupVersionPath(apiVersion)}/${plural}`;
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
@@ -95,6 +135,87 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+    const { res } = await this.send(method, path, body, options);
+    const text = await readBody(res, `${method} ${path}`);
+    const status = res.statusCode ?? 0;
+    const parsed = parseJson(text);
+    if (status >= 200 && status < 300) return parsed as T;
+    throw apiError(method, path, status, parsed);
+  }
+
+  /**
+   * A watch stream (`?watch=true`), one event per line, handed to `onEvent` as it arrives.
+   * Resolves when the server ends the stream (its timeoutSeconds) or nothing arrived for
+   * `idleTimeoutMs` (a half-open connection looks exactly like a quiet one, so it is ended
+   * and the caller resumes); rejects with a KubeApiError when the server refuses the watch
+   * (410 Gone among them) and with a KosmosError when the connection breaks. An `ERROR`
+   * event is handed on like any other: what it means is the caller's business; an error
+   * `onEvent` throws ends the watch and is what it rejects with.
+   */
+  async watch<T>(
+    path: string,
+    query: RequestOptions['query'],
+    onEvent: (event: WatchEvent<T>) => void,
+    opts: { signal?: AbortSignal; idleTimeoutMs?: number; onOpen?: () => void } = {},
+  ): Promise<void> {
+    const q = { ...query, watch: true };
+    const idleTimeoutMs = opts.idleTimeoutMs ?? 90_000;
+    const { req, res } = await this.send(
+      'GET',
+      path,
+      undefined,
+      { query: q, timeoutMs: idleTimeoutMs },
+      opts.signal,
+    );
+    const status = res.statusCode ?? 0;
+    if (status !== 200) throw apiError('GET', path, status, parseJson(await readBody(res, `watch ${path}`)));
+    opts.onOpen?.();
+    let idle = false;
+    req.once('timeout', () => (idle = true));
+    await new Promise<void>((resolve, reject) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!line.trim()) continue;
+          try {
+            onEvent(JSON.parse(line) as WatchEvent<T>);
+          } catch (err) {
+            res.destroy(
+              err instanceof KosmosError
+                ? err
+                : new KosmosError(`watch ${path}: ${describeError(err)}`, { cause: err }),
+            );
+            return;
+          }
+        }
+      });
+      res.on('end', () => resolve());
+      res.on('close', () => resolve()); // idle timeout or abort: the stream is over either way
+      res.on('error', (err) =>
+        idle || opts.signal?.aborted
+          ? resolve()
+          : reject(
+              err instanceof KosmosError
+                ? err
+                : new KosmosError(`watch ${path}: ${err.message}`, { cause: err }),
+            ),
+      );
+    });
+  }
+
+  /** Sends a request and resolves with the response once its headers arrived. */
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+    options: RequestOptions,
+    signal?: AbortSignal,
+  ): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
     const base = await this.ready;
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(options.query ?? {})) {
@@ -107,42 +228,20 @@ export class KubeClient {
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     const mod = url.protocol === 'https:' ? https : http;
-    return await new Promise<T>((resolve, reject) => {
-      const req = mod.request(
-        url,
-        { ...base, method, headers, agent: this.agent, timeout: options.timeoutMs ?? 30_000 },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const status = res.statusCode ?? 0;
-            let parsed: unknown;
-            try {
-              parsed = text ? JSON.parse(text) : undefined;
-            } catch {
-              parsed = text;
-            }
-            if (status >= 200 && status < 300) {
-              resolve(parsed as T);
-              return;
-            }
-            const st = (parsed ?? {}) as { reason?: string; message?: string; details?: unknown };
-            reject(
-              new KubeApiError(
-                status,
-                st.reason ?? String(status),
-                `${method} ${path}: ${status} ${st.message ?? (typeof parsed === 'string' ? parsed : '')}`.trim(),
-                st.details,
-              ),
-            );
-          });
-          res.on('error', reject);
-        },
+    const timeout = options.timeoutMs ?? 30_000;
+    return await new Promise((resolve, reject) => {
+      const req = mod.request(url, { ...base, method, headers, agent: this.agent, timeout, signal }, (res) =>
+        resolve({ req, res }),
       );
+      // The socket's idle timeout: before the response it is a failed request, after it
+      // (a watch gone quiet) the end of the stream.
       req.on('timeout', () => req.destroy(new KosmosError(`${method} ${path}: timed out`)));
       req.on('error', (err) =>
-        reject(new KosmosError(`${method} ${this.server}${path}: ${err.message}`, { cause: err })),
+        reject(
+          err instanceof KosmosError
+            ? err
+            : new KosmosError(`${method} ${this.server}${path}: ${err.message}`, { cause: err }),
+        ),
       );
       if (payload !== undefined) req.write(payload);
       req.end();
@@ -151,7 +250,7 @@ export class KubeClient {
 
   /** Resource info for apiVersion+kind through discovery (cached per group version). */
   async resourceFor(apiVersion: string, kind: string): Promise<ResourceInfo> {
-    const gvPath = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const gvPath = groupVersionPath(apiVersion);
     let cached = this.discovery.get(gvPath);
     if (!cached) {
       cached = this.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>(

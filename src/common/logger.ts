@@ -21,6 +21,14 @@ export function errorFields(err: unknown): Record<string, unknown> {
   return { error: String(err) };
 }
 
+/**
+ * Starts work nobody awaits (a timer's tick, an event's reaction) with its failure logged:
+ * a rejection nobody handles would otherwise end the process, or vanish behind `void`.
+ */
+export function logFailure(work: Promise<unknown>, log: Logger, msg: string): void {
+  work.catch((err: unknown) => log.error(msg, errorFields(err)));
+}
+
 export function createLogger(
   component: string,
   base: Record<string, unknown> = {},

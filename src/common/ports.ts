@@ -1,5 +1,6 @@
 /** A TCP port nothing listens on right now, for components and tests that pick their own. */
 import { createServer } from 'node:net';
+import { KosmosError } from './errors.js';
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -9,7 +10,9 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
     srv.listen(0, host, () => {
       const addr = srv.address();
       srv.close(() =>
-        typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error(`no free port on ${host}`)),
+        typeof addr === 'object' && addr
+          ? resolve(addr.port)
+          : reject(new KosmosError(`no free port on ${host}`)),
       );
     });
   });

@@ -6,6 +6,7 @@
  * rational arithmetic) and memoised, because the same few strings ("100m", "1Gi") arrive
  * with every pod and node.
  */
+import { QuantityError } from './errors.js';
 
 const BINARY: Record<string, bigint> = {
   Ki: 1n << 10n,
@@ -18,15 +19,6 @@ const BINARY: Record<string, bigint> = {
 const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
 
 const QUANTITY = /^([+-]?)(\d+\.?\d*|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E)?)$/;
-
-export class QuantityError extends Error {
-  constructor(input: string) {
-    super(
-      `quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': "${input}"`,
-    );
-    this.name = 'QuantityError';
-  }
-}
 
 /** value = num / den, exact. */
 interface Rational {

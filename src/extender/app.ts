@@ -38,6 +38,8 @@ import type { ReservationStore } from './reservations/store.js';
 import { MemoryHoldStore, type HoldStore } from './reservations/hold-store.js';
 import { HoldSync } from './hold-sync.js';
 import type { HoldPlacement } from './fit-index/fit-index.js';
+import { namespacedKey } from '../common/object-key.js';
+import { KosmosError } from '../common/errors.js';
 
 export interface ExtenderAppDeps {
   cache: ExtenderCache;
@@ -155,7 +157,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
       const args = parseExtenderArgs(req.body);
       const pod = toPodView(args.Pod);
       const { world, names } = worldFor(args);
-      const holder = `${pod.namespace}/${pod.name}`;
+      const holder = namespacedKey(pod.namespace, pod.name);
       const needsHolds = Object.entries(pod.requests).some(([r, v]) => r !== 'pods' && v > 0);
       let decision: FilterDecision | undefined;
       for (let attempt = 1; !decision; attempt++) {
@@ -257,7 +259,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
     const end = metrics.latency.startTimer({ verb: 'bind' });
     try {
       const args = parseBindingArgs(req.body);
-      if (!deps.binder) throw new Error('this extender has no apiserver connection to bind with');
+      if (!deps.binder) throw new KosmosError('this extender has no apiserver connection to bind with');
       const ref = { namespace: args.PodNamespace, name: args.PodName, uid: args.PodUID };
       await holdForBind(ref, args.Node);
       await deps.binder.bind(ref, args.Node);
@@ -321,7 +323,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
    */
   async function holdForBind(ref: { namespace: string; name: string }, nodeName: string): Promise<void> {
     const node = cache.node(nodeName);
-    const holder = `${ref.namespace}/${ref.name}`;
+    const holder = namespacedKey(ref.namespace, ref.name);
     try {
       if (node?.leaf && node.cluster) await holds.narrow(holder, node.cluster, boundTtlMs);
       else await holds.drop(holder);
@@ -340,7 +342,7 @@ export function createExtenderApp(deps: ExtenderAppDeps): ExtenderApp {
     nodeName: string,
   ): Promise<void> {
     const pod = recent.get(ref.uid);
-    const holder = `${ref.namespace}/${ref.name}`;
+    const holder = namespacedKey(ref.namespace, ref.name);
     if (pod?.workloadPolicy) {
       const wlp = cache.workloadPolicy(pod.namespace, pod.workloadPolicy);
       if (wlp) {

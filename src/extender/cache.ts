@@ -9,12 +9,13 @@ import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from '../api/
 import type { Cluster, ClusterDistributionPolicy, DistributionPolicy, WorkloadPolicy } from '../api/kinds.js';
 import type { LabelSelector } from '../api/meta.js';
 import type { PolicyObject } from '../common/distribution-policy.js';
+import { podRequests } from '../common/resources.js';
 import { labelSelectorMatches } from '../common/selectors.js';
 import { FitIndex, type MemberPod } from './fit-index/fit-index.js';
 import { toNodeView } from './placement/node-view.js';
-import { podRequests } from './placement/pod-view.js';
 import { policyKey } from './placement/replica-ratio/index.js';
 import type { FitAnswer, NodeView, PlacementWorld, PodView, Resources } from './placement/types.js';
+import { namespacedKey } from '../common/object-key.js';
 
 /** The pseudo-cluster under which host nodes sit in the host fit index. */
 const HOST = '\u0000host';
@@ -32,9 +33,9 @@ export interface SlimPod {
   deletionCost?: string;
 }
 
-function key(namespace: string | undefined, name: string | undefined): string {
-  return `${namespace ?? 'default'}/${name ?? ''}`;
-}
+/** A namespaced object's key; one without a namespace is in "default", as the apiserver would put it. */
+const key = (namespace: string | undefined, name: string | undefined): string =>
+  namespacedKey(namespace ?? 'default', name ?? '');
 
 export function slimPod(pod: Pod): SlimPod {
   const m = pod.metadata ?? {};

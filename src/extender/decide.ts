@@ -27,11 +27,14 @@ const queues = new Map<string, Promise<unknown>>();
 function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const prev = queues.get(key) ?? Promise.resolve();
   const next = prev.then(fn, fn);
-  const tail = next.catch(() => undefined);
+  // The queue's tail never rejects (a failure is the caller's, through `next`) and removes
+  // itself once nothing was queued behind it.
+  const tail: Promise<void> = next
+    .catch(() => undefined)
+    .then(() => {
+      if (queues.get(key) === tail) queues.delete(key);
+    });
   queues.set(key, tail);
-  void tail.then(() => {
-    if (queues.get(key) === tail) queues.delete(key);
-  });
   return next;
 }
 

@@ -9,6 +9,7 @@ import { errorFields, type Logger } from '../common/logger.js';
 import type { KubeClient } from '../common/kube.js';
 import type { ExtenderCache } from './cache.js';
 import { deletionCostChanges, type CostChange } from './placement/replica-ratio/deletion-cost.js';
+import { namespacedKey } from '../common/object-key.js';
 
 export interface DeletionCostWriter {
   stop(): void;
@@ -48,7 +49,7 @@ export function startDeletionCostWriter(opts: {
         } catch (err) {
           // A pod deleted meanwhile, or a conflict: the next pass sees the new state.
           log.debug('pod-deletion-cost not written', {
-            pod: `${c.namespace}/${c.name}`,
+            pod: namespacedKey(c.namespace, c.name),
             ...errorFields(err),
           });
         }

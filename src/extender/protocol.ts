@@ -4,6 +4,9 @@
  * Go decodes keys case-insensitively, so requests are read that way too.
  */
 import type { Node, Pod } from '../api/core.js';
+import { BadRequest } from '../common/errors.js';
+
+export { BadRequest };
 
 export const MAX_EXTENDER_PRIORITY = 10;
 export const MIN_EXTENDER_PRIORITY = 0;
@@ -53,13 +56,6 @@ export interface ExtenderPreemptionArgs {
 
 export interface ExtenderPreemptionResult {
   NodeNameToMetaVictims: Record<string, MetaVictims>;
-}
-
-export class BadRequest extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BadRequest';
-  }
 }
 
 function field(body: Record<string, unknown>, name: string): unknown {

@@ -11,6 +11,7 @@ import type { Express } from 'express';
 import { createLogger, type Logger } from '../common/logger.js';
 import { createExtenderApp } from './app.js';
 import { ExtenderCache } from './cache.js';
+import { EXTENDER_REDIS_PREFIX } from './defaults.js';
 import { startInformers, type Informers, type LeafKubeconfigResolver } from './informers.js';
 import { KubeClient } from '../common/kube.js';
 import { startDeletionCostWriter } from './deletion-cost-writer.js';
@@ -75,13 +76,13 @@ export async function startExtender(options: StartExtenderOptions = {}): Promise
     (options.redisUrl
       ? new RedisReservationStore({
           url: options.redisUrl,
-          prefix: options.redisPrefix ?? 'kosmos:extender:',
+          prefix: options.redisPrefix ?? EXTENDER_REDIS_PREFIX,
         })
       : new MemoryReservationStore());
   const holds =
     options.holds ??
     (options.redisUrl
-      ? new RedisHoldStore({ url: options.redisUrl, prefix: options.redisPrefix ?? 'kosmos:extender:' })
+      ? new RedisHoldStore({ url: options.redisUrl, prefix: options.redisPrefix ?? EXTENDER_REDIS_PREFIX })
       : new MemoryHoldStore());
   let informers: Informers | undefined;
   if (kc) {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { selfSignedServingCert } from '../common/pki.js';
+import { UserError } from '../common/errors.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -22,7 +23,7 @@ export function loadTls(options: TlsOptions): TlsMaterial {
   try {
     return { cert: readFileSync(options.certFile, 'utf8'), key: readFileSync(options.keyFile, 'utf8') };
   } catch (err) {
-    throw new Error(
+    throw new UserError(
       `reading TLS certificate ${options.certFile} / key ${options.keyFile}: ${(err as Error).message}`,
       { cause: err },
     );

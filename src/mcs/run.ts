@@ -132,7 +132,7 @@ export async function runController(flags: ControllerFlags): Promise<Running> {
       : hostClusterSource(flags.kubeconfig, flags.hostName, (cluster, e) =>
           log.warn('cannot read member cluster credentials', { cluster, ...errorFields(e) }),
         );
-  const cidrs = flags.clustersetCidr.map(parseCidr);
+  const cidrs = flags.clustersetCidr.map((c) => parseCidr(c));
   const families = cidrs.map((c) => c.family);
   if (new Set(families).size !== families.length)
     throw new KosmosError(

@@ -4,25 +4,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { SandboxState } from '../../src/cli/sandbox/state.js';
 import type { Pod } from '../../src/api/core.js';
 import { KubeClient } from '../../src/common/kube.js';
+import { freePort } from '../../src/common/ports.js';
 import { kubectl, sleep } from './harness.js';
 
 export const CLUSTERTREE = join(process.cwd(), 'dist', 'clustertree', 'main.js');
 
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export const kubeconfigOf = (dir: string, cluster: string) => join(dir, cluster, 'kubeconfig');
 export const readSandboxState = (dir: string) =>

@@ -3,11 +3,12 @@
  * which is killed during a burst, and a worker killed with SIGKILL mid-burst. Redis is only
  * the work queue, so nothing is lost and nothing is done twice.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KubeClient } from '../../src/common/kube.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/common/ports.js';
+import { type TestRedis, startRedis as startOwnRedis } from '../support/redis-server.js';
 import { eventually, kosmosctl, kubectl, newSandboxDir, sleep } from './harness.js';
 import {
   applyJson,
@@ -15,7 +16,6 @@ import {
   clusterObject,
   counter,
   deployment,
-  freePort,
   items,
   kubeconfigOf,
   listPods,
@@ -30,43 +30,18 @@ const HOST = kubeconfigOf(dir, 'host');
 const LEAVES = [kubeconfigOf(dir, 'leaf-1'), kubeconfigOf(dir, 'leaf-2')];
 const NS = 'burst';
 let redisPort = 0;
-let redis: ChildProcess | undefined;
+let redis: TestRedis | undefined;
 const workers: Worker[] = [];
 let hostClient: KubeClient | undefined;
 const leafClients: KubeClient[] = [];
 
+/** Redis on a port of its own, restarted there after a kill so the workers reconnect to it. */
 async function startRedis(): Promise<void> {
-  redis = spawn(
-    'redis-server',
-    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  await eventually(
-    async () => {
-      const { Redis } = await import('ioredis');
-      const r = new Redis(`redis://127.0.0.1:${redisPort}`, {
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      r.on('error', () => undefined); // refused while starting: eventually retries
-      try {
-        await r.connect();
-        await r.ping();
-      } finally {
-        r.disconnect();
-      }
-    },
-    10_000,
-    100,
-  );
+  redis = await startOwnRedis({ port: redisPort, own: true });
 }
 
 async function killRedis(): Promise<void> {
-  if (!redis || redis.exitCode !== null || redis.signalCode !== null) return;
-  const exited = new Promise((r) => redis!.once('exit', r));
-  redis.kill('SIGKILL');
-  await exited;
+  await redis?.kill();
 }
 
 async function leafPodCount(app: string): Promise<number> {

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { runClusterTree } from '../../clustertree/run.js';
+import { stopAndReport } from '../../common/process.js';
 
 function int(min: number, max: number) {
   return (value: string): number => {
@@ -86,7 +87,7 @@ export function clustertreeCommand(): Command {
             process.once('SIGTERM', () => process.exit(1));
             process.once('SIGINT', () => process.exit(1));
             setTimeout(() => process.exit(1), 15_000).unref();
-            void handle.stop().finally(resolve);
+            stopAndReport('kosmos clustertree', () => handle.stop(), resolve);
           };
           process.once('SIGTERM', stop);
           process.once('SIGINT', stop);

@@ -4,6 +4,7 @@ import { UserError } from '../../common/errors.js';
 import { loadKubeConfigForCommand } from '../../common/kube.js';
 import { createLogger } from '../../common/logger.js';
 import type { LeafPacking, LeafPreference } from '../../extender/placement/engine.js';
+import { EXTENDER_REDIS_PREFIX } from '../../extender/defaults.js';
 import { startExtender } from '../../extender/server.js';
 
 function port(value: string): number {
@@ -48,7 +49,7 @@ export function extenderCommand(): Command {
       'host cluster kubeconfig (default: KUBECONFIG, ~/.kube/config or in-cluster)',
     )
     .option('--redis-url <url>', 'share reservations with other extender replicas through this Redis')
-    .option('--redis-prefix <prefix>', 'key prefix in Redis', 'kosmos:extender:')
+    .option('--redis-prefix <prefix>', 'key prefix in Redis', EXTENDER_REDIS_PREFIX)
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
     .option('--tls-generate', 'serve HTTPS with a generated self-signed certificate')

@@ -7,6 +7,7 @@ import {
   DEFAULT_RESERVED_NAMESPACES,
 } from '../../mcs/constants.js';
 import { runController, runDns, writeCrdFiles, type Running } from '../../mcs/run.js';
+import { stopAndReport } from '../../common/process.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -27,7 +28,7 @@ function ttl(value: string): number {
 /** Keeps a long-running component up until SIGTERM/SIGINT, then stops it cleanly. */
 async function untilSignal(running: Running): Promise<void> {
   await new Promise<void>((resolve) => {
-    const stop = () => void running.stop().finally(resolve);
+    const stop = () => stopAndReport('kosmos mcs', () => running.stop(), resolve);
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });

@@ -5,7 +5,7 @@
 import type { KubeObject } from '../../api/meta.js';
 import { KosmosError, UserError, describeError } from '../../common/errors.js';
 import { isNotFound, type KubeClient } from '../../common/kube.js';
-import { objectKey } from './render.js';
+import { manifestKey } from './render.js';
 import type { Progress } from './progress.js';
 import { FIELD_MANAGER } from './values.js';
 
@@ -36,7 +36,7 @@ export async function applyObjects(
   let n = 0;
   for (const obj of objects) {
     n++;
-    const key = objectKey(obj);
+    const key = manifestKey(obj);
     const ns = obj.metadata?.namespace;
     if (opts.dryRun && ns && obj.kind !== 'Namespace') {
       if (!missing.has(ns)) missing.set(ns, !(await namespaceExists(client, ns)));
@@ -137,7 +137,7 @@ export async function deleteObjects(
     } catch (e) {
       // A CRD that is not installed has no resource to delete from.
       if (e instanceof KosmosError && /has no resource for kind/.test(e.message)) continue;
-      throw new UserError(`deleting ${objectKey(obj)}: ${describeError(e)}`, { cause: e });
+      throw new UserError(`deleting ${manifestKey(obj)}: ${describeError(e)}`, { cause: e });
     }
   }
   opts.progress(`deleted ${reversed.length} objects, waiting until they are gone`);
@@ -152,7 +152,7 @@ export async function deleteObjects(
           obj.metadata?.name ?? '',
           obj.metadata?.namespace,
         );
-        if (live) left.push(objectKey(obj));
+        if (live) left.push(manifestKey(obj));
       } catch (e) {
         if (isNotFound(e) || (e instanceof KosmosError && /has no resource for kind/.test(e.message)))
           continue;

@@ -257,5 +257,6 @@ export function renderMember(v: MemberValues, layout: Layout = defaultLayout()):
   ]);
 }
 
-export const objectKey = (o: KubeObject): string =>
+/** A manifest's kind/namespace/name, for messages and de-duplication. */
+export const manifestKey = (o: KubeObject): string =>
   `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}`;

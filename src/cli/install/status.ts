@@ -121,14 +121,9 @@ async function listOr<T extends KubeObject>(p: Promise<{ items: T[] }>): Promise
 
 /** BullMQ keeps a queue's waiting jobs in `<prefix>:<queue>:wait`, its running ones in `:active`. */
 export async function queueDepths(redisUrl: string, timeoutMs = 3000): Promise<Record<string, number>> {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(redisUrl, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-  });
-  redis.on('error', () => {}); // reported through the failed connect below
+  const { createRedis } = await import('../../common/redis.js');
+  // Connection errors are reported through the failed connect below.
+  const redis = createRedis(redisUrl, 'probe', { connectTimeoutMs: timeoutMs });
   try {
     await redis.connect();
     const out: Record<string, number> = {};

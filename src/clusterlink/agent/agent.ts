@@ -6,10 +6,10 @@
 import { Worker } from 'bullmq';
 import type { NodeConfigSpec, NodeConfigStatus } from '../../api/kinds.js';
 import { describeError } from '../../common/errors.js';
-import type { Logger } from '../../common/logger.js';
+import { logFailure, type Logger } from '../../common/logger.js';
 import type { NodeConfigStore, Unsubscribe, Watchable } from '../store/types.js';
 import { AUTO_SELECT_INTERFACE } from '../../api/constants.js';
-import type { Family } from '../netconfig/ip.js';
+import type { Family } from '../../common/ip.js';
 import { canonicalSpec, deviceFamily, diff, emptyPlan, natFamilies, planSize } from './diff.js';
 import type { HostPort } from './kernel-host.js';
 
@@ -56,7 +56,8 @@ export class Agent {
   async start(): Promise<void> {
     this.unwatch = await this.o.store.watch(
       (e) => {
-        if (e.kind === 'nodeconfig' && e.name === this.o.name) void this.trigger();
+        if (e.kind === 'nodeconfig' && e.name === this.o.name)
+          logFailure(this.trigger(), this.o.log, 'sync failed');
       },
       { kinds: ['nodeconfig'], name: this.o.name },
     );
@@ -70,7 +71,7 @@ export class Agent {
       );
       this.worker.on('error', (err) => this.o.log.warn('queue worker error', { error: describeError(err) }));
     }
-    this.timer = setInterval(() => void this.trigger(), this.o.resyncMs);
+    this.timer = setInterval(() => logFailure(this.trigger(), this.o.log, 'sync failed'), this.o.resyncMs);
     await this.trigger();
   }
 

@@ -6,6 +6,7 @@
 import type { Device, NodeConfigSpec } from '../../api/kinds.js';
 import { canonicalSpec, diff, emptyPlan, natFamilies } from './diff.js';
 import { KernelHost } from './kernel-host.js';
+import { KosmosError } from '../../common/errors.js';
 
 export interface ApplyBenchResult {
   entries: number;
@@ -69,7 +70,7 @@ export async function runApplyBench(n: number, inFlight?: number): Promise<Apply
       const t = performance.now();
       const p = diff(want, await host.load(fams));
       noChangeMs.push(performance.now() - t);
-      if (!emptyPlan(p)) throw new Error('a resync after a complete apply found changes to make');
+      if (!emptyPlan(p)) throw new KosmosError('a resync after a complete apply found changes to make');
     }
     return { entries: n, applyMs, writeMs, applyErrors: errors.length, noChangeMs };
   } finally {

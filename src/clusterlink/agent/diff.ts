@@ -3,8 +3,16 @@
  * config writes nothing and a changed one writes only the difference.
  */
 import type { Arp, Device, Fdb, IptablesRule, NodeConfigSpec, Route } from '../../api/kinds.js';
-import { formatFieldError, invalid } from '../../api/field-errors.js';
-import { type Family, formatIP, normalizeCIDR, parseCIDR, parseIP } from '../netconfig/ip.js';
+import { type FieldError, formatFieldError, invalid } from '../../api/field-errors.js';
+import {
+  type Family,
+  checkCIDR,
+  checkIP,
+  formatIP,
+  normalizeCIDR,
+  parseCIDR,
+  parseIP,
+} from '../../common/ip.js';
 import { VXLAN } from '../../api/constants.js';
 
 export const MANAGED_DEVICES: readonly string[] = [
@@ -89,7 +97,7 @@ export function canonicalSpec(spec: NodeConfigSpec): { spec: Required<NodeConfig
   const ip = (field: string, s: string) => {
     const p = parseIP(s);
     if (!p) {
-      errors.push(formatFieldError(invalid(field, s, 'must be an IP address')));
+      errors.push(formatFieldError(checkIP(field, s) as FieldError));
       return s;
     }
     return formatIP(p);
@@ -117,7 +125,8 @@ export function canonicalSpec(spec: NodeConfigSpec): { spec: Required<NodeConfig
   });
   const routes = (spec.routes ?? []).map((r, i) => {
     const cidr = normalizeCIDR(r.cidr);
-    if (!cidr) errors.push(formatFieldError(invalid(`spec.routes[${i}].cidr`, r.cidr, 'must be a CIDR')));
+    const bad = checkCIDR(`spec.routes[${i}].cidr`, r.cidr);
+    if (bad) errors.push(formatFieldError(bad));
     return { cidr: cidr ?? r.cidr, gw: ip(`spec.routes[${i}].gw`, r.gw), dev: r.dev };
   });
   const fdbs = (spec.fdbs ?? []).map((x, i) => ({

@@ -5,7 +5,7 @@
 import { CHAIN_POSTROUTING, CHAIN_PREROUTING } from '../../api/constants.js';
 import type { IptablesRule } from '../../api/kinds.js';
 import { run } from '../exec.js';
-import type { Family } from '../netconfig/ip.js';
+import type { Family } from '../../common/ip.js';
 
 const CHAINS: Record<string, string> = { PREROUTING: CHAIN_PREROUTING, POSTROUTING: CHAIN_POSTROUTING };
 const SPEC_CHAIN: Record<string, string> = {

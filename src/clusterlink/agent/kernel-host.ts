@@ -1,5 +1,5 @@
 /** The node as one port for the agent loop: rtnetlink for devices/routes/neighbours, iptables-restore for NAT. */
-import type { Family } from '../netconfig/ip.js';
+import type { Family } from '../../common/ip.js';
 import type { HostState, Plan } from './diff.js';
 import { loadNat, writeNat } from './iptables.js';
 import { NetlinkHost } from './netlink-host.js';

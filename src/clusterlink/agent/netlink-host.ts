@@ -10,7 +10,7 @@ import { type NetlinkMessage, type RtNetlinkSocket, createRtNetlink, rt } from '
 import { ROUTE_TABLE, RULE_PRIORITY } from '../../api/constants.js';
 import type { Arp, Device, Fdb, Route } from '../../api/kinds.js';
 import { KosmosError, describeError } from '../../common/errors.js';
-import { type Family, formatIP, parseIP } from '../netconfig/ip.js';
+import { type Family, formatIP, parseIP } from '../../common/ip.js';
 import { type HostState, MANAGED_DEVICES, type Plan, deviceFamily } from './diff.js';
 import { be16, cstr, decodeAttrs, encodeAttrs, u32, u8 } from './nlattr.js';
 

@@ -12,7 +12,7 @@ import {
 } from '../../api/constants.js';
 import type { Node } from '../../api/core.js';
 import type { ClusterNode, ClusterStatus } from '../../api/kinds.js';
-import { normalizeCIDR } from '../netconfig/ip.js';
+import { normalizeCIDR } from '../../common/ip.js';
 
 export interface MemberNode {
   /** Kubernetes Node name. */

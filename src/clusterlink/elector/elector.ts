@@ -5,7 +5,7 @@
  * the next candidate takes over within ttlMs + retryMs.
  */
 import { describeError } from '../../common/errors.js';
-import type { Logger } from '../../common/logger.js';
+import { logFailure, type Logger } from '../../common/logger.js';
 import type { ClusterLinkStore, LeaseStore } from '../store/types.js';
 
 export interface ElectorOptions {
@@ -36,7 +36,10 @@ export class Elector {
 
   async start(): Promise<void> {
     await this.tick();
-    this.timer = setInterval(() => void this.tick(), this.o.retryMs);
+    this.timer = setInterval(
+      () => logFailure(this.tick(), this.o.log, 'lease renewal failed'),
+      this.o.retryMs,
+    );
   }
 
   async stop(opts: { release?: boolean } = {}): Promise<void> {

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { IP_FAMILIES, NETWORK_TYPES } from '../../api/constants.js';
 import { type FieldError, formatFieldError, invalid, required, unsupported } from '../../api/field-errors.js';
 import { UserError } from '../../common/errors.js';
-import { parseCIDR } from '../netconfig/ip.js';
+import { checkCIDR } from '../../common/ip.js';
 
 export interface LabNode {
   name: string;
@@ -39,8 +39,11 @@ export function parseLabConfig(text: string, source = 'lab file'): LabConfig {
       return [];
     }
     return v.map((x, i) => {
-      if (typeof x !== 'string' || (cidr && !parseCIDR(x)))
-        errs.push(invalid(`${field}[${i}]`, x, 'must be a CIDR'));
+      const bad =
+        typeof x !== 'string'
+          ? invalid(`${field}[${i}]`, x, cidr ? 'must be a CIDR' : 'must be a string')
+          : cidr && checkCIDR(`${field}[${i}]`, x);
+      if (bad) errs.push(bad);
       return String(x);
     });
   };

@@ -15,7 +15,7 @@ import { KosmosError, UserError, describeError } from '../../common/errors.js';
 import { freePort } from '../../common/ports.js';
 import { clusterLinkStatusFor, clusterNodeFor } from '../controller/cluster-node.js';
 import { run } from '../exec.js';
-import type { Family } from '../netconfig/ip.js';
+import type { Family } from '../../common/ip.js';
 import { RedisStore } from '../store/redis-store.js';
 import type { LabConfig } from './config.js';
 import {

@@ -3,7 +3,7 @@
  * addresses, and the targets `lab check` tries (through global IPs where a cluster is mapped).
  */
 import { familiesOf } from '../netconfig/model.js';
-import { type Family, type IP, firstHost, formatIP, parseCIDR, parseIP } from '../netconfig/ip.js';
+import { type Family, type IP, firstHost, formatIP, parseCIDR, parseIP } from '../../common/ip.js';
 import type { LabCluster, LabConfig } from './config.js';
 
 export const LAB_PORT = 8080;

@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import type { Cluster, NodeConfigSpec } from '../../api/kinds.js';
 import type { Condition } from '../../api/meta.js';
 import { describeError } from '../../common/errors.js';
-import type { Logger } from '../../common/logger.js';
+import { logFailure, type Logger } from '../../common/logger.js';
 import { agentQueueName } from '../agent/agent.js';
 import { computeNodeConfigs } from '../netconfig/compute.js';
 import type { Problem } from '../netconfig/model.js';
@@ -51,11 +51,17 @@ export class NetworkManager {
       (e) => {
         if (e.kind === 'nodeconfig') return;
         if (this.debounce) clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => void this.trigger(), this.o.debounceMs);
+        this.debounce = setTimeout(
+          () => logFailure(this.trigger(), this.o.log, 'reconcile failed'),
+          this.o.debounceMs,
+        );
       },
       { kinds: ['cluster', 'clusternode'] },
     );
-    this.timer = setInterval(() => void this.trigger(), this.o.resyncMs);
+    this.timer = setInterval(
+      () => logFailure(this.trigger(), this.o.log, 'reconcile failed'),
+      this.o.resyncMs,
+    );
     await this.trigger();
   }
 

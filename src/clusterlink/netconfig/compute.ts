@@ -15,7 +15,7 @@ import type {
   NodeConfigSpec,
   Route,
 } from '../../api/kinds.js';
-import { type CIDR, type Family, formatCIDR, formatIP, graft, intersects } from './ip.js';
+import { type CIDR, type Family, formatCIDR, formatIP, graft, cidrsOverlap } from '../../common/ip.js';
 import { type ClusterModel, type NodeModel, type Problem, buildModel, exposed } from './model.js';
 
 export interface NetworkInput {
@@ -154,7 +154,7 @@ export function computeNodeConfigs(input: NetworkInput): NetworkResult {
   );
   const reported = new Set<string>();
   const conflict = (owner: ClusterModel, cidr: CIDR, viewer: ClusterModel): boolean => {
-    const hit = (keepLocal.get(viewer.name) ?? []).find((x) => intersects(x, cidr));
+    const hit = (keepLocal.get(viewer.name) ?? []).find((x) => cidrsOverlap(x, cidr));
     if (!hit) return false;
     const key = `${owner.name}/${viewer.name}/${formatCIDR(cidr)}`;
     if (!reported.has(key)) {

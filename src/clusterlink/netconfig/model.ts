@@ -10,9 +10,17 @@ import {
   NETWORK_TYPES,
   ROLE_GATEWAY,
 } from '../../api/constants.js';
-import { formatFieldError, invalid, required, unsupported } from '../../api/field-errors.js';
+import { type FieldError, formatFieldError, invalid, required, unsupported } from '../../api/field-errors.js';
 import type { Cluster, ClusterNode } from '../../api/kinds.js';
-import { type CIDR, type Family, type IP, formatCIDR, parseCIDR, parseIP } from './ip.js';
+import {
+  type CIDR,
+  type Family,
+  type IP,
+  checkCIDR,
+  formatCIDR,
+  parseCIDR,
+  parseIP,
+} from '../../common/ip.js';
 
 export type ProblemReason =
   | 'InvalidCluster'
@@ -81,9 +89,7 @@ function parseList(
         cluster,
         ...(node ? { node } : {}),
         reason: 'InvalidCIDR',
-        message: formatFieldError(
-          invalid(`${field}[${i}]`, s, 'must be a CIDR such as 10.233.64.0/18 or fd00::/64'),
-        ),
+        message: formatFieldError(checkCIDR(`${field}[${i}]`, s) as FieldError),
       });
   });
   return out;

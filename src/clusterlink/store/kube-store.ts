@@ -1,7 +1,7 @@
 /**
  * ClusterLink state in a Kubernetes control plane: the kosmos.io Cluster, ClusterNode and
  * NodeConfig objects and coordination.k8s.io Leases, through the project's plain-JSON
- * KubeClient (credentials from @kubernetes/client-node) and its Watch for change events.
+ * KubeClient (credentials from @kubernetes/client-node) and the common informer for change events.
  *
  * Ownership follows the reference's writers, with server-side apply so no writer overwrites
  * another's fields: the controller applies ClusterNode spec fields except roles
@@ -13,7 +13,6 @@
  * Exercised against a real apiserver by test/e2e/clusterlink.test.ts (the sandbox), the
  * Redis store by the integration tests.
  */
-import { Watch } from '@kubernetes/client-node';
 import { API_VERSION, DEFAULT_NAMESPACE, GROUP, ROLE_GATEWAY, VERSION } from '../../api/constants.js';
 import type {
   Cluster,
@@ -24,7 +23,10 @@ import type {
   NodeConfigStatus,
 } from '../../api/kinds.js';
 import { KosmosError, describeError } from '../../common/errors.js';
+import type { KubeObject } from '../../api/meta.js';
+import { Informer } from '../../common/informer.js';
 import { type KubeClient, isConflict, isNotFound } from '../../common/kube.js';
+import { createLogger, type Logger } from '../../common/logger.js';
 import { sameContent } from './same.js';
 import type { ChangeEvent, Kind, Store, Unsubscribe, WatchScope } from './types.js';
 
@@ -67,51 +69,47 @@ const path = (kind: Kind, name?: string) =>
 export class KubeStore implements Store {
   private readonly client: KubeClient;
   private readonly leaseNamespace: string;
-  private readonly aborts: AbortController[] = [];
-  private closed = false;
+  private readonly log: Logger;
+  private readonly informers = new Set<Informer<KubeObject>>();
 
-  constructor(client: KubeClient, opts: { leaseNamespace?: string } = {}) {
+  constructor(client: KubeClient, opts: { leaseNamespace?: string; log?: Logger } = {}) {
     this.client = client;
     this.leaseNamespace = opts.leaseNamespace ?? DEFAULT_NAMESPACE;
+    this.log = opts.log ?? createLogger('clusterlink-store');
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const a of this.aborts) a.abort();
+    for (const i of this.informers) i.stop();
+    this.informers.clear();
   }
 
-  /** Watch the kinds of `scope` (all three by default); each watch restarts after an error or timeout, 1 s later. */
+  /**
+   * Watch the kinds of `scope` (all three by default). Every object that exists is reported
+   * once as the informers list, then every change; a deletion missed while disconnected is
+   * reported by the relist that follows. Returns at once: the informers retry on their own.
+   */
   async watch(onChange: (e: ChangeEvent) => void, scope: WatchScope = {}): Promise<Unsubscribe> {
-    const w = new Watch(this.client.kubeConfig);
-    const mine: AbortController[] = [];
-    let stopped = false;
-    const start = async (kind: Kind): Promise<void> => {
-      if (stopped || this.closed) return;
-      try {
-        const ac = await w.watch(
-          path(kind),
-          {
-            allowWatchBookmarks: true,
-            ...(scope.name ? { fieldSelector: `metadata.name=${scope.name}` } : {}),
-          },
-          (phase: string, obj: { metadata?: { name?: string } }) => {
-            if (phase === 'BOOKMARK') return;
-            const name = obj.metadata?.name;
-            if (name) onChange({ kind, name });
-          },
-          () => setTimeout(() => void start(kind), 1_000),
-        );
-        mine.push(ac);
-        this.aborts.push(ac);
-      } catch {
-        setTimeout(() => void start(kind), 1_000);
-      }
-    };
     const kinds = scope.kinds ?? (['cluster', 'clusternode', 'nodeconfig'] as const);
-    await Promise.all(kinds.map((k) => start(k)));
+    const mine = kinds.map((kind) => {
+      const changed = (o: KubeObject) => {
+        const name = o.metadata?.name;
+        if (name) onChange({ kind, name });
+      };
+      const informer = new Informer<KubeObject>(
+        this.client,
+        { path: path(kind), ...(scope.name ? { fieldSelector: `metadata.name=${scope.name}` } : {}) },
+        { onUpsert: changed, onDelete: changed },
+        this.log.child({ kind: KIND[kind] }),
+      );
+      this.informers.add(informer);
+      void informer.start();
+      return informer;
+    });
     return async () => {
-      stopped = true;
-      for (const a of mine) a.abort();
+      for (const i of mine) {
+        i.stop();
+        this.informers.delete(i);
+      }
     };
   }
 

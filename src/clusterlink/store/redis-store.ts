@@ -3,7 +3,7 @@
  * so that each writer owns its fields and every multi-key change is one Lua script.
  * Changes are announced on `<prefix>:events` as `<kind>/<name>`.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { API_VERSION, ROLE_GATEWAY } from '../../api/constants.js';
 import type {
   Cluster,
@@ -14,24 +14,45 @@ import type {
   NodeConfigStatus,
 } from '../../api/kinds.js';
 import { KosmosError } from '../../common/errors.js';
+import { RedisKeys, createRedis, registerScripts, runScript, type LuaScript } from '../../common/redis.js';
 import type { ChangeEvent, Kind, Store, Unsubscribe } from './types.js';
 
-const PUT_SPEC = `
+const PUT_SPEC: LuaScript = {
+  name: 'kosmosLinkPutSpec',
+  doc: "Writes an object's spec; an unchanged spec changes nothing, a changed one moves its generation.",
+  keys: ['spec hash', 'generation hash', 'events channel'],
+  args: ['name', 'spec JSON', 'event'],
+  returns: 'the new generation, or 0 when the spec was unchanged',
+  body: `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old == ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local g = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 redis.call('PUBLISH', KEYS[3], ARGV[3])
-return g`;
+return g`,
+};
 
-const DELETE = `
+const DELETE: LuaScript = {
+  name: 'kosmosLinkDelete',
+  doc: 'Deletes an object from every hash of its kind, announcing it when it existed.',
+  keys: ['spec hash', 'roles hash', 'status hash', 'generation hash', 'events channel'],
+  args: ['name', 'event'],
+  returns: 'how many fields were deleted',
+  body: `
 local n = 0
 for i = 1, #KEYS - 1 do n = n + redis.call('HDEL', KEYS[i], ARGV[1]) end
 if n > 0 then redis.call('PUBLISH', KEYS[#KEYS], ARGV[2]) end
-return n`;
+return n`,
+};
 
-// ARGV[1] = winner, ARGV[2] = event prefix, ARGV[3..] = every node name of the cluster.
-const SET_GATEWAY = `
+const SET_GATEWAY: LuaScript = {
+  name: 'kosmosLinkSetGateway',
+  doc: 'Gives the gateway role to one node of a cluster and takes it from the others, in one step.',
+  keys: ['roles hash', 'events channel'],
+  args: ['winner node', 'event prefix'],
+  restArgs: 'every node name of the cluster',
+  returns: '1 when any role changed, else 0',
+  body: `
 local changed = 0
 for i = 3, #ARGV do
   local want = (ARGV[i] == ARGV[1]) and '["${ROLE_GATEWAY}"]' or '[]'
@@ -41,9 +62,16 @@ for i = 3, #ARGV do
     changed = 1
   end
 end
-return changed`;
+return changed`,
+};
 
-const LEASE = `
+const LEASE: LuaScript = {
+  name: 'kosmosLinkLease',
+  doc: 'Takes a free lease or renews one the holder already has.',
+  keys: ['lease'],
+  args: ['holder', 'ttl in ms'],
+  returns: '1 held, 0 someone else holds it',
+  body: `
 local cur = redis.call('GET', KEYS[1])
 if cur == false then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -53,11 +81,21 @@ if cur == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-return 0`;
+return 0`,
+};
 
-const RELEASE = `
+const RELEASE: LuaScript = {
+  name: 'kosmosLinkRelease',
+  doc: 'Gives a lease up, if the holder still has it.',
+  keys: ['lease'],
+  args: ['holder'],
+  returns: '1 released, 0 not held by the holder',
+  body: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+return 0`,
+};
+
+export const CLUSTERLINK_SCRIPTS = [PUT_SPEC, DELETE, SET_GATEWAY, LEASE, RELEASE] as const;
 
 const parse = <T>(raw: string | null | undefined, what: string): T | undefined => {
   if (raw === null || raw === undefined) return undefined;
@@ -70,23 +108,21 @@ const parse = <T>(raw: string | null | undefined, what: string): T | undefined =
 
 export class RedisStore implements Store {
   readonly redis: Redis;
-  private readonly prefix: string;
+  private readonly keys: RedisKeys;
   private readonly subscribers: Redis[] = [];
 
   constructor(url: string, prefix: string) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
-    // ioredis reconnects by itself and each command fails with its own error; an unhandled
-    // 'error' event would only print noise while Redis starts or restarts.
-    this.redis.on('error', () => undefined);
-    this.prefix = prefix;
+    this.redis = createRedis(url, 'background');
+    registerScripts(this.redis, CLUSTERLINK_SCRIPTS);
+    this.keys = new RedisKeys(prefix);
   }
 
   private key(kind: Kind, part: 'spec' | 'roles' | 'status' | 'gen'): string {
-    return `${this.prefix}:${kind}:${part}`;
+    return this.keys.key(kind, part);
   }
 
   private get events(): string {
-    return `${this.prefix}:events`;
+    return this.keys.key('events');
   }
 
   async close(): Promise<void> {
@@ -109,31 +145,16 @@ export class RedisStore implements Store {
   }
 
   private async putSpec(kind: Kind, name: string, spec: unknown): Promise<number> {
-    const g = await this.redis.eval(
-      PUT_SPEC,
-      3,
-      this.key(kind, 'spec'),
-      this.key(kind, 'gen'),
-      this.events,
-      name,
-      JSON.stringify(spec),
-      `${kind}/${name}`,
+    const keys = [this.key(kind, 'spec'), this.key(kind, 'gen'), this.events];
+    return Number(
+      await runScript(this.redis, PUT_SPEC, keys, [name, JSON.stringify(spec), `${kind}/${name}`]),
     );
-    return Number(g);
   }
 
   private async del(kind: Kind, name: string): Promise<void> {
-    await this.redis.eval(
-      DELETE,
-      5,
-      this.key(kind, 'spec'),
-      this.key(kind, 'roles'),
-      this.key(kind, 'status'),
-      this.key(kind, 'gen'),
-      this.events,
-      name,
-      `${kind}/${name}`,
-    );
+    const parts = ['spec', 'roles', 'status', 'gen'] as const;
+    const keys = [...parts.map((p) => this.key(kind, p)), this.events];
+    await runScript(this.redis, DELETE, keys, [name, `${kind}/${name}`]);
   }
 
   private async all(
@@ -255,25 +276,15 @@ export class RedisStore implements Store {
       .map((n) => n.metadata.name ?? '');
     if (!names.includes(nodeName))
       throw new KosmosError(`ClusterNode ${nodeName} of cluster ${cluster} does not exist`);
-    const r = await this.redis.eval(
-      SET_GATEWAY,
-      2,
-      this.key('clusternode', 'roles'),
-      this.events,
-      nodeName,
-      'clusternode/',
-      ...names,
-    );
-    return Number(r) === 1;
+    const keys = [this.key('clusternode', 'roles'), this.events];
+    return Number(await runScript(this.redis, SET_GATEWAY, keys, [nodeName, 'clusternode/', ...names])) === 1;
   }
 
   async tryAcquire(lease: string, holder: string, ttlMs: number): Promise<boolean> {
-    return (
-      Number(await this.redis.eval(LEASE, 1, `${this.prefix}:lease:${lease}`, holder, String(ttlMs))) === 1
-    );
+    return Number(await runScript(this.redis, LEASE, [this.keys.key('lease', lease)], [holder, ttlMs])) === 1;
   }
 
   async release(lease: string, holder: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, `${this.prefix}:lease:${lease}`, holder);
+    await runScript(this.redis, RELEASE, [this.keys.key('lease', lease)], [holder]);
   }
 }

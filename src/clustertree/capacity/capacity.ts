@@ -11,15 +11,19 @@
  */
 import { LABEL_POD } from '../../api/constants.js';
 import type { Node, Pod, Taint } from '../../api/core.js';
-import { add, isTerminal, podRequests, toQuantities, toResources, type Resources } from './requests.js';
+import {
+  addResources as add,
+  isTerminal,
+  nodeReady,
+  nodeUsable,
+  podRequests,
+  toQuantities,
+  toResources,
+  type Resources,
+} from '../../common/resources.js';
 
-export function nodeReady(node: Node): boolean {
-  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-export function nodeUsable(node: Node): boolean {
-  return !node.spec?.unschedulable && nodeReady(node);
-}
+/** ClusterTree's node sync counts usable members with the same rule as the capacity here. */
+export { nodeUsable };
 
 export const placedByKosmos = (pod: Pod): boolean => pod.metadata?.labels?.[LABEL_POD] === 'true';
 
@@ -43,9 +47,9 @@ export function virtualNodeCapacity(members: readonly Node[], pods: readonly Pod
   for (const p of pods) {
     if (!holdsResources(p) || placedByKosmos(p) || !names.has(p.spec.nodeName ?? '')) continue;
     const req = podRequests(p);
-    // Only resources the members offer are reduced; a request for something absent is the scheduler's problem.
+    // Only resources the members offer are reduced (a pod's slot among them); a request for
+    // something absent is the scheduler's problem.
     for (const [k, v] of Object.entries(req)) if (k in total) total[k] = (total[k] ?? 0) - v;
-    if ('pods' in total) total['pods'] = (total['pods'] ?? 0) - 1;
   }
   return { allocatable: toQuantities(total), usableMembers: usable.length };
 }
@@ -68,7 +72,6 @@ export function memberFree(members: readonly Node[], pods: readonly Pod[]): Map<
     if (!holdsResources(p)) continue;
     const r = requested.get(p.spec.nodeName as string) ?? {};
     add(r, podRequests(p));
-    r['pods'] = (r['pods'] ?? 0) + 1;
     requested.set(p.spec.nodeName as string, r);
   }
   const out = new Map<string, MemberFree>();

@@ -4,7 +4,8 @@
  * no-op; a worker killed mid-job has its lock expire and the job runs again elsewhere.
  */
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../../common/redis.js';
 import { errorFields, type Logger } from '../../common/logger.js';
 import { QUEUE_NAME } from '../names.js';
 import { jobId, type JobData } from './jobs.js';
@@ -16,11 +17,8 @@ export const JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 3_600 },
 };
 
-export function redisConnection(url: string): Redis {
-  // BullMQ needs maxRetriesPerRequest null for blocking commands; retry forever so a
-  // restarted Redis is picked up again.
-  return new Redis(url, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(200 * n, 2_000) });
-}
+/** A BullMQ connection (maxRetriesPerRequest null, reconnecting forever). */
+export const redisConnection = (url: string): Redis => createRedis(url, 'queue');
 
 export class JobQueue {
   readonly queue: Queue<JobData>;

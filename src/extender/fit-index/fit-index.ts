@@ -11,9 +11,11 @@
  */
 import type { Node, Taint } from '../../api/core.js';
 import { formatResource, parseResource } from '../../common/quantity.js';
+import { nodeUsable } from '../../common/resources.js';
 import { labelsContain, nodeSelectorMatches, toleratedBy } from '../../common/selectors.js';
 import { labelSelectorMatches } from '../../common/selectors.js';
 import type { FitAnswer, MemberConstraints, MemberScope, Resources } from '../placement/types.js';
+import { namespacedKey } from '../../common/object-key.js';
 
 interface MemberNode {
   name: string;
@@ -66,11 +68,6 @@ function free(m: MemberNode, r: string): number {
 
 function addTo(into: Resources, from: Resources, sign: 1 | -1): void {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + sign * v;
-}
-
-function nodeUsable(node: Node): boolean {
-  if (node.spec?.unschedulable) return false;
-  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 function eligible(m: MemberNode, c: MemberConstraints): boolean {
@@ -265,7 +262,7 @@ export class FitIndex {
   upsertPod(cluster: string, pod: MemberPod): void {
     const key = `${cluster}\u0000${pod.uid}`;
     this.unaccount(key, this.pods);
-    const holder = `${pod.namespace}/${pod.name}`;
+    const holder = namespacedKey(pod.namespace, pod.name);
     const observedKey = `${cluster}\u0000${holder}`;
     this.podKeys.set(key, observedKey);
     // Once the pod is on a member node (or finished) it speaks for itself and its hold

@@ -6,53 +6,11 @@ import {
   LABEL_ROLE_AGENT,
   LABEL_WORKLOAD_POLICY,
 } from '../../api/constants.js';
-import type { Container, NodeSelectorTerm, Pod, ResourceList } from '../../api/core.js';
+import type { NodeSelectorTerm, Pod } from '../../api/core.js';
 import { isDaemonSetPod } from '../../common/distribution-policy.js';
-import { parseResource } from '../../common/quantity.js';
-import type { MemberConstraints, PodView, Resources } from './types.js';
-
-function add(into: Resources, list: ResourceList | undefined): void {
-  for (const [k, v] of Object.entries(list ?? {})) into[k] = (into[k] ?? 0) + parseResource(k, v);
-}
-
-function maxInto(into: Resources, from: Resources): void {
-  for (const [k, v] of Object.entries(from)) if (v > (into[k] ?? 0)) into[k] = v;
-}
-
-function containerRequests(c: Container): Resources {
-  const r: Resources = {};
-  // A limit without a request defaults the request to the limit (API defaulting), so honour it.
-  add(r, { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) });
-  return r;
-}
-
-/**
- * Effective requests as kube-scheduler computes them: the sum over containers, at least the
- * largest init container (plus the restartable sidecars started before it), plus overhead,
- * plus one pod slot.
- */
-export function podRequests(pod: Pod): Resources {
-  const sum: Resources = {};
-  for (const c of pod.spec.containers ?? [])
-    add(sum, { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) });
-  const sidecars: Resources = {};
-  const initPeak: Resources = {};
-  for (const c of pod.spec.initContainers ?? []) {
-    const r = containerRequests(c);
-    if (c['restartPolicy'] === 'Always') {
-      for (const [k, v] of Object.entries(r)) sidecars[k] = (sidecars[k] ?? 0) + v;
-      continue;
-    }
-    const withSidecars: Resources = { ...r };
-    for (const [k, v] of Object.entries(sidecars)) withSidecars[k] = (withSidecars[k] ?? 0) + v;
-    maxInto(initPeak, withSidecars);
-  }
-  for (const [k, v] of Object.entries(sidecars)) sum[k] = (sum[k] ?? 0) + v;
-  maxInto(sum, initPeak);
-  add(sum, pod.spec.overhead);
-  sum['pods'] = 1;
-  return sum;
-}
+import { podRequests } from '../../common/resources.js';
+import type { MemberConstraints, PodView } from './types.js';
+import { namespacedKey } from '../../common/object-key.js';
 
 /**
  * Keys that exist only on the virtual node in the host cluster; ClusterTree drops them when it
@@ -91,7 +49,7 @@ export function toPodView(pod: Pod): PodView {
     else if (v['ephemeral']) claimNames.push(`${name}-${v.name}`); // generic ephemeral volume PVC naming
   }
   const view: PodView = {
-    uid: meta.uid ?? `${meta.namespace ?? 'default'}/${name}`,
+    uid: meta.uid ?? namespacedKey(meta.namespace ?? 'default', name),
     namespace: meta.namespace ?? 'default',
     name,
     labels: meta.labels ?? {},

@@ -14,9 +14,11 @@ import type {
 import type { LabelSelector } from '../../api/meta.js';
 import type { WorkloadPolicy } from '../../api/kinds.js';
 import type { PolicyObject } from '../../common/distribution-policy.js';
+import type { Resources as CommonResources } from '../../common/resources.js';
 
 /** Amounts per resource name: cpu in milli-cores, everything else in whole units. */
-export type Resources = Record<string, number>;
+/** The scheduler's units (milli-cpu, bytes, counts): common/resources.ts counts them. */
+export type Resources = CommonResources;
 
 /** Which member nodes of a leaf cluster one virtual node stands for (the three leaf modes). */
 export type MemberScope =

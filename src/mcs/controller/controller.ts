@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { describeError } from '../../common/errors.js';
 import { isNotFound } from '../../common/kube.js';
-import { errorFields, type Logger } from '../../common/logger.js';
+import { errorFields, logFailure, type Logger } from '../../common/logger.js';
 import {
   LABEL_APP_MANAGED_BY,
   LABEL_MANAGED_BY,
@@ -22,6 +22,7 @@ import type { Cidr } from '../derive/ip.js';
 import type { EndpointSlice, Service, ServiceImport } from '../types.js';
 import type { ClusterSource } from './clusters.js';
 import { Member } from './member.js';
+import { namespacedKey } from '../../common/object-key.js';
 
 export interface ControllerOptions {
   source: ClusterSource;
@@ -39,7 +40,7 @@ export interface ControllerOptions {
 
 const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 const nsName = (o: { metadata: { namespace?: string; name?: string } }) =>
-  `${o.metadata.namespace}/${o.metadata.name}`;
+  namespacedKey(o.metadata.namespace, o.metadata.name ?? '');
 
 /** How often Cluster objects are re-read: a join or leave takes effect within this. */
 export const MEMBERSHIP_INTERVAL_MS = 10_000;
@@ -110,12 +111,12 @@ export class McsController {
       }
       if (!this.stopped)
         this.membershipTimer = setTimeout(
-          () => void tick(),
+          () => logFailure(tick(), this.opts.log, 'cannot read member clusters'),
           this.opts.membershipIntervalMs ?? MEMBERSHIP_INTERVAL_MS,
         );
     };
     this.membershipTimer = setTimeout(
-      () => void tick(),
+      () => logFailure(tick(), this.opts.log, 'cannot read member clusters'),
       this.opts.membershipIntervalMs ?? MEMBERSHIP_INTERVAL_MS,
     );
   }
@@ -182,7 +183,7 @@ export class McsController {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.pass();
+      logFailure(this.pass(), this.opts.log, 'reconcile pass failed');
     }, delayMs);
   }
 
@@ -394,10 +395,10 @@ export class McsController {
 
     const exports = new Map(m.exports.list().map((e) => [nsName(e), e]));
     for (const st of want.exportStatuses) {
-      const have = exports.get(`${st.namespace}/${st.name}`);
+      const have = exports.get(namespacedKey(st.namespace, st.name));
       if (!have || !conditionsDiffer(have.status?.conditions, st.conditions)) continue;
       jobs.push(
-        this.write(m, 'ServiceExport', 'status', `${st.namespace}/${st.name}`, () =>
+        this.write(m, 'ServiceExport', 'status', namespacedKey(st.namespace, st.name), () =>
           this.applyStatus(
             m,
             {

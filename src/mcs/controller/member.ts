@@ -1,11 +1,12 @@
 /** One member cluster as the controller sees it: a client and the caches derive reads. */
-import { KubeClient } from '../../common/kube.js';
+import type { KubeObject } from '../../api/meta.js';
+import { Informer, withKind } from '../../common/informer.js';
+import { KubeClient, collectionPath } from '../../common/kube.js';
 import type { Logger } from '../../common/logger.js';
 import { MCS_API_VERSION } from '../constants.js';
 import type { ClusterSnapshot } from '../derive/derive.js';
 import type { EndpointSlice, Namespace, Service, ServiceExport, ServiceImport } from '../types.js';
 import type { MemberCluster } from './clusters.js';
-import { Informer } from './informer.js';
 
 export class Member {
   readonly client: KubeClient;
@@ -23,7 +24,7 @@ export class Member {
     this.client = new KubeClient(cluster.kubeConfig);
     const l = log.child({ cluster: cluster.name });
     const inf = <T extends Namespace>(apiVersion: string, kind: string) =>
-      new Informer<T>({ client: this.client, apiVersion, kind, log: l, onChange });
+      mcsInformer<T>(this.client, apiVersion, kind, l, onChange);
     this.namespaces = inf<Namespace>('v1', 'Namespace');
     this.services = inf<Service>('v1', 'Service');
     this.exports = inf<ServiceExport>(MCS_API_VERSION, 'ServiceExport');
@@ -40,11 +41,11 @@ export class Member {
   }
 
   get hasSynced(): boolean {
-    return this.all.every((i) => i.hasSynced);
+    return this.all.every((i) => i.synced);
   }
 
   start(): void {
-    for (const i of this.all) i.start();
+    for (const i of this.all) void i.start();
   }
 
   stop(): void {
@@ -62,4 +63,29 @@ export class Member {
       imports: this.imports.list(),
     };
   }
+}
+
+/**
+ * A cache of one kind whose every change (and every completed relist) calls `onChange`.
+ * The kinds MCS reads all have Kubernetes' default plural (lowercased kind + "s"), and their
+ * list items get apiVersion and kind stamped on, which list responses leave out.
+ */
+export function mcsInformer<T extends KubeObject>(
+  client: KubeClient,
+  apiVersion: string,
+  kind: string,
+  log: Logger,
+  onChange: () => void,
+  labelSelector?: string,
+): Informer<T> {
+  return new Informer<T>(
+    client,
+    {
+      path: collectionPath(apiVersion, `${kind.toLowerCase()}s`),
+      transform: withKind(apiVersion, kind),
+      ...(labelSelector ? { labelSelector } : {}),
+    },
+    { onUpsert: onChange, onDelete: onChange, onSynced: onChange },
+    log,
+  );
 }

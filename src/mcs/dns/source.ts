@@ -6,7 +6,8 @@
 import type { KubeClient } from '../../common/kube.js';
 import type { Logger } from '../../common/logger.js';
 import { LABEL_SERVICE_NAME, LABEL_SOURCE_CLUSTER, MCS_API_VERSION } from '../constants.js';
-import { Informer } from '../controller/informer.js';
+import type { Informer } from '../../common/informer.js';
+import { mcsInformer } from '../controller/member.js';
 import type { EndpointSlice, ServiceImport } from '../types.js';
 import { buildIndex, type ImportIndex } from './index-builder.js';
 
@@ -23,26 +24,20 @@ export class ImportIndexSource {
     private readonly debounceMs = 20,
   ) {
     const onChange = () => this.schedule();
-    this.imports = new Informer<ServiceImport>({
+    this.imports = mcsInformer<ServiceImport>(client, MCS_API_VERSION, 'ServiceImport', log, onChange);
+    this.slices = mcsInformer<EndpointSlice>(
       client,
-      apiVersion: MCS_API_VERSION,
-      kind: 'ServiceImport',
+      'discovery.k8s.io/v1',
+      'EndpointSlice',
       log,
       onChange,
-    });
-    this.slices = new Informer<EndpointSlice>({
-      client,
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      log,
-      onChange,
-      labelSelector: `${LABEL_SERVICE_NAME},${LABEL_SOURCE_CLUSTER}`,
-    });
+      `${LABEL_SERVICE_NAME},${LABEL_SOURCE_CLUSTER}`,
+    );
   }
 
   start(): void {
-    this.imports.start();
-    this.slices.start();
+    void this.imports.start();
+    void this.slices.start();
   }
 
   stop(): void {
@@ -67,7 +62,7 @@ export class ImportIndexSource {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (!this.imports.hasSynced || !this.slices.hasSynced) return;
+      if (!this.imports.synced || !this.slices.synced) return;
       this.index = buildIndex(this.imports.list(), this.slices.list());
       this.serialNo++;
     }, this.debounceMs);

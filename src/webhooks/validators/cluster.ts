@@ -7,14 +7,24 @@
 import { DEFAULT_BRIDGE_CIDRS, DEFAULT_LOCAL_CIDRS, type IP_FAMILIES } from '../../api/constants.js';
 import { duplicate, forbidden, invalid, type FieldError } from '../../api/field-errors.js';
 import type { Cluster, ClusterLinkOptions } from '../../api/kinds.js';
-import { cidrsEqual, cidrsOverlap, parseCidr, type Cidr, type IpFamily } from '../cidr.js';
+import { checkCIDR, cidrsEqual, cidrsOverlap, parseCIDR, type CIDR, type Family } from '../../common/ip.js';
 import { kubeconfigProblem } from '../kubeconfig.js';
 import type { ValidationResult } from './distribution-policy.js';
 
 const CLO = 'spec.clusterLinkOptions';
 type IpFamilyName = (typeof IP_FAMILIES)[number];
 
-function allowedFamilies(ipFamily: IpFamilyName): IpFamily[] {
+/** A parsed CIDR with the text it was written as, which messages quote. */
+interface Cidr extends CIDR {
+  text: string;
+}
+
+function parseCidr(text: string): Cidr | undefined {
+  const c = parseCIDR(text);
+  return c && { ...c, text };
+}
+
+function allowedFamilies(ipFamily: IpFamilyName): Family[] {
   return ipFamily === 'ipv4' ? [4] : ipFamily === 'ipv6' ? [6] : [4, 6];
 }
 
@@ -22,13 +32,13 @@ function allowedFamilies(ipFamily: IpFamilyName): IpFamily[] {
 function cidrAt(
   field: string,
   text: string,
-  families: IpFamily[],
+  families: Family[],
   why: string,
   errors: FieldError[],
 ): Cidr | undefined {
   const parsed = parseCidr(text);
-  if (typeof parsed === 'string') {
-    errors.push(invalid(field, text, parsed));
+  if (!parsed) {
+    errors.push(checkCIDR(field, text) as FieldError);
     return undefined;
   }
   if (!families.includes(parsed.family)) {
@@ -82,13 +92,13 @@ function validateCidrs(
 
   const own = ownCidrs(cluster)
     .map((c) => parseCidr(c))
-    .filter((c): c is Cidr => typeof c !== 'string');
+    .filter((c): c is Cidr => c !== undefined);
   const othersGlobal: { cluster: string; cidr: Cidr }[] = [];
   for (const other of others) {
     if (other.metadata.name === cluster.metadata.name) continue;
     for (const v of Object.values(other.spec.clusterLinkOptions?.globalCIDRsMap ?? {})) {
       const parsed = parseCidr(v);
-      if (typeof parsed !== 'string') othersGlobal.push({ cluster: other.metadata.name ?? '', cidr: parsed });
+      if (parsed) othersGlobal.push({ cluster: other.metadata.name ?? '', cidr: parsed });
     }
   }
 

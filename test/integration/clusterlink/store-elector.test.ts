@@ -9,7 +9,7 @@ import { NetworkManager } from '../../../src/clusterlink/manager/network-manager
 import { RedisStore } from '../../../src/clusterlink/store/redis-store.js';
 import type { ChangeEvent } from '../../../src/clusterlink/store/types.js';
 import { cluster, node } from '../../unit/clusterlink/fixtures.js';
-import { type TestRedis, startRedis } from './redis-server.js';
+import { type TestRedis, startRedis } from '../../support/redis-server.js';
 
 let redis: TestRedis;
 let stores: RedisStore[] = [];

@@ -3,9 +3,7 @@
  * port (or uses REDIS_URL), every test works under a random key prefix, and everything is
  * removed afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ExtenderCache } from '../../../src/extender/cache.js';
@@ -15,53 +13,19 @@ import request from 'supertest';
 import { createExtenderApp } from '../../../src/extender/app.js';
 import { RedisHoldStore } from '../../../src/extender/reservations/redis-hold-store.js';
 import { RedisReservationStore } from '../../../src/extender/reservations/redis-store.js';
+import { type TestRedis, startRedis } from '../../support/redis-server.js';
 import { WLP_LABEL, leafNode, memberNode, pod, wlp } from '../../unit/extender/fixtures.js';
 
-let server: ChildProcess | undefined;
-let url = process.env['REDIS_URL'] ?? '';
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+let server: TestRedis | undefined;
+let url = '';
 
 beforeAll(async () => {
-  if (url) return;
-  const port = await freePort();
-  server = spawn(
-    '/usr/bin/redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  url = `redis://127.0.0.1:${port}`;
-  // Wait until the server accepts connections.
-  for (let i = 0; ; i++) {
-    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.quit();
-      break;
-    } catch (err) {
-      probe.disconnect();
-      if (i > 100) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  server = await startRedis();
+  url = server.url;
 });
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server?.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
 });
 
 let prefix = '';

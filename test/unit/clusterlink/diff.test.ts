@@ -47,7 +47,7 @@ describe('agent diff', () => {
       arps: [{ ip: '220.0.0.9', mac: 'zz', dev: 'vx-nope' }],
     });
     expect(errors).toEqual([
-      'spec.routes[0].cidr: Invalid value: "10.0.0.300/24": must be a CIDR',
+      'spec.routes[0].cidr: Invalid value: "10.0.0.300/24": must be a CIDR such as 10.0.0.0/16 or fd00::/64',
       'spec.arps[0].mac: Invalid value: "zz": must be a MAC address',
       'spec.arps[0].dev: Invalid value: "vx-nope": must name a device of spec.devices',
     ]);

@@ -66,7 +66,7 @@ clusters:
         'clusters[0].name: Invalid value: "C1": must be a lower-case DNS label',
         'clusters[0].networkType: Unsupported value: "mesh": supported values: "p2p", "gateway"',
         'clusters[0].nodes: Required value: at least one node',
-        'clusters[0].podCIDRs[0]: Invalid value: "10.0.0.0/33": must be a CIDR',
+        'clusters[0].podCIDRs[0]: Invalid value: "10.0.0.0/33": prefix length must be at most 32 for an IPv4 CIDR',
       ].join('\n'),
     );
   });

@@ -372,7 +372,7 @@ describe('network manager: refusing what cannot work', () => {
       cluster: 'c2',
       reason: 'InvalidCIDR',
       message:
-        'status.clusterLinkStatus.podCIDRs[1]: Invalid value: "10.234.999.0/24": must be a CIDR such as 10.233.64.0/18 or fd00::/64',
+        'status.clusterLinkStatus.podCIDRs[1]: Invalid value: "10.234.999.0/24": must be a CIDR such as 10.0.0.0/16 or fd00::/64',
     });
     expect(get(nodeConfigs, 'c1-node1').routes).toHaveLength(2);
   });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Node, Pod } from '../../../src/api/core.js';
 import { largestFree, memberFree, virtualNodeCapacity } from '../../../src/clustertree/capacity/capacity.js';
-import { podRequests } from '../../../src/clustertree/capacity/requests.js';
 
 const node = (
   name: string,
@@ -75,31 +74,29 @@ describe('virtual node capacity', () => {
   });
 });
 
-describe('pod requests', () => {
-  it('are the larger of the app containers and the biggest init container, plus overhead', () => {
-    const p: Pod = {
-      metadata: {},
-      spec: {
-        containers: [
-          { name: 'a', resources: { requests: { cpu: '100m' } } },
-          { name: 'b', resources: { requests: { cpu: '200m', memory: '1Gi' } } },
-        ],
-        initContainers: [{ name: 'i', resources: { requests: { cpu: '1', memory: '100Mi' } } }],
-        overhead: { cpu: '50m' },
-      },
-    };
-    expect(podRequests(p)).toEqual({ cpu: 1050, memory: 2 ** 30 });
+describe('virtual node capacity and the extender count a pod alike', () => {
+  // A container with limits only (the apiserver defaults its requests to them): ClusterTree
+  // used to count it as nothing, so the virtual node offered more than the extender's
+  // fragmented-fit index (common/resources.ts podRequests) said was free.
+  const limitsOnly = (nodeName: string): Pod => ({
+    metadata: { name: 'limits-only' },
+    spec: { nodeName, containers: [{ name: 'c', resources: { limits: { cpu: '1', memory: '2Gi' } } }] },
+    status: { phase: 'Running' },
   });
 
-  it('count sidecar init containers alongside the app containers', () => {
-    const p: Pod = {
-      metadata: {},
-      spec: {
-        containers: [{ name: 'a', resources: { requests: { cpu: '100m' } } }],
-        initContainers: [{ name: 's', restartPolicy: 'Always', resources: { requests: { cpu: '300m' } } }],
-      },
-    };
-    expect(podRequests(p)).toEqual({ cpu: 400 });
+  it('GIVEN a member pod with limits but no requests THEN the virtual node loses its limits and a pod slot', () => {
+    expect(virtualNodeCapacity([node('a', '4', '8Gi')], [limitsOnly('a')]).allocatable).toEqual({
+      cpu: '3',
+      memory: '6Gi',
+      pods: '109',
+    });
+  });
+
+  it('GIVEN a member pod with limits but no requests THEN its member node has that much less free', () => {
+    expect(memberFree([node('a', '4', '8Gi')], [limitsOnly('a')]).get('a')).toMatchObject({
+      requested: { cpu: '1', memory: '2Gi', pods: '1' },
+      free: { cpu: '3', memory: '6Gi', pods: '109' },
+    });
   });
 });
 

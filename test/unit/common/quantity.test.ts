@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  QuantityError,
-  formatResource,
-  parseMilli,
-  parseResource,
-  parseUnits,
-} from '../../../src/common/quantity.js';
+import { QuantityError } from '../../../src/common/errors.js';
+import { formatResource, parseMilli, parseResource, parseUnits } from '../../../src/common/quantity.js';
 
 describe('resource quantities', () => {
   it.each([

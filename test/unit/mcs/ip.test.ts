@@ -33,7 +33,21 @@ describe('clusterset IP allocation', () => {
     expect(ip).toMatch(/^fd00:31::[0-9a-f]{1,4}$/);
   });
 
-  it.each(['10.0.0.0', '10.0.0.0/31', 'nope/8', '::/127'])('rejects the CIDR %s', (text) => {
-    expect(() => parseCidr(text)).toThrow(`clusterset CIDR "${text}"`);
+  it('GIVEN an IPv6 clusterset CIDR written with a dotted IPv4 tail THEN its VIPs lie inside it', () => {
+    // The allocator's own parser read "10.0.0.0" as the hextet 0x10, allocating outside the CIDR.
+    const cidr = parseCidr('::ffff:10.0.0.0/120');
+    const ip = allocateIps(cidr, ['a/x'], new Map()).get('a/x')!;
+    expect(ip).toMatch(/^::ffff:a00:[0-9a-f]{1,2}$/);
+    expect(cidrContains(cidr, ip)).toBe(true);
+    expect(cidrContains(cidr, '::ffff:10.0.0.9')).toBe(true);
   });
+
+  it.each(['10.0.0.0', '10.0.0.0/31', 'nope/8', '::/127', '10.0.0.0/8/9'])(
+    'GIVEN --clusterset-cidr %s THEN it is refused naming the flag and the value',
+    (text) => {
+      expect(() => parseCidr(text)).toThrow(
+        `--clusterset-cidr: Invalid value: ${JSON.stringify(text)}: must be an IPv4 or IPv6 CIDR with room for at least 2 addresses`,
+      );
+    },
+  );
 });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatFieldError } from '../../../src/api/field-errors.js';
 import type { Cluster, ClusterLinkOptions } from '../../../src/api/kinds.js';
-import { cidrsOverlap, parseCidr, type Cidr } from '../../../src/webhooks/cidr.js';
 import { validateCluster } from '../../../src/webhooks/validators/cluster.js';
 import { KUBECONFIG, cluster } from './fixtures.js';
 
@@ -17,26 +16,6 @@ const status = (podCIDRs: string[], serviceCIDRs: string[] = []): Cluster['statu
 function errorsOf(c: Cluster, old?: Cluster, others: Cluster[] = []): string[] {
   return validateCluster(c, old, others).errors.map(formatFieldError);
 }
-
-describe('CIDR parsing', () => {
-  it.each([
-    ['10.0.0.0/8', '10.1.0.0/16', true],
-    ['10.0.0.0/16', '10.1.0.0/16', false],
-    ['fd00::/64', 'fd00::1/128', true],
-    ['fd00::/64', 'fd00:0:0:1::/64', false],
-    ['::ffff:10.0.0.0/120', '::ffff:10.0.0.7/128', true],
-    ['10.0.0.0/8', 'fd00::/8', false],
-  ])('%s and %s overlap: %s', (a, b, overlap) => {
-    expect(cidrsOverlap(parseCidr(a) as Cidr, parseCidr(b) as Cidr)).toBe(overlap);
-  });
-
-  it.each(['10.0.0.0', '10.0.0.0/33', '10.0.0.256/8', 'fd00::/129', 'nonsense/8', '10.0.0.0/x'])(
-    '%s is refused with a reason',
-    (text) => {
-      expect(typeof parseCidr(text)).toBe('string');
-    },
-  );
-});
 
 describe('Cluster validation', () => {
   it('GIVEN a parsable kubeconfig and a global CIDR map of its own CIDRs THEN it is admitted', () => {

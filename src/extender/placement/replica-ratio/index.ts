@@ -20,13 +20,14 @@ import type { WorkloadPolicy } from '../../../api/kinds.js';
 import { labelSelectorMatches } from '../../../common/selectors.js';
 import type { LabelSelector } from '../../../api/meta.js';
 import type { NodeView, PodView, RuleVerdict } from '../types.js';
+import { namespacedKey } from '../../../common/object-key.js';
 
 export const WLP_NOT_MATCH = "node(s) didn't match pod workload-policy constraints";
 export const WLP_FULL =
   'node(s) occupied that scheduled pods reach the replicas configured in the workload-policy';
 
 export function policyKey(policy: WorkloadPolicy): string {
-  return `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name ?? ''}`;
+  return namespacedKey(policy.metadata.namespace ?? 'default', policy.metadata.name ?? '');
 }
 
 /** Whether the pod is governed by `policy` at all; a verdict for every node when it cannot be. */

@@ -19,8 +19,6 @@ export const VIRTUAL_NODE_PREFIX = 'kosmos-';
 export const QUEUE_NAME = 'kosmos-clustertree';
 /** Heartbeats get a queue of their own so a burst of pod jobs never delays a lease renewal. */
 export const HEARTBEAT_QUEUE_NAME = 'kosmos-clustertree-heartbeat';
-/** Redis hash of per-member-node free resources: field = member node, value = JSON. */
-export const fitIndexKey = (cluster: string): string => `kosmos:fit:${cluster}`;
 /** Leases last 40 s and are renewed every 10 s, as kubelets do. */
 export const LEASE_DURATION_SECONDS = 40;
 export const HEARTBEAT_INTERVAL_MS = 10_000;

@@ -5,7 +5,6 @@
  */
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/cli/sandbox/processes.js';
 import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
@@ -29,7 +28,6 @@ const LEAF1 = kubeconfigOf(dir, 'leaf-1');
 const LEAF2 = kubeconfigOf(dir, 'leaf-2');
 const NS = 'shop';
 let worker: Worker | undefined;
-let redis: Redis | undefined;
 
 const hostPods = (app: string) => items(HOST, ['pods', '-n', NS, '-l', `app=${app}`]);
 const leafPods = (kc: string, app: string) => items(kc, ['pods', '-n', NS, '-l', `app=${app}`]);
@@ -50,14 +48,12 @@ describe('ClusterTree', () => {
     const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
     const state = readSandboxState(dir);
-    redis = new Redis(state.redisUrl);
     worker = await startWorker(dir, 'e2e-1', state.redisUrl);
     expect(kubectl(HOST, ['create', 'namespace', NS]).code).toBe(0);
   });
 
   afterAll(async () => {
     await stopWorker(worker);
-    redis?.disconnect();
     await kosmosctl(dir, ['sandbox', 'down']);
     rmSync(dirname(dir), { recursive: true, force: true });
   });
@@ -89,17 +85,7 @@ describe('ClusterTree', () => {
     expect(lease.stdout).toBe('kosmos-leaf-1');
   });
 
-  it('the per-member-node fit index is in Redis and summarised in the Cluster status', async () => {
-    const fit = await eventually(async () => {
-      const h = await redis!.hgetall('kosmos:fit:leaf-1');
-      if (Object.keys(h).length !== 3) throw new Error('fit index not published');
-      return h;
-    });
-    expect(JSON.parse(fit['leaf-1-node-0'] as string)).toMatchObject({
-      allocatable: { cpu: '4' },
-      ready: true,
-      schedulable: true,
-    });
+  it('the per-member-node free resources are summarised in the Cluster status', async () => {
     const status = await eventually(() => {
       const r = kubectl(HOST, ['get', 'cluster', 'leaf-1', '-o', 'jsonpath={.status.clusterTreeStatus}']);
       if (!r.stdout) throw new Error('no status yet');
@@ -292,6 +278,5 @@ describe('ClusterTree', () => {
       const ns = names(virtualNodes());
       if (ns.join(',') !== 'kosmos-leaf-1-0') throw new Error(ns.join(','));
     });
-    expect(await redis!.exists('kosmos:fit:leaf-2')).toBe(0);
   });
 });

@@ -28,7 +28,7 @@ export function clustertreeCommand(): Command {
     .requiredOption('--kubeconfig <file>', 'kubeconfig of the host cluster')
     .option(
       '--redis-url <url>',
-      'Redis of the work queue and the fit index',
+      'Redis of the work queue',
       process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
     )
     .option(

@@ -54,7 +54,7 @@ export function virtualNodeCapacity(members: readonly Node[], pods: readonly Pod
   return { allocatable: toQuantities(total), usableMembers: usable.length };
 }
 
-/** One entry of the fit index the extender reads (see src/clustertree/README.md). */
+/** One member node's free resources, summarised in Cluster.status.clusterTreeStatus.largestFree. */
 export interface MemberFree {
   allocatable: Record<string, string>;
   /** Requests of every non-terminal pod bound to the node, Kosmos-placed or not. */

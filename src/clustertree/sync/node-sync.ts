@@ -2,7 +2,7 @@
  * The heartbeat of one leaf cluster (every 10 s): asks the leaf for its nodes and pods, then
  * makes the host's virtual nodes match the Cluster's leafModels (creating, updating and
  * removing them, so leafModel changes need no restart), with capacity, conditions and a
- * renewed Lease; and publishes the fit index and the Cluster status summary. When the leaf
+ * renewed Lease; and writes the Cluster status summary. When the leaf
  * does not answer, the virtual nodes turn NotReady and the Lease is left to lapse; pods are
  * never touched. When it answers again, pod statuses are re-synced (the host's node
  * lifecycle controller marked them not ready meanwhile).
@@ -19,7 +19,6 @@ import type { Cluster } from '../../api/kinds.js';
 import { isAlreadyExists, isNotFound, type ListResult } from '../../common/kube.js';
 import { errorFields } from '../../common/logger.js';
 import { largestFree, memberFree, nodeUsable, virtualNodeCapacity } from '../capacity/capacity.js';
-import { dropFitIndex, publishFitIndex } from '../fit-index/publish.js';
 import { LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE } from '../names.js';
 import { planVirtualNodes, type VirtualNodePlan } from '../virtual-node/plan.js';
 import { virtualNodeIdentity, virtualNodeStatus } from '../virtual-node/node.js';
@@ -160,7 +159,6 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
     for (const n of existing)
       if (!wanted.has(n.metadata?.name ?? '')) await deleteVirtualNode(ctx, n, clusterName);
     const entries = memberFree(state.nodes, state.pods);
-    await publishFitIndex(ctx.redis, clusterName, entries, now.toISOString());
     await writeClusterStatus(ctx, cluster, {
       memberNodes: state.nodes.filter(nodeUsable).length,
       largestFree: largestFree(entries.values()),
@@ -198,10 +196,9 @@ async function deleteVirtualNode(ctx: ClusterTreeContext, node: Node, cluster: s
   ctx.log.info('virtual node removed', { cluster, node: name });
 }
 
-/** The Cluster is being deleted or no longer served: its virtual nodes and fit index go, then the finalizer. */
+/** The Cluster is being deleted or no longer served: its virtual nodes go, then the finalizer. */
 export async function removeCluster(ctx: ClusterTreeContext, clusterName: string): Promise<void> {
   for (const n of await hostVirtualNodes(ctx, clusterName)) await deleteVirtualNode(ctx, n, clusterName);
-  await dropFitIndex(ctx.redis, clusterName);
   const c = await ctx.host.getOrUndefined<Cluster>(API_VERSION, 'Cluster', clusterName);
   if (!c || !(c.metadata.finalizers ?? []).includes(FINALIZER_CLUSTER_MANAGER)) return;
   try {

@@ -36,6 +36,12 @@ export const ANNOTATION_CLUSTER_ROLE = 'kosmos.io/cluster-role';
 export const ANNOTATION_AUTO_CREATE_MCS = 'kosmos.io/auto-create-mcs';
 export const ANNOTATION_GLOBAL = 'kosmos.io/global';
 export const ANNOTATION_NODECONFIG_PREV = 'prev';
+/**
+ * On a Cluster: `kosmosctl join --service-cidr`, comma-separated. ClusterLink uses it only when
+ * the member shows no service CIDR itself (no ServiceCIDR objects, no kube-apiserver pod);
+ * spec.clusterLinkOptions.serviceCIDRs overrides everything.
+ */
+export const ANNOTATION_SERVICE_CIDRS = 'kosmos.io/service-cidrs';
 
 /** Taint every virtual node carries. */
 export const TAINT_NODE = { key: LABEL_NODE, value: 'true', effect: 'NoSchedule' } as const;

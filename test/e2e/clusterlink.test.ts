@@ -201,6 +201,59 @@ describe('ClusterLink in Kubernetes mode (sandbox)', () => {
     });
   });
 
+  it("a Cluster without serviceCIDRs reports its leaf's ServiceCIDR objects, the network manager routes them, and the spec list overrides them", async () => {
+    const status = () =>
+      getJson<{ status?: { clusterLinkStatus?: { serviceCIDRs?: string[] } } }>('host', ['cluster', 'leaf-1'])
+        .status?.clusterLinkStatus?.serviceCIDRs;
+    const remoteRoutes = () => nodeConfig('leaf-2-leaf-2-node-0').spec.routes?.map((r) => r.cidr) ?? [];
+    const extra = `extra-${hex()}`;
+    const gateway = 'leaf-1-leaf-1-node-0';
+    const setRoles = (roles: string[]) => {
+      const r = kubectl(kc('host'), [
+        'patch',
+        'clusternode',
+        gateway,
+        '--type',
+        'merge',
+        '-p',
+        JSON.stringify({ spec: { roles } }),
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    try {
+      // The sandbox names the range in the spec; without it, discovery has to find it.
+      patchCluster('leaf-1', { serviceCIDRs: null });
+      const created = kubectl(
+        kc('leaf-1'),
+        ['create', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'ServiceCIDR',
+          metadata: { name: extra },
+          spec: { cidrs: ['10.101.0.0/24'] },
+        }),
+      );
+      expect(created.code, created.stderr).toBe(0);
+      // The apiserver's default ServiceCIDR (from --service-cluster-ip-range) first, then the added one.
+      await eventually(() => expect(status()).toEqual(['10.1.0.0/16', '10.101.0.0/24']));
+      // p2p routes a cluster's service CIDRs through its gateway node.
+      setRoles(['gateway']);
+      await eventually(() =>
+        expect(remoteRoutes()).toEqual(expect.arrayContaining(['10.1.0.0/16', '10.101.0.0/24'])),
+      );
+      patchCluster('leaf-1', { serviceCIDRs: ['10.1.0.0/16'] });
+      await eventually(() => {
+        expect(status()).toEqual(['10.1.0.0/16']);
+        expect(remoteRoutes()).toContain('10.1.0.0/16');
+        expect(remoteRoutes()).not.toContain('10.101.0.0/24');
+      });
+    } finally {
+      setRoles([]);
+      patchCluster('leaf-1', { serviceCIDRs: ['10.1.0.0/16'] });
+      kubectl(kc('leaf-1'), ['delete', 'servicecidr', extra, '--wait=false']);
+    }
+  });
+
   describe.runIf(isRoot)('an agent on a real kernel (network namespace), root only', () => {
     const ns = `kle2e${hex()}`;
     const veth = `kle${hex()}`;

@@ -19,7 +19,7 @@ import { KubeClient, kubeConfigFromString, loadKubeConfig } from '../../common/k
 import { formatTable } from '../table.js';
 import { check, checkTable } from '../install/check.js';
 import { install, uninstall } from '../install/install.js';
-import { join, storedKubeconfig, unjoin } from '../install/join.js';
+import { join, parseServiceCIDRs, storedKubeconfig, unjoin } from '../install/join.js';
 import { stderrProgress } from '../install/progress.js';
 import {
   CERT_HEADERS,
@@ -231,6 +231,7 @@ interface JoinFlags {
   ipFamily: 'all' | 'ipv4' | 'ipv6';
   leafModel: LeafMode;
   partySelector?: Record<string, string>;
+  serviceCidr?: string[];
   enableAll?: boolean;
   enableLink?: boolean;
   enableTree?: boolean;
@@ -267,6 +268,14 @@ async function hostConfig(
   };
 }
 
+function cliServiceCIDRs(value: string): string[] {
+  try {
+    return parseServiceCIDRs(value);
+  } catch (e) {
+    throw new InvalidArgumentError(describeError(e).replace(/^--service-cidr: /, ''));
+  }
+}
+
 function joinCommand(): Command {
   const cmd = new Command('join').description('join a cluster to Kosmos');
   cmd
@@ -299,6 +308,11 @@ function joinCommand(): Command {
       '--party-selector <labels>',
       'one2party: member nodes of the party (key=value,...)',
       parseSelector,
+    )
+    .option(
+      '--service-cidr <cidrs>',
+      "the member's service CIDRs (comma separated), used when it shows none itself (no ServiceCIDR objects, no kube-apiserver pod)",
+      cliServiceCIDRs,
     )
     .option('--enable-all', 'ClusterTree and ClusterLink')
     .option('--enable-tree', 'ClusterTree: virtual nodes and pod sync (the default)')
@@ -343,6 +357,7 @@ function joinCommand(): Command {
           ipFamily: f.ipFamily,
           leafModel: f.leafModel,
           ...(f.partySelector ? { partySelector: f.partySelector } : {}),
+          ...(f.serviceCidr ? { serviceCIDRs: f.serviceCidr } : {}),
           tree,
           link,
           mcs: defaults.mcs,

@@ -42,19 +42,16 @@ export function clusterNodeFor(cluster: string, n: MemberNode): ClusterNode {
 }
 
 /**
- * clusterLinkStatus from what the cluster exposes. Managed clusters do not show their service
- * CIDR (no static apiserver pod), so configured service CIDRs are used when none was found.
- * CIDRs are normalised to their network address; unparsable ones are kept as written so the
- * network manager reports them.
+ * clusterLinkStatus from the cluster's pod CIDRs and its decided service CIDRs (see
+ * service-cidrs.ts), normalised to their network addresses; unparsable ones are kept as
+ * written so the network manager reports them.
  */
 export function clusterLinkStatusFor(
   podCIDRs: readonly string[],
-  discoveredServiceCIDRs: readonly string[],
-  configuredServiceCIDRs: readonly string[] = [],
+  serviceCIDRs: readonly string[],
 ): NonNullable<ClusterStatus['clusterLinkStatus']> {
   const norm = (l: readonly string[]) => l.map((c) => normalizeCIDR(c) ?? c);
-  const svc = discoveredServiceCIDRs.length > 0 ? discoveredServiceCIDRs : configuredServiceCIDRs;
-  return { podCIDRs: norm(podCIDRs), serviceCIDRs: norm(svc) };
+  return { podCIDRs: norm(podCIDRs), serviceCIDRs: norm(serviceCIDRs) };
 }
 
 /**

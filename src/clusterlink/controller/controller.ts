@@ -1,16 +1,14 @@
 /**
  * Per member cluster controller (Kubernetes adapter): keeps one ClusterNode per member Node
- * and the Cluster's clusterLinkStatus in the control plane. It polls the member cluster
- * (every 30 s by default) instead of watching, which is enough for a topology that changes
- * when nodes join or leave.
+ * and the Cluster's clusterLinkStatus in the control plane. It polls the member cluster (every 30 s by
+ * default) instead of watching, which is enough for a topology that changes when nodes join
+ * or leave.
  *
- * Pod CIDRs of the cluster are the nodes' Node.spec.podCIDRs (a CNI-agnostic stand-in for the
- * reference's Calico/Flannel/Cilium readers); service CIDRs come from
- * spec.clusterLinkOptions.serviceCIDRs, because managed clusters do not expose them.
- * Exercised against a real apiserver by test/e2e/clusterlink.test.ts.
+ * Pod CIDRs of the cluster are the nodes' Node.spec.podCIDRs; service CIDRs come from the
+ * spec override, ServiceCIDR objects, the apiserver's flag or join's flag
+ * (service-cidrs.ts). Exercised against a real apiserver by test/e2e/clusterlink.test.ts.
  */
-import { LABEL_CLUSTER } from '../../api/constants.js';
-import type { Node } from '../../api/core.js';
+import { ANNOTATION_SERVICE_CIDRS, LABEL_CLUSTER } from '../../api/constants.js';
 import type { Cluster } from '../../api/kinds.js';
 import { describeError } from '../../common/errors.js';
 import type { KubeClient } from '../../common/kube.js';
@@ -18,6 +16,8 @@ import type { Logger } from '../../common/logger.js';
 import { sameContent } from '../store/same.js';
 import type { ClusterLinkStore } from '../store/types.js';
 import { clusterLinkStatusFor, clusterNodeFor, memberNodesFrom } from './cluster-node.js';
+import { readMemberFacts } from './member-facts.js';
+import { serviceCIDRsFor } from './service-cidrs.js';
 
 export interface ControllerOptions {
   cluster: string;
@@ -58,8 +58,15 @@ export class ClusterLinkController {
       known ?? (await this.o.store.listClusters()).find((c) => c.metadata.name === this.o.cluster);
     const opts = cluster?.spec.clusterLinkOptions;
     if (!cluster || !opts) return;
-    const nodes = await this.o.member.list<Node>('v1', 'Node');
-    const members = memberNodesFrom(nodes.items, {
+    const facts = await readMemberFacts(this.o.member);
+    const svc = serviceCIDRsFor({
+      override: opts.serviceCIDRs,
+      serviceCIDRs: facts.serviceCIDRs,
+      apiserverPods: facts.apiserverPods,
+      joinFlag: cluster.metadata.annotations?.[ANNOTATION_SERVICE_CIDRS],
+    });
+    this.logDecision({ serviceCIDRs: svc.source, notes: facts.notes });
+    const members = memberNodesFrom(facts.nodes, {
       ...(opts.defaultNICName ? { defaultNICName: opts.defaultNICName } : {}),
       ...(opts.nicNodeNames ? { nicNodeNames: opts.nicNodeNames } : {}),
     });
@@ -78,8 +85,16 @@ export class ClusterLinkController {
     for (const e of existing)
       if (!wanted.has(e.metadata.name ?? '')) await this.o.store.deleteClusterNode(e.metadata.name ?? '');
     const podCIDRs = [...new Set(members.flatMap((m) => m.podCIDRs))].sort();
-    const clusterLinkStatus = clusterLinkStatusFor(podCIDRs, [], opts.serviceCIDRs ?? []);
+    const clusterLinkStatus = clusterLinkStatusFor(podCIDRs, svc.cidrs);
     if (!sameContent(cluster.status?.clusterLinkStatus, clusterLinkStatus))
       await this.o.store.putClusterStatus(this.o.cluster, { ...cluster.status, clusterLinkStatus });
+  }
+
+  private lastDecision = '';
+  private logDecision(d: Record<string, unknown>): void {
+    const text = JSON.stringify(d);
+    if (text === this.lastDecision) return;
+    this.lastDecision = text;
+    this.o.log.info('cidr sources', d);
   }
 }

@@ -42,7 +42,7 @@ export function clusterNodeFor(cluster: string, n: MemberNode): ClusterNode {
 }
 
 /**
- * clusterLinkStatus from the cluster's pod CIDRs and its decided service CIDRs (see
+ * clusterLinkStatus from the decided pod and service CIDRs (see pod-cidrs.ts and
  * service-cidrs.ts), normalised to their network addresses; unparsable ones are kept as
  * written so the network manager reports them.
  */
@@ -65,6 +65,8 @@ export function memberNodesFrom(
   opts: {
     defaultNICName?: string;
     nicNodeNames?: readonly { interfaceName: string; nodeName: readonly string[] }[];
+    /** A node's pod CIDRs as its CNI hands them out (pod-cidrs.ts); Node.spec.podCIDRs otherwise. */
+    podCIDRs?: ReadonlyMap<string, readonly string[]>;
   },
 ): MemberNode[] {
   const out: MemberNode[] = [];
@@ -80,7 +82,9 @@ export function memberNodesFrom(
     const ip6 = addrs.find((a) => a.includes(':'));
     out.push({
       name,
-      podCIDRs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []),
+      podCIDRs: [
+        ...(opts.podCIDRs?.get(name) ?? n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : [])),
+      ],
       interfaceName: nic,
       ...(ip ? { ip } : {}),
       ...(ip6 ? { ip6 } : {}),

@@ -76,6 +76,8 @@ export const RULE_PRIORITY = 200;
 export const ZERO_MAC = '00:00:00:00:00:00';
 export const CHAIN_PREROUTING = 'CLUSTERLINK-PREROUTING';
 export const CHAIN_POSTROUTING = 'CLUSTERLINK-POSTROUTING';
+/** filter chain of the agent's FORWARD accepts for the tunnel devices (the Go agent inserted them into FORWARD itself). */
+export const CHAIN_FORWARD = 'CLUSTERLINK-FORWARD';
 export const AUTO_SELECT_INTERFACE = '*';
 export const DEFAULT_LOCAL_CIDRS = { ip: '210.0.0.0/8', ip6: '9480::/16' } as const;
 export const DEFAULT_BRIDGE_CIDRS = { ip: '220.0.0.0/8', ip6: '9470::/16' } as const;

@@ -113,6 +113,7 @@ interface InstallFlags {
   schedulerImage?: string;
   caBundle?: string;
   coredns: boolean;
+  enableLink: boolean;
   wait: boolean;
   timeout: number;
 }
@@ -144,6 +145,10 @@ function installCommand(): Command {
     .option(
       '--no-coredns',
       'leave kube-system/coredns alone (by default the mcs module adds a clusterset.local block)',
+    )
+    .option(
+      '--no-enable-link',
+      'with the clusterlink module, leave the host\'s own nodes out of ClusterLink (by default the host joins it like a member: Cluster "host", agents on its nodes)',
     )
     .option('--no-wait', 'return after applying, without waiting for the components')
     .option('--timeout <seconds>', 'how long to wait for the components', seconds, 300)
@@ -184,6 +189,7 @@ function installCommand(): Command {
           values,
           ...(dryRun ? { dryRun } : {}),
           coreDns: f.coredns,
+          linkHost: f.enableLink,
           wait: f.wait,
           timeoutMs: f.timeout * 1000,
           progress,

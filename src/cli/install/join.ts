@@ -219,7 +219,10 @@ export function hostKubeconfigSecret(namespace: string, kubeconfig: string): Kub
  * address and CA as this kubeconfig has them (or --host-server), and the token the host's
  * token controller puts in the ServiceAccount's token Secret (revoked by deleting it).
  */
-export async function memberCredentials(host: KubeClient, o: JoinOptions): Promise<string> {
+export async function memberCredentials(
+  host: KubeClient,
+  o: Pick<JoinOptions, 'name' | 'namespace' | 'hostServer'>,
+): Promise<string> {
   const objects = memberCredentialObjects(o.name, o.namespace);
   await applyObjects(host, objects, { dryRun: false, progress: () => {} });
   const name = `${memberServiceAccount(o.name)}-token`;

@@ -36,6 +36,12 @@ export const ANNOTATION_CLUSTER_ROLE = 'kosmos.io/cluster-role';
 export const ANNOTATION_AUTO_CREATE_MCS = 'kosmos.io/auto-create-mcs';
 export const ANNOTATION_GLOBAL = 'kosmos.io/global';
 export const ANNOTATION_NODECONFIG_PREV = 'prev';
+/**
+ * On a Cluster: `kosmosctl join --service-cidr`, comma-separated. ClusterLink uses it only when
+ * the member shows no service CIDR itself (no ServiceCIDR objects, no kube-apiserver pod);
+ * spec.clusterLinkOptions.serviceCIDRs overrides everything.
+ */
+export const ANNOTATION_SERVICE_CIDRS = 'kosmos.io/service-cidrs';
 
 /** Taint every virtual node carries. */
 export const TAINT_NODE = { key: LABEL_NODE, value: 'true', effect: 'NoSchedule' } as const;
@@ -70,6 +76,8 @@ export const RULE_PRIORITY = 200;
 export const ZERO_MAC = '00:00:00:00:00:00';
 export const CHAIN_PREROUTING = 'CLUSTERLINK-PREROUTING';
 export const CHAIN_POSTROUTING = 'CLUSTERLINK-POSTROUTING';
+/** filter chain of the agent's FORWARD accepts for the tunnel devices (the Go agent inserted them into FORWARD itself). */
+export const CHAIN_FORWARD = 'CLUSTERLINK-FORWARD';
 export const AUTO_SELECT_INTERFACE = '*';
 export const DEFAULT_LOCAL_CIDRS = { ip: '210.0.0.0/8', ip6: '9480::/16' } as const;
 export const DEFAULT_BRIDGE_CIDRS = { ip: '220.0.0.0/8', ip6: '9470::/16' } as const;

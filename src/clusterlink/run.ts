@@ -100,11 +100,22 @@ const closeServer = (s: Server | undefined) =>
 
 export async function runAgent(
   o: StoreTarget &
-    HealthOption & { name: string; resyncMs?: number; elector?: { cluster: string }; nodeIPs?: string[] },
+    HealthOption & {
+      name: string;
+      resyncMs?: number;
+      elector?: { cluster: string };
+      nodeIPs?: string[];
+      /** See KernelHostOptions. */
+      sysctlRoot?: string;
+      rpFilterDevices?: string[];
+    },
 ): Promise<Stop> {
   const log = createLogger('clusterlink-agent', { node: o.name });
   const { store, bullmq, close } = await openStore(o);
-  const host = new KernelHost();
+  const host = new KernelHost({
+    ...(o.sysctlRoot ? { sysctlRoot: o.sysctlRoot } : {}),
+    ...(o.rpFilterDevices ? { rpFilterDevices: o.rpFilterDevices } : {}),
+  });
   const agent = new Agent({
     name: o.name,
     store,

@@ -54,6 +54,16 @@ function readBody(res: http.IncomingMessage, what: string): Promise<string> {
 export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.status === 404;
 /** 410 Gone: a watch's resourceVersion (or a list's continue token) is older than the server keeps. */
 export const isGone = (e: unknown): boolean => e instanceof KubeApiError && e.status === 410;
+/** Discovery found no resource for the kind: its API group or CRD is not installed. */
+export class NotServedError extends KosmosError {
+  constructor(apiVersion: string, kind: string) {
+    super(`the server has no resource for kind ${kind} in ${apiVersion}`);
+    this.name = 'NotServedError';
+  }
+}
+
+/** The apiserver does not serve this kind (no such API group version, or no such kind in it). */
+export const isNotServed = (e: unknown): boolean => isNotFound(e) || e instanceof NotServedError;
 export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409;
 export const isAlreadyExists = (e: unknown): boolean =>
   e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists';
@@ -270,7 +280,7 @@ export class KubeClient {
     const info = (await cached).get(kind);
     if (!info) {
       this.discovery.delete(gvPath);
-      throw new KosmosError(`the server has no resource for kind ${kind} in ${apiVersion}`);
+      throw new NotServedError(apiVersion, kind);
     }
     return info;
   }

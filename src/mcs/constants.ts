@@ -48,8 +48,15 @@ export const CONFLICT_REASONS = [
   'InternalTrafficPolicyConflict',
   'TrafficDistributionConflict',
   'IPFamilyConflict',
+  'LabelsConflict',
+  'AnnotationsConflict',
 ] as const;
 export type ConflictReason = (typeof CONFLICT_REASONS)[number];
+/**
+ * ServiceImport status.endpointSliceObjects (KEP-1645, mcs-api v1beta1): whether the
+ * implementation puts EndpointSlices for the import in the cluster. Kosmos always does.
+ */
+export const ENDPOINT_SLICE_OBJECTS_PRESENT = 'Present';
 /** ServiceImport Ready condition reasons. */
 export const REASON_READY = 'Ready';
 export const REASON_IP_FAMILY_NOT_SUPPORTED = 'IPFamilyNotSupported';

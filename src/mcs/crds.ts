@@ -106,6 +106,7 @@ const serviceImportSchema: Schema = {
     status: {
       type: 'object',
       properties: {
+        endpointSliceObjects: str({ enum: ['Present', 'Absent'] }),
         clusters: {
           type: 'array',
           'x-kubernetes-list-map-keys': ['cluster'],

@@ -65,6 +65,8 @@ export interface ServiceImportSpec {
 }
 
 export interface ServiceImportStatus {
+  /** Whether imported EndpointSlices exist for this import ('Present') or not ('Absent'). */
+  endpointSliceObjects?: 'Present' | 'Absent';
   clusters?: { cluster: string }[];
   conditions?: Condition[];
 }

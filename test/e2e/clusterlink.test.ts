@@ -13,6 +13,7 @@ import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterNode, NodeConfig } from '../../src/api/kinds.js';
 import { run } from '../../src/clusterlink/exec.js';
+import { CALICO_CRDS, CILIUM_CRDS, crdNames } from './cni-objects.js';
 import { CLI, eventually, kosmosctl, kubectl, newSandboxDir, sleep } from './harness.js';
 
 const dir = newSandboxDir('kosmos-e2e-clusterlink-');
@@ -199,6 +200,201 @@ describe('ClusterLink in Kubernetes mode (sandbox)', () => {
       expect(nodeConfigs().map((n) => n.metadata.name)).not.toContain(`leaf-1-${name}`);
       expect(nodeConfig('leaf-2-leaf-2-node-0').spec.routes?.map((r) => r.cidr)).not.toContain(podCIDR);
     });
+  });
+
+  it("a Cluster without serviceCIDRs reports its leaf's ServiceCIDR objects, the network manager routes them, and the spec list overrides them", async () => {
+    const status = () =>
+      getJson<{ status?: { clusterLinkStatus?: { serviceCIDRs?: string[] } } }>('host', ['cluster', 'leaf-1'])
+        .status?.clusterLinkStatus?.serviceCIDRs;
+    const remoteRoutes = () => nodeConfig('leaf-2-leaf-2-node-0').spec.routes?.map((r) => r.cidr) ?? [];
+    const extra = `extra-${hex()}`;
+    const gateway = 'leaf-1-leaf-1-node-0';
+    const setRoles = (roles: string[]) => {
+      const r = kubectl(kc('host'), [
+        'patch',
+        'clusternode',
+        gateway,
+        '--type',
+        'merge',
+        '-p',
+        JSON.stringify({ spec: { roles } }),
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    try {
+      // The sandbox names the range in the spec; without it, discovery has to find it.
+      patchCluster('leaf-1', { serviceCIDRs: null });
+      const created = kubectl(
+        kc('leaf-1'),
+        ['create', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'ServiceCIDR',
+          metadata: { name: extra },
+          spec: { cidrs: ['10.101.0.0/24'] },
+        }),
+      );
+      expect(created.code, created.stderr).toBe(0);
+      // The apiserver's default ServiceCIDR (from --service-cluster-ip-range) first, then the added one.
+      await eventually(() => expect(status()).toEqual(['10.1.0.0/16', '10.101.0.0/24']));
+      // p2p routes a cluster's service CIDRs through its gateway node.
+      setRoles(['gateway']);
+      await eventually(() =>
+        expect(remoteRoutes()).toEqual(expect.arrayContaining(['10.1.0.0/16', '10.101.0.0/24'])),
+      );
+      patchCluster('leaf-1', { serviceCIDRs: ['10.1.0.0/16'] });
+      await eventually(() => {
+        expect(status()).toEqual(['10.1.0.0/16']);
+        expect(remoteRoutes()).toContain('10.1.0.0/16');
+        expect(remoteRoutes()).not.toContain('10.101.0.0/24');
+      });
+    } finally {
+      setRoles([]);
+      patchCluster('leaf-1', { serviceCIDRs: ['10.1.0.0/16'] });
+      kubectl(kc('leaf-1'), ['delete', 'servicecidr', extra, '--wait=false']);
+    }
+  });
+
+  const apply = (cluster: string, objects: readonly object[]) => {
+    const r = kubectl(
+      kc(cluster),
+      ['apply', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+    );
+    expect(r.code, r.stderr).toBe(0);
+  };
+  const installCrds = (cluster: string, crds: readonly Record<string, unknown>[]) => {
+    apply(cluster, crds);
+    const r = kubectl(kc(cluster), [
+      'wait',
+      '--for',
+      'condition=established',
+      '--timeout=60s',
+      ...crdNames(crds).map((n) => `crd/${n}`),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+  };
+  const linkStatus = (cluster: string) =>
+    getJson<{ status?: { clusterLinkStatus?: { podCIDRs?: string[]; serviceCIDRs?: string[] } } }>('host', [
+      'cluster',
+      cluster,
+    ]).status?.clusterLinkStatus ?? {};
+  const podCIDRsOf = (clusterNode: string) =>
+    clusterNodes().find((n) => n.metadata.name === clusterNode)?.spec.podCIDRs;
+  const nodePodCIDRs = (cluster: string) =>
+    memberNodes(cluster)
+      .flatMap((n) => n.spec.podCIDRs ?? [])
+      .sort();
+  const clusterlinkPools = (cluster: string) =>
+    items<{
+      metadata: { name: string; resourceVersion?: string };
+      spec: { cidr: string; disabled?: boolean; natOutgoing?: boolean };
+    }>(cluster, 'ippools.crd.projectcalico.org').filter((p) => p.metadata.name.startsWith('clusterlink-'));
+
+  it("a Calico member: its IPPools and block affinities become its pod CIDRs, and it gets disabled natOutgoing-false pools for the other cluster's CIDRs that come and go with the link", async () => {
+    const node0 = memberNodes('leaf-1')[0]!.metadata.name;
+    try {
+      installCrds('leaf-1', CALICO_CRDS);
+      apply('leaf-1', [
+        {
+          apiVersion: 'crd.projectcalico.org/v1',
+          kind: 'IPPool',
+          metadata: { name: 'default-ipv4-ippool' },
+          spec: {
+            cidr: '10.233.64.0/18',
+            blockSize: 26,
+            natOutgoing: true,
+            ipipMode: 'Never',
+            vxlanMode: 'Always',
+          },
+        },
+        ...['10.233.64.0/26', '10.233.64.64/26'].map((cidr) => ({
+          apiVersion: 'crd.projectcalico.org/v1',
+          kind: 'BlockAffinity',
+          metadata: { name: `${node0}-${cidr.replace(/[./]/g, '-')}` },
+          spec: { cidr, node: node0, state: 'confirmed', deleted: 'false' },
+        })),
+      ]);
+      await eventually(() => {
+        expect(linkStatus('leaf-1').podCIDRs).toEqual(['10.233.64.0/18']);
+        expect(podCIDRsOf(`leaf-1-${node0}`)).toEqual(['10.233.64.0/26', '10.233.64.64/26']);
+      });
+      // The other cluster's pod and service CIDRs, as pools Calico never allocates from or masquerades to.
+      const leaf2 = linkStatus('leaf-2');
+      const wanted = [...(leaf2.podCIDRs ?? []), ...(leaf2.serviceCIDRs ?? [])].sort();
+      expect(wanted.length).toBeGreaterThan(1);
+      await eventually(() => {
+        const pools = clusterlinkPools('leaf-1');
+        expect(pools.map((p) => p.spec.cidr).sort()).toEqual(wanted);
+        for (const p of pools) expect(p.spec).toMatchObject({ disabled: true, natOutgoing: false });
+        expect(pools.map((p) => p.metadata.name)).toContain('clusterlink-leaf-2-service-10-2-0-0-16');
+      });
+      // Passes that change nothing write nothing (the controller reads the member every 5 s here).
+      const versions = () =>
+        clusterlinkPools('leaf-1').map((p) => [p.metadata.name, p.metadata.resourceVersion]);
+      const before = versions();
+      await sleep(11_000);
+      expect(versions()).toEqual(before);
+      // The remote cluster leaves ClusterLink: its pools go; it comes back: they come back.
+      patchCluster('leaf-2', { enable: false });
+      await eventually(() => expect(clusterlinkPools('leaf-1')).toEqual([]));
+      patchCluster('leaf-2', { enable: true });
+      await eventually(() => expect(clusterlinkPools('leaf-1').length).toBe(wanted.length));
+      // This cluster leaves ClusterLink: all its ClusterLink pools go, its own pool stays.
+      patchCluster('leaf-1', { enable: false });
+      await eventually(() => {
+        expect(clusterlinkPools('leaf-1')).toEqual([]);
+        expect(items<object>('leaf-1', 'ippools.crd.projectcalico.org')).toHaveLength(1);
+      });
+    } finally {
+      patchCluster('leaf-2', { enable: true });
+      patchCluster('leaf-1', { enable: true });
+      kubectl(kc('leaf-1'), ['delete', ...crdNames(CALICO_CRDS).map((n) => `crd/${n}`)]);
+    }
+    // Without Calico's CRDs, the nodes' own CIDRs again.
+    await eventually(() => {
+      expect(linkStatus('leaf-1').podCIDRs).toEqual(nodePodCIDRs('leaf-1'));
+      expect(podCIDRsOf(`leaf-1-${node0}`)).toEqual(memberNodes('leaf-1')[0]!.spec.podCIDRs);
+    });
+  });
+
+  it("a Cilium member (cluster-pool IPAM): cilium-config's pools become its pod CIDRs, each CiliumNode's its node's", async () => {
+    const node0 = memberNodes('leaf-2')[0]!.metadata.name;
+    try {
+      patchCluster('leaf-2', { enable: false, cni: 'cilium' });
+      patchCluster('leaf-2', { enable: true });
+      installCrds('leaf-2', CILIUM_CRDS);
+      apply('leaf-2', [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'cilium-config', namespace: 'kube-system' },
+          data: {
+            ipam: 'cluster-pool',
+            'cluster-pool-ipv4-cidr': '10.202.0.0/16 10.203.0.0/16',
+            'cluster-pool-ipv4-mask-size': '24',
+          },
+        },
+        {
+          apiVersion: 'cilium.io/v2',
+          kind: 'CiliumNode',
+          metadata: { name: node0 },
+          spec: { ipam: { podCIDRs: ['10.202.7.0/24'] } },
+        },
+      ]);
+      await eventually(() => {
+        expect(linkStatus('leaf-2').podCIDRs).toEqual(['10.202.0.0/16', '10.203.0.0/16']);
+        expect(podCIDRsOf(`leaf-2-${node0}`)).toEqual(['10.202.7.0/24']);
+        // p2p: the other cluster routes the node's Cilium CIDR to it.
+        expect(nodeConfig('leaf-1-leaf-1-node-0').spec.routes?.map((r) => r.cidr)).toContain('10.202.7.0/24');
+      });
+    } finally {
+      kubectl(kc('leaf-2'), ['delete', 'configmap', '-n', 'kube-system', 'cilium-config']);
+      kubectl(kc('leaf-2'), ['delete', ...crdNames(CILIUM_CRDS).map((n) => `crd/${n}`)]);
+      patchCluster('leaf-2', { enable: false, cni: 'calico' });
+      patchCluster('leaf-2', { enable: true });
+    }
+    await eventually(() => expect(linkStatus('leaf-2').podCIDRs).toEqual(nodePodCIDRs('leaf-2')));
   });
 
   describe.runIf(isRoot)('an agent on a real kernel (network namespace), root only', () => {

@@ -209,6 +209,32 @@ describe('quick start', () => {
       if (port) await waitListening(r, port);
     }
     await pointWebhooksAt(host, `https://127.0.0.1:${ports.get(9443)}`);
+    // AND the host joined ClusterLink like a member: its own Cluster (root, no credentials),
+    // the agent DaemonSet on its nodes, and a ClusterNode per node from the ClusterLink controller
+    const hostCluster = JSON.parse(
+      kubectl(host, ['get', 'clusters.kosmos.io', 'host', '-o', 'json']).stdout,
+    ) as {
+      metadata: { annotations?: Record<string, string> };
+      spec: { kubeconfig?: string; clusterLinkOptions?: Record<string, unknown> };
+    };
+    expect(hostCluster.metadata.annotations?.['kosmos.io/cluster-role']).toBe('root');
+    expect(hostCluster.spec.kubeconfig).toBeUndefined();
+    expect(hostCluster.spec.clusterLinkOptions).toMatchObject({
+      enable: true,
+      cni: 'calico',
+      defaultNICName: 'eth0',
+    });
+    expect(items(host, ['daemonsets', '-n', 'kosmos-system']).map((d) => d.metadata.name)).toContain(
+      'kosmos-clusterlink-agent',
+    );
+    const hostNodes = items(host, ['nodes']).map((n) => n.metadata.name);
+    expect(hostNodes.length).toBeGreaterThan(0);
+    await eventually(() => {
+      const linked = items(host, ['clusternodes', '-l', 'kosmos.io/cluster=host']).map(
+        (n) => n.metadata.name,
+      );
+      expect(linked.sort()).toEqual(hostNodes.map((n) => `host-${n}`).sort());
+    }, 120_000);
 
     // AND both leaves join with everything enabled
     for (const [name, kc] of [
@@ -408,6 +434,8 @@ describe('quick start', () => {
         expect(items(kc, ['pods', '-A', '-l', 'app=nginx'])).toEqual([]);
       }
       expect(items(host, ['nodes', '-l', 'kosmos.io/node'])).toEqual([]);
+      // the host's own Cluster went with uninstall (and the kosmos.io CRDs with it)
+      expect(kubectl(host, ['get', 'clusters.kosmos.io', 'host']).code).not.toBe(0);
       expect(items(host, ['crd']).filter((c) => c.metadata.name.endsWith('.kosmos.io'))).toEqual([]);
       for (const kc of [host, leaf1, leaf2]) {
         expect(items(kc, ['crd']).filter((c) => c.metadata.name.endsWith('.multicluster.x-k8s.io'))).toEqual(

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import { loadKubeConfig } from '../../src/common/kube.js';
 import { hostClusterSource } from '../../src/mcs/controller/clusters.js';
-import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
+import { eventually, kosmosctl, kubectl, newSandboxDir, sleep } from './harness.js';
 
 const dir = newSandboxDir('kosmos-mcs-e2e-');
 const CLUSTERS = ['host', 'leaf-1', 'leaf-2'] as const;
@@ -39,11 +39,12 @@ interface Import {
     sessionAffinity?: string;
     sessionAffinityConfig?: unknown;
   };
-  status?: { clusters?: { cluster: string }[] };
+  status?: { clusters?: { cluster: string }[]; endpointSliceObjects?: string };
 }
 interface Slice {
   metadata: { name: string; labels: Record<string, string> };
   endpoints?: { addresses: string[]; hostname?: string }[];
+  ports?: { name?: string; protocol?: string; port?: number }[] | null;
 }
 
 /** Starts an MCS process and resolves with the first log line containing `started`. */
@@ -452,6 +453,119 @@ describe('Multi-Cluster Services in the sandbox', () => {
           { name: 'grpc', protocol: 'TCP', port: 9090 },
         ]),
       );
+    });
+
+    it("exports with different exported labels and annotations: the import takes the oldest's, and every export reports LabelsConflict and AnnotationsConflict", async () => {
+      const ns = newNamespace();
+      const exportWith = (team: string, note: string) => ({
+        ...serviceExport(ns, 'meta'),
+        spec: { exportedLabels: { team }, exportedAnnotations: { note } },
+      });
+      apply('leaf-1', service(ns, 'meta'));
+      apply('leaf-1', exportWith('a', 'first'));
+      await eventually(() => expect(importOf('host', ns, 'meta')?.metadata.labels?.['team']).toBe('a'));
+      // creationTimestamp has one-second resolution: make leaf-2's export the younger one.
+      await sleep(1_100);
+      apply('leaf-2', service(ns, 'meta'));
+      apply('leaf-2', exportWith('b', 'second'));
+      for (const c of ['leaf-1', 'leaf-2'] as const) {
+        await eventually(() => {
+          const cond = conditionsOf(c, ns, 'meta')['Conflict'];
+          expect(cond).toMatchObject({ status: 'True', reason: 'LabelsConflict,AnnotationsConflict' });
+          expect(cond?.message).toContain(
+            'Conflicting exported labels. Using {"team":"a"} from oldest service export in "leaf-1". 1/2 clusters disagree.',
+          );
+        });
+      }
+      for (const c of CLUSTERS) {
+        await eventually(() => {
+          const imp = tryGet<Import & { metadata: { annotations?: Record<string, string> } }>(c, [
+            'serviceimports.multicluster.x-k8s.io',
+            'meta',
+            '-n',
+            ns,
+          ]);
+          expect(imp?.metadata.labels?.['team']).toBe('a');
+          expect(imp?.metadata.annotations?.['note']).toBe('first');
+          expect(imp?.status?.clusters).toEqual([{ cluster: 'leaf-1' }, { cluster: 'leaf-2' }]);
+          expect(imp?.status?.endpointSliceObjects).toBe('Present');
+        });
+      }
+      // leaf-2 agrees again: the conflict clears on both.
+      apply('leaf-2', exportWith('a', 'first'));
+      for (const c of ['leaf-1', 'leaf-2'] as const)
+        await eventually(() =>
+          expect(conditionsOf(c, ns, 'meta')['Conflict']).toMatchObject({
+            status: 'False',
+            reason: 'NoConflicts',
+          }),
+        );
+    });
+
+    it('one port name with another number in leaf-2: only leaf-1 endpoints carry that port, so the proxy sends it to leaf-1 pods only', async () => {
+      const ns = newNamespace('mcs-conformance');
+      const hello = (ports: { name: string; port: number; protocol: string }[]) => ({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'hello', namespace: ns },
+        spec: { selector: { app: 'hello' }, ports: ports.map((p) => ({ ...p, targetPort: 42 })) },
+      });
+      apply('leaf-1', deployment(ns, 'hello', 2));
+      apply(
+        'leaf-1',
+        hello([
+          { name: 'tcp', port: 42, protocol: 'TCP' },
+          { name: 'udp', port: 42, protocol: 'UDP' },
+        ]),
+      );
+      const leaf1Ips = await podIps('leaf-1', ns, 'hello', 2);
+      apply('leaf-1', serviceExport(ns, 'hello'));
+      await eventually(() => expect(importOf('leaf-2', ns, 'hello')).toBeDefined());
+      await sleep(1_100);
+      // The conformance suite's second cluster: the same name "tcp", exposed as 4242.
+      apply('leaf-2', deployment(ns, 'hello', 1));
+      apply('leaf-2', hello([{ name: 'tcp', port: 4242, protocol: 'TCP' }]));
+      const leaf2Ips = await podIps('leaf-2', ns, 'hello', 1);
+      apply('leaf-2', serviceExport(ns, 'hello'));
+      await eventually(() =>
+        expect(conditionsOf('leaf-2', ns, 'hello')['Conflict']).toMatchObject({
+          status: 'True',
+          reason: 'PortConflict',
+        }),
+      );
+      for (const c of CLUSTERS) {
+        await eventually(() => {
+          const imp = importOf(c, ns, 'hello');
+          expect(imp?.spec.ports.map((p) => `${p.name}/${p.protocol}/${p.port}`)).toEqual([
+            'tcp/TCP/42',
+            'udp/UDP/42',
+          ]);
+          const derived = getJson<{ items: { metadata: { name: string } }[] }>(c, [
+            'services',
+            '-n',
+            ns,
+            '-l',
+            'multicluster.kubernetes.io/service-name=hello',
+          ]).items[0]?.metadata.name;
+          // What kube-proxy reads for the derived Service: per port name, the endpoints of the slices carrying it.
+          const forProxy = getJson<{ items: Slice[] }>(c, [
+            'endpointslices',
+            '-n',
+            ns,
+            '-l',
+            `kubernetes.io/service-name=${derived}`,
+          ]).items;
+          const endpointsOf = (port: string) =>
+            forProxy
+              .filter((x) => (x.ports ?? []).some((p) => p.name === port))
+              .flatMap((x) => (x.endpoints ?? []).flatMap((e) => e.addresses))
+              .sort();
+          expect(endpointsOf('tcp')).toEqual(leaf1Ips);
+          expect(endpointsOf('udp')).toEqual(leaf1Ips);
+          // leaf-2's pods are still listed (DNS, the source-cluster label), only without the port.
+          expect(sliceIps(c, ns, 'hello', 'leaf-2')).toEqual(leaf2Ips);
+        });
+      }
     });
 
     it('a headless export after a ClusterIP one reports TypeConflict on both and the import stays ClusterSetIP', async () => {

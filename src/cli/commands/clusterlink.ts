@@ -9,6 +9,7 @@
  */
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_RP_FILTER_DEVICES, parseDeviceList } from '../../clusterlink/agent/node-settings.js';
 import {
   runAgent,
   runController,
@@ -89,14 +90,36 @@ export function clusterlinkCommands(): Command[] {
       'this node\'s addresses (comma separated): a NodeConfig bound to "*" uses the interface holding them',
       ipList,
     )
+    .option(
+      '--sysctl-root <dir>',
+      "where the node's /proc/sys is writable (in a pod: the host's /proc/sys/net mounted at <dir>/net)",
+      '/proc/sys',
+    )
+    .option(
+      '--rp-filter-devices <names>',
+      'CNI devices that get loose reverse-path filtering (comma separated, * ends a prefix)',
+      parseDeviceList,
+      [...DEFAULT_RP_FILTER_DEVICES],
+    )
     .action(
-      async (f: StoreFlags & { name: string; elector?: string; resyncMs: number; nodeIp?: string[] }) => {
+      async (
+        f: StoreFlags & {
+          name: string;
+          elector?: string;
+          resyncMs: number;
+          nodeIp?: string[];
+          sysctlRoot: string;
+          rpFilterDevices: string[];
+        },
+      ) => {
         untilSignal(
           await runAgent({
             ...target(f),
             name: f.name,
             resyncMs: f.resyncMs,
             nodeIPs: f.nodeIp ?? [],
+            sysctlRoot: f.sysctlRoot,
+            rpFilterDevices: f.rpFilterDevices,
             ...(f.elector ? { elector: { cluster: f.elector } } : {}),
           }),
         );

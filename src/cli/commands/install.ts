@@ -19,7 +19,7 @@ import { KubeClient, kubeConfigFromString, loadKubeConfig } from '../../common/k
 import { formatTable } from '../table.js';
 import { check, checkTable } from '../install/check.js';
 import { install, uninstall } from '../install/install.js';
-import { join, storedKubeconfig, unjoin } from '../install/join.js';
+import { join, parseServiceCIDRs, storedKubeconfig, unjoin } from '../install/join.js';
 import { stderrProgress } from '../install/progress.js';
 import {
   CERT_HEADERS,
@@ -113,6 +113,7 @@ interface InstallFlags {
   schedulerImage?: string;
   caBundle?: string;
   coredns: boolean;
+  enableLink: boolean;
   wait: boolean;
   timeout: number;
 }
@@ -144,6 +145,10 @@ function installCommand(): Command {
     .option(
       '--no-coredns',
       'leave kube-system/coredns alone (by default the mcs module adds a clusterset.local block)',
+    )
+    .option(
+      '--no-enable-link',
+      'with the clusterlink module, leave the host\'s own nodes out of ClusterLink (by default the host joins it like a member: Cluster "host", agents on its nodes)',
     )
     .option('--no-wait', 'return after applying, without waiting for the components')
     .option('--timeout <seconds>', 'how long to wait for the components', seconds, 300)
@@ -184,6 +189,7 @@ function installCommand(): Command {
           values,
           ...(dryRun ? { dryRun } : {}),
           coreDns: f.coredns,
+          linkHost: f.enableLink,
           wait: f.wait,
           timeoutMs: f.timeout * 1000,
           progress,
@@ -231,6 +237,7 @@ interface JoinFlags {
   ipFamily: 'all' | 'ipv4' | 'ipv6';
   leafModel: LeafMode;
   partySelector?: Record<string, string>;
+  serviceCidr?: string[];
   enableAll?: boolean;
   enableLink?: boolean;
   enableTree?: boolean;
@@ -267,6 +274,14 @@ async function hostConfig(
   };
 }
 
+function cliServiceCIDRs(value: string): string[] {
+  try {
+    return parseServiceCIDRs(value);
+  } catch (e) {
+    throw new InvalidArgumentError(describeError(e).replace(/^--service-cidr: /, ''));
+  }
+}
+
 function joinCommand(): Command {
   const cmd = new Command('join').description('join a cluster to Kosmos');
   cmd
@@ -299,6 +314,11 @@ function joinCommand(): Command {
       '--party-selector <labels>',
       'one2party: member nodes of the party (key=value,...)',
       parseSelector,
+    )
+    .option(
+      '--service-cidr <cidrs>',
+      "the member's service CIDRs (comma separated), used when it shows none itself (no ServiceCIDR objects, no kube-apiserver pod)",
+      cliServiceCIDRs,
     )
     .option('--enable-all', 'ClusterTree and ClusterLink')
     .option('--enable-tree', 'ClusterTree: virtual nodes and pod sync (the default)')
@@ -343,6 +363,7 @@ function joinCommand(): Command {
           ipFamily: f.ipFamily,
           leafModel: f.leafModel,
           ...(f.partySelector ? { partySelector: f.partySelector } : {}),
+          ...(f.serviceCidr ? { serviceCIDRs: f.serviceCidr } : {}),
           tree,
           link,
           mcs: defaults.mcs,

@@ -1,9 +1,10 @@
 /** `kosmosctl install` and `uninstall` against the host cluster. */
 import type { KubeObject } from '../../api/meta.js';
 import { UserError } from '../../common/errors.js';
-import type { KubeClient } from '../../common/kube.js';
+import { type KubeClient, isNotServed } from '../../common/kube.js';
 import { applyObjects, deleteObjects, waitForWorkloads, type ApplyReport } from './apply.js';
 import { configureCoreDns, unconfigureCoreDns } from './coredns.js';
+import { ensureHostCluster, isRootCluster, linkHostMembers, unlinkHost } from './host-link.js';
 import type { Progress } from './progress.js';
 import { defaultLayout, renderHost, type Layout } from './render.js';
 import { ensureWebhookCa, newWebhookCertSecret } from './webhook-certs.js';
@@ -15,6 +16,10 @@ export interface InstallOptions {
   dryRun?: 'client' | 'server';
   /** With the mcs module: add the clusterset.local block to the host's CoreDNS (default true). */
   coreDns?: boolean;
+  /** With the clusterlink module: link the host's own nodes too (default true; see host-link.ts). */
+  linkHost?: boolean;
+  /** With linkHost: the host apiserver as its nodes' agents reach it (default: this kubeconfig's). */
+  hostServer?: string;
   wait: boolean;
   timeoutMs: number;
   progress: Progress;
@@ -52,7 +57,19 @@ export async function install(client: KubeClient | undefined, o: InstallOptions)
   o.progress(
     `${dryRun ? 'checking' : 'applying'} ${objects.length} objects in namespace ${o.values.namespace}`,
   );
-  const report = await applyObjects(client, objects, { dryRun, progress: o.progress });
+  // The host's own Cluster goes in before the webhook configurations (see host-link.ts).
+  const linkHost = !dryRun && o.values.modules.clusterlink && o.linkHost !== false;
+  const hooks = (x: KubeObject) => linkHost && !!x.kind?.endsWith('WebhookConfiguration');
+  const report = await applyObjects(
+    client,
+    objects.filter((x) => !hooks(x)),
+    { dryRun, progress: o.progress },
+  );
+  if (linkHost) {
+    await ensureHostCluster(client, o);
+    const last = await applyObjects(client, objects.filter(hooks), { dryRun, progress: o.progress });
+    report.applied.push(...last.applied);
+  }
   if (report.unchecked.length > 0)
     o.progress(
       `namespace ${o.values.namespace} does not exist yet, so the server did not check ${report.unchecked.length} namespaced objects`,
@@ -61,6 +78,8 @@ export async function install(client: KubeClient | undefined, o: InstallOptions)
     await configureCoreDns(client, o.values.namespace, 'host', o.progress);
   if (!dryRun && o.wait)
     await waitForWorkloads(client, objects, { timeoutMs: o.timeoutMs, progress: o.progress });
+  // Not waited for: the elector's second replica needs a second node.
+  if (linkHost) await linkHostMembers(client, o);
   return { objects, report };
 }
 
@@ -77,9 +96,9 @@ export async function uninstall(client: KubeClient, o: UninstallOptions): Promis
   // would hang, and the CRDs with them.
   let clusters: string[];
   try {
-    clusters = (await client.list<KubeObject>('kosmos.io/v1alpha1', 'Cluster')).items.map(
-      (c) => c.metadata?.name ?? '',
-    );
+    clusters = (await client.list<KubeObject>('kosmos.io/v1alpha1', 'Cluster')).items
+      .filter((c) => !isRootCluster(c)) // the host's own, from install: removed below
+      .map((c) => c.metadata?.name ?? '');
   } catch {
     clusters = []; // no CRD: nothing joined
   }
@@ -98,5 +117,9 @@ export async function uninstall(client: KubeClient, o: UninstallOptions): Promis
   const objects = first?.kind === 'Namespace' ? [first, certSecret, ...rest] : [certSecret, ...rendered];
   const toDelete = o.keepCrds ? objects.filter((x) => x.kind !== 'CustomResourceDefinition') : objects;
   await unconfigureCoreDns(client, 'host', o.progress);
+  // Without the kosmos.io CRDs there is no host Cluster to unlink.
+  await unlinkHost(client, o).catch((e: unknown) => {
+    if (!isNotServed(e) && !isNotServed((e as { cause?: unknown }).cause)) throw e;
+  });
   await deleteObjects(client, toDelete, { timeoutMs: o.timeoutMs, progress: o.progress });
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import {
   ANNOTATION_OWNED_BY_CLUSTER,
+  ANNOTATION_SERVICE_CIDRS,
   API_VERSION,
   LABEL_CLUSTER,
   LABEL_NODE,
@@ -14,6 +15,7 @@ import {
   type LeafMode,
 } from '../../api/constants.js';
 import type { KubeObject } from '../../api/meta.js';
+import { normalizeCIDR } from '../../common/ip.js';
 import { UserError, describeError } from '../../common/errors.js';
 import type { KubeClient } from '../../common/kube.js';
 import { applyObjects, deleteObjects, waitForWorkloads } from './apply.js';
@@ -32,6 +34,8 @@ export interface JoinOptions {
   networkType: 'p2p' | 'gateway';
   ipFamily: 'all' | 'ipv4' | 'ipv6';
   leafModel: LeafMode;
+  /** Service CIDRs for ClusterLink when the member shows none itself (no ServiceCIDR objects, no apiserver pod). */
+  serviceCIDRs?: string[];
   /** one2party: which member nodes form the party. */
   partySelector?: Record<string, string>;
   tree: boolean;
@@ -69,6 +73,20 @@ export function validateClusterName(name: string): void {
     );
 }
 
+/** `--service-cidr a,b`: CIDRs, as network addresses. */
+export function parseServiceCIDRs(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(',').map((x) => x.trim())) {
+    const cidr = normalizeCIDR(part);
+    if (!cidr)
+      throw new UserError(
+        `--service-cidr: Invalid value: "${part}": must be a CIDR such as 10.96.0.0/12 or fd00:10:96::/112`,
+      );
+    out.push(cidr);
+  }
+  return out;
+}
+
 export const kubeconfigSecretName = (cluster: string): string => `kosmos-cluster-${cluster}`;
 
 /** Real nodes of a member: virtual nodes of a nested Kosmos are not the member's machines. */
@@ -96,7 +114,13 @@ export function clusterObject(o: JoinOptions, nodes: string[]): KubeObject {
   return {
     apiVersion: API_VERSION,
     kind: 'Cluster',
-    metadata: { name: o.name, labels: { [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: MANAGED_BY } },
+    metadata: {
+      name: o.name,
+      labels: { [LABEL_PART_OF]: PART_OF, [LABEL_MANAGED_BY]: MANAGED_BY },
+      ...(o.serviceCIDRs?.length
+        ? { annotations: { [ANNOTATION_SERVICE_CIDRS]: o.serviceCIDRs.join(',') } }
+        : {}),
+    },
     spec: {
       kubeconfigSecretRef: { name: kubeconfigSecretName(o.name), namespace: o.namespace, key: 'kubeconfig' },
       namespace: o.namespace,
@@ -195,7 +219,10 @@ export function hostKubeconfigSecret(namespace: string, kubeconfig: string): Kub
  * address and CA as this kubeconfig has them (or --host-server), and the token the host's
  * token controller puts in the ServiceAccount's token Secret (revoked by deleting it).
  */
-export async function memberCredentials(host: KubeClient, o: JoinOptions): Promise<string> {
+export async function memberCredentials(
+  host: KubeClient,
+  o: Pick<JoinOptions, 'name' | 'namespace' | 'hostServer'>,
+): Promise<string> {
   const objects = memberCredentialObjects(o.name, o.namespace);
   await applyObjects(host, objects, { dryRun: false, progress: () => {} });
   const name = `${memberServiceAccount(o.name)}-token`;

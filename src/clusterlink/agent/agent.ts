@@ -161,8 +161,11 @@ export class Agent {
     }
     const have = await this.o.host.load(natFamilies(this.desired.spec));
     const plan = diff(this.desired.spec, have);
-    const changed = planSize(plan);
     const errors = emptyPlan(plan) ? [] : await this.o.host.apply(plan);
+    // After the plan: a device created just now gets its sysctls in the same pass.
+    const sysctls = await this.o.host.enforceSysctls(this.desired.spec);
+    errors.push(...sysctls.errors);
+    const changed = planSize(plan) + sysctls.changed;
     const now = new Date().toISOString();
     if (changed > 0)
       this.o.log.info('applied', {

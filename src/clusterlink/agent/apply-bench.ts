@@ -51,7 +51,7 @@ export function benchEntries(n: number): Required<Pick<NodeConfigSpec, 'routes' 
 }
 
 export async function runApplyBench(n: number, inFlight?: number): Promise<ApplyBenchResult> {
-  const host = new KernelHost(inFlight);
+  const host = new KernelHost({ inFlight });
   try {
     const deviceOnly = canonicalSpec({ devices: [benchDevice] }).spec;
     await host.apply(diff(deviceOnly, await host.load()));

@@ -13,15 +13,10 @@ import {
   parseCIDR,
   parseIP,
 } from '../../common/ip.js';
-import { VXLAN } from '../../api/constants.js';
+import { MANAGED_DEVICES, deviceFamily } from './devices.js';
+import { forwardRules } from './node-settings.js';
 
-export const MANAGED_DEVICES: readonly string[] = [
-  VXLAN.bridge.name,
-  VXLAN.local.name,
-  VXLAN.bridge6.name,
-  VXLAN.local6.name,
-];
-export const deviceFamily = (name: string): Family => (name.endsWith('-6') ? 6 : 4);
+export { MANAGED_DEVICES, deviceFamily };
 
 /** What the agent reads back from the kernel: the same shapes as the spec. */
 export interface HostState {
@@ -31,6 +26,8 @@ export interface HostState {
   arps: Arp[];
   /** nat rules per family, chain as in the spec (PREROUTING / POSTROUTING), or undefined if the chains are missing. */
   iptables: Record<Family, IptablesRule[] | undefined>;
+  /** filter rules of CLUSTERLINK-FORWARD per family (chain FORWARD), or undefined if the chain or its jump is missing. */
+  forward: Record<Family, IptablesRule[] | undefined>;
   /** Whether `pref 200 lookup 200` exists, per family. */
   rules: Record<Family, boolean>;
 }
@@ -46,6 +43,8 @@ export interface Plan {
   addArps: Arp[];
   /** Full desired chain contents for each family whose nat chains differ. */
   iptables: Partial<Record<Family, IptablesRule[]>>;
+  /** Full desired CLUSTERLINK-FORWARD contents for each family whose chain differs (see node-settings.ts). */
+  forward: Partial<Record<Family, IptablesRule[]>>;
   addRules: Family[];
   delRules: Family[];
 }
@@ -61,7 +60,9 @@ export const emptyPlan = (p: Plan): boolean =>
     p.addArps.length +
     p.addRules.length +
     p.delRules.length ===
-    0 && Object.keys(p.iptables).length === 0;
+    0 &&
+  Object.keys(p.iptables).length === 0 &&
+  Object.keys(p.forward).length === 0;
 
 export const planSize = (p: Plan): number =>
   p.delDevices.length +
@@ -73,14 +74,19 @@ export const planSize = (p: Plan): number =>
   p.delArps.length +
   p.addArps.length +
   Object.keys(p.iptables).length +
+  Object.keys(p.forward).length +
   p.addRules.length +
   p.delRules.length;
 
 const ruleFamily = (r: IptablesRule): Family => (r.rule.includes(':') ? 6 : 4);
 
-/** Families whose NAT rules the spec wants. */
-export const natFamilies = (spec: NodeConfigSpec): Family[] =>
-  ([4, 6] as const).filter((f) => (spec.iptables ?? []).some((r) => ruleFamily(r) === f));
+/** Families whose iptables rules (NAT, or FORWARD accepts for a device) the spec wants. */
+export const natFamilies = (spec: NodeConfigSpec): Family[] => {
+  const fwd = forwardRules(spec);
+  return ([4, 6] as const).filter(
+    (f) => (spec.iptables ?? []).some((r) => ruleFamily(r) === f) || fwd[f].length > 0,
+  );
+};
 
 /**
  * Check and canonicalise a desired spec (CIDRs to network address, compressed IPv6, lower-case
@@ -197,12 +203,17 @@ export function diff(want: Required<NodeConfigSpec>, have: HostState): Plan {
   const fdbs = setDiff(want.fdbs, onLive(have.fdbs));
   const arps = setDiff(want.arps, onLive(have.arps));
   const iptables: Partial<Record<Family, IptablesRule[]>> = {};
+  const forward: Partial<Record<Family, IptablesRule[]>> = {};
+  const wantForward = forwardRules(want);
+  // Chains exist only when the family is used; a missing chain with no rules wanted is fine.
+  const differs = (w: IptablesRule[], h: IptablesRule[] | undefined) => {
+    const d = h ? setDiff(w, h) : undefined;
+    return (h === undefined && w.length > 0) || (d !== undefined && (d.add.length > 0 || d.del.length > 0));
+  };
   for (const f of [4, 6] as const) {
     const w = want.iptables.filter((r) => ruleFamily(r) === f);
-    const h = have.iptables[f];
-    const d = h ? setDiff(w, h) : undefined;
-    // Chains exist only when the family is used; a missing chain with no rules wanted is fine.
-    if ((h === undefined && w.length > 0) || (d && (d.add.length > 0 || d.del.length > 0))) iptables[f] = w;
+    if (differs(w, have.iptables[f])) iptables[f] = w;
+    if (differs(wantForward[f], have.forward[f])) forward[f] = wantForward[f];
   }
   const wantRule = (f: Family) => want.devices.some((d) => deviceFamily(d.name) === f);
   return {
@@ -215,6 +226,7 @@ export function diff(want: Required<NodeConfigSpec>, have: HostState): Plan {
     delArps: arps.del,
     addArps: arps.add,
     iptables,
+    forward,
     addRules: ([4, 6] as const).filter((f) => wantRule(f) && !have.rules[f]),
     delRules: ([4, 6] as const).filter((f) => !wantRule(f) && have.rules[f]),
   };

@@ -3,7 +3,6 @@
  * permanent neighbours with rtnetlink dumps, and write a Plan with a bounded number of
  * rtnetlink requests in flight. Runs in the network namespace of the calling process.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { type NetlinkMessage, type RtNetlinkSocket, createRtNetlink, rt } from 'netlink';
@@ -227,6 +226,11 @@ export class NetlinkHost {
     return out;
   }
 
+  /** Names of the node's links now. */
+  async linkNames(): Promise<string[]> {
+    return [...(await this.readLinks()).keys()];
+  }
+
   /**
    * The node's NIC for a family, for `interfaceName: "*"`: the link holding one of the node's
    * addresses (its InternalIPs, as the kubelet reports them), else the link of the main
@@ -258,7 +262,7 @@ export class NetlinkHost {
   }
 
   /** Read every managed object from the kernel. Any failure fails the whole load: nothing is applied on partial knowledge. */
-  async load(): Promise<Omit<HostState, 'iptables'>> {
+  async load(): Promise<Omit<HostState, 'iptables' | 'forward'>> {
     // One dump at a time: the kernel answers EBUSY to a second dump on the same socket.
     const links = await this.readLinks();
     const addrs = await this.sock.getAddresses();
@@ -426,12 +430,7 @@ export class NetlinkHost {
       { local: ipBuf(ip ?? ''), address: ipBuf(ip ?? '') },
       { flags: NLM_F_CREATE | NLM_F_REPLACE },
     );
-    // Loose reverse-path filtering: replies from remote clusters arrive on other devices than
-    // the route back would use (gateway mode is asymmetric by design).
-    if (f === 4) {
-      await setSysctl(`/proc/sys/net/ipv4/conf/${d.name}/rp_filter`, '2');
-      await setSysctl(`/proc/sys/net/ipv4/conf/${d.bindDev}/rp_filter`, '2');
-    } else await setSysctl(`/proc/sys/net/ipv6/conf/${d.name}/disable_ipv6`, '0');
+    // Its sysctls (rp_filter, disable_ipv6) are the agent's every-sync business: node-settings.ts.
   }
 
   private async rule(op: 'new' | 'del', f: Family): Promise<void> {
@@ -578,14 +577,5 @@ export class NetlinkHost {
       nl.ref(false);
     }
     return errors;
-  }
-}
-
-async function setSysctl(path: string, value: string): Promise<void> {
-  try {
-    if ((await readFile(path, 'utf8')).trim() === value) return;
-    await writeFile(path, value);
-  } catch (err) {
-    throw new KosmosError(`sysctl ${path}=${value}`, { cause: err });
   }
 }

@@ -42,19 +42,16 @@ export function clusterNodeFor(cluster: string, n: MemberNode): ClusterNode {
 }
 
 /**
- * clusterLinkStatus from what the cluster exposes. Managed clusters do not show their service
- * CIDR (no static apiserver pod), so configured service CIDRs are used when none was found.
- * CIDRs are normalised to their network address; unparsable ones are kept as written so the
- * network manager reports them.
+ * clusterLinkStatus from the decided pod and service CIDRs (see pod-cidrs.ts and
+ * service-cidrs.ts), normalised to their network addresses; unparsable ones are kept as
+ * written so the network manager reports them.
  */
 export function clusterLinkStatusFor(
   podCIDRs: readonly string[],
-  discoveredServiceCIDRs: readonly string[],
-  configuredServiceCIDRs: readonly string[] = [],
+  serviceCIDRs: readonly string[],
 ): NonNullable<ClusterStatus['clusterLinkStatus']> {
   const norm = (l: readonly string[]) => l.map((c) => normalizeCIDR(c) ?? c);
-  const svc = discoveredServiceCIDRs.length > 0 ? discoveredServiceCIDRs : configuredServiceCIDRs;
-  return { podCIDRs: norm(podCIDRs), serviceCIDRs: norm(svc) };
+  return { podCIDRs: norm(podCIDRs), serviceCIDRs: norm(serviceCIDRs) };
 }
 
 /**
@@ -68,6 +65,8 @@ export function memberNodesFrom(
   opts: {
     defaultNICName?: string;
     nicNodeNames?: readonly { interfaceName: string; nodeName: readonly string[] }[];
+    /** A node's pod CIDRs as its CNI hands them out (pod-cidrs.ts); Node.spec.podCIDRs otherwise. */
+    podCIDRs?: ReadonlyMap<string, readonly string[]>;
   },
 ): MemberNode[] {
   const out: MemberNode[] = [];
@@ -83,7 +82,9 @@ export function memberNodesFrom(
     const ip6 = addrs.find((a) => a.includes(':'));
     out.push({
       name,
-      podCIDRs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []),
+      podCIDRs: [
+        ...(opts.podCIDRs?.get(name) ?? n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : [])),
+      ],
       interfaceName: nic,
       ...(ip ? { ip } : {}),
       ...(ip6 ? { ip6 } : {}),

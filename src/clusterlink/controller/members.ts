@@ -72,23 +72,28 @@ export class ClusterLinkMembers {
   }
 
   private async reconcile(): Promise<void> {
-    const clusters = (await this.o.store.listClusters()).filter(
-      (c) => linksCluster(c) && (!this.o.only || c.metadata.name === this.o.only),
-    );
+    const all = await this.o.store.listClusters();
+    const clusters = all.filter((c) => linksCluster(c) && (!this.o.only || c.metadata.name === this.o.only));
     const names = new Set(clusters.map((c) => c.metadata.name ?? ''));
     for (const c of clusters) {
       const name = c.metadata.name ?? '';
       try {
         const m = await this.member(c);
-        await m.controller.reconcile(c);
+        await m.controller.reconcile(c, all);
       } catch (err) {
         this.o.log.warn('member reconcile failed', { cluster: name, error: describeError(err) });
       }
     }
     for (const [name, m] of this.members) {
       if (names.has(name)) continue;
-      // The cluster left ClusterLink: its nodes leave too (the reference's clean-up on delete).
+      // The cluster left ClusterLink: its nodes leave too (the reference's clean-up on delete),
+      // and so do the Calico pools it had for the other clusters.
       this.members.delete(name);
+      await m.controller
+        .removePools()
+        .catch((err: unknown) =>
+          this.o.log.warn('removing calico ippools failed', { cluster: name, error: describeError(err) }),
+        );
       if (m.client !== this.o.host) m.client.close();
       const mine = (await this.o.store.listClusterNodes()).filter(
         (n) => n.metadata.labels?.[LABEL_CLUSTER] === name,

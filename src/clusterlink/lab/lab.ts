@@ -219,7 +219,7 @@ async function bringUp(
             serviceCIDRs: c.config.serviceCIDRs,
           },
         },
-        status: { clusterLinkStatus: clusterLinkStatusFor(c.config.podCIDRs, [], c.config.serviceCIDRs) },
+        status: { clusterLinkStatus: clusterLinkStatusFor(c.config.podCIDRs, c.config.serviceCIDRs) },
       });
       for (const n of c.nodes) {
         await store.putClusterNode(

@@ -180,15 +180,12 @@ export function buildModel(
       localCIDR: pair(local, 'localCIDRs'),
       bridgeCIDR: pair(bridge, 'bridgeCIDRs'),
       podCIDRs: inFamily(parseList(status?.podCIDRs, 'status.clusterLinkStatus.podCIDRs', name, problems)),
+      // The spec's list overrides what the controller discovered, also before the controller
+      // has copied it into the status.
       serviceCIDRs: inFamily(
-        parseList(
-          status?.serviceCIDRs ?? opts.serviceCIDRs,
-          status?.serviceCIDRs
-            ? 'status.clusterLinkStatus.serviceCIDRs'
-            : 'spec.clusterLinkOptions.serviceCIDRs',
-          name,
-          problems,
-        ),
+        opts.serviceCIDRs && opts.serviceCIDRs.length > 0
+          ? parseList(opts.serviceCIDRs, 'spec.clusterLinkOptions.serviceCIDRs', name, problems)
+          : parseList(status?.serviceCIDRs, 'status.clusterLinkStatus.serviceCIDRs', name, problems),
       ),
       globalMap,
       nodes: [],

@@ -312,6 +312,7 @@ export class McsController {
           if (
             !have ||
             stableJson(have.status?.clusters ?? []) !== stableJson(imp.status?.clusters ?? []) ||
+            have.status?.endpointSliceObjects !== imp.status?.endpointSliceObjects ||
             conditionsDiffer(have.status?.conditions, imp.status?.conditions)
           ) {
             await this.write(m, 'ServiceImport', 'status', nsName(imp), () =>

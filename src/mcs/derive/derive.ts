@@ -10,6 +10,7 @@ import {
   CONDITION_CONFLICT,
   CONDITION_READY,
   CONDITION_VALID,
+  ENDPOINT_SLICE_OBJECTS_PRESENT,
   LABEL_APP_MANAGED_BY,
   LABEL_K8S_SERVICE_NAME,
   LABEL_MANAGED_BY,
@@ -34,6 +35,7 @@ import type {
   Service,
   ServiceExport,
   ServiceImport,
+  ServiceImportPort,
   ServiceImportType,
 } from '../types.js';
 import { withTransitionTimes, type DesiredCondition } from './conditions.js';
@@ -316,6 +318,11 @@ function resolve(exporters: readonly Exporter[]): Resolution {
     (e) => e.service.spec.trafficDistribution,
     (e) => `"${e.service.spec.trafficDistribution ?? ''}"`,
   );
+  // Exported metadata of one export, key order aside; unset and empty agree.
+  const labels = (e: Exporter) => stableJson(e.export.spec?.exportedLabels ?? {});
+  const annotations = (e: Exporter) => stableJson(e.export.spec?.exportedAnnotations ?? {});
+  check('LabelsConflict', 'exported labels', labels, labels);
+  check('AnnotationsConflict', 'exported annotations', annotations, annotations);
   const s = oldest.service.spec;
   const spec: ServiceImport['spec'] = {
     type: type(oldest),
@@ -342,11 +349,36 @@ function families(service: Service, cidrs: readonly Cidr[]): IPFamily[] {
   return wanted.length > 0 ? wanted : configured.slice(0, 1);
 }
 
+const portName = (p: { name?: string }) => p.name ?? '';
+
+/**
+ * The import ports an exporter's Service really offers: same name, protocol and number as
+ * the import's (merged, oldest first) definition. A port the exporter names the same but
+ * numbers differently lost the merge, and so did one it numbers the same under another name.
+ */
+export function portsServedBy(service: Service, importPorts: readonly ServiceImportPort[]): Set<string> {
+  const served = new Set<string>();
+  for (const ip of importPorts) {
+    const own = (service.spec.ports ?? []).find((p) => portName(p) === portName(ip));
+    if (own && (own.protocol ?? 'TCP') === (ip.protocol ?? 'TCP') && own.port === ip.port)
+      served.add(`${portName(ip)}/${ip.protocol ?? 'TCP'}`);
+  }
+  return served;
+}
+
+/**
+ * A source slice as an importing cluster gets it. Its ports are only those the source
+ * cluster's Service offers as the import defines them (portsServedBy): kube-proxy sends an
+ * import port to every slice that carries its name, so a slice keeping a port that lost the
+ * merge would draw that port's traffic to pods that listen for something else (KEP-1645:
+ * traffic goes "only to endpoints from constituent services that actually expose the port").
+ */
 function deriveSlice(
   source: EndpointSlice,
   sourceCluster: string,
   service: string,
   namespace: string,
+  served: ReadonlySet<string>,
 ): EndpointSlice {
   return {
     apiVersion: 'discovery.k8s.io/v1',
@@ -368,7 +400,7 @@ function deriveSlice(
       hostname: endpointHostname(ep),
       ...(ep.zone ? { zone: ep.zone } : {}),
     })),
-    ports: source.ports ?? [],
+    ports: (source.ports ?? []).filter((p) => served.has(`${portName(p)}/${p.protocol ?? 'TCP'}`)),
   };
 }
 
@@ -460,6 +492,7 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
     }
     const sourceSlices = list.flatMap((e) => {
       const snap = clusters.find((c) => c.name === e.cluster)!;
+      const served = portsServedBy(e.service, r.spec.ports);
       return snap.slices
         .filter(
           (s) =>
@@ -469,7 +502,7 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
             s.metadata.labels?.[LABEL_SOURCE_CLUSTER] === undefined &&
             isLive(s),
         )
-        .map((s) => deriveSlice(s, e.cluster, name, namespace));
+        .map((s) => deriveSlice(s, e.cluster, name, namespace, served));
     });
     for (const c of clusters) {
       if (!c.namespaces.some((n) => n.metadata.name === namespace && isLive(n))) continue;
@@ -494,6 +527,7 @@ export function derive(clusters: readonly ClusterSnapshot[], options: DeriveOpti
         },
         spec: localSpec,
         status: {
+          endpointSliceObjects: ENDPOINT_SLICE_OBJECTS_PRESENT,
           clusters: list
             .map((e) => ({ cluster: e.cluster }))
             .sort((a, b) => a.cluster.localeCompare(b.cluster)),

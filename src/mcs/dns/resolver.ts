@@ -192,7 +192,10 @@ export function createResolver(options: ResolverOptions = {}) {
     return out;
   }
 
-  /** N ready endpoints × M named ports of the import, each endpoint's own port number. */
+  /**
+   * N ready endpoints × M named ports of the import, each endpoint's own port number; an
+   * endpoint whose slice does not carry a port (its cluster does not offer it) gets none for it.
+   */
   function headlessSrv(
     s: IndexedService,
     fqdn: string,
@@ -204,8 +207,8 @@ export function createResolver(options: ResolverOptions = {}) {
     for (const e of uniqueReady(s.endpoints)) {
       for (const p of s.ports) {
         if (!p.name || !match(p)) continue;
-        const epPort =
-          e.ports.find((x) => x.name === p.name && x.protocol === (p.protocol ?? 'TCP'))?.port ?? p.port;
+        const epPort = e.ports.find((x) => x.name === p.name && x.protocol === (p.protocol ?? 'TCP'))?.port;
+        if (epPort === undefined) continue;
         const target = `${e.hostname}.${e.cluster}.${fqdn}`;
         const k = `${target}|${epPort}`;
         if (seen.has(k)) continue;

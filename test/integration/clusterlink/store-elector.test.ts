@@ -161,7 +161,13 @@ describe('Controller (fake member cluster, real Redis store)', () => {
       { metadata: { name: 'vk', labels: { 'kosmos.io/node': 'true' } } },
       { metadata: { name: 'ex', labels: { 'kosmos.io/exclude': 'true' } } },
     ];
-    const member = { list: async () => ({ metadata: {}, items: nodes }) } as unknown as KubeClient;
+    // A member that serves Nodes and none of the optional kinds (ServiceCIDR, Calico CRDs).
+    const member = {
+      list: async (_apiVersion: string, kind: string) => ({
+        metadata: {},
+        items: kind === 'Node' ? nodes : [],
+      }),
+    } as unknown as KubeClient;
     const c = new ClusterLinkController({ cluster: 'm', member, store: s, log });
     await c.reconcile();
     expect(

@@ -3,6 +3,7 @@ import type { NodeConfig, NodeConfigSpec, NodeConfigStatus } from '../../../src/
 import { Agent } from '../../../src/clusterlink/agent/agent.js';
 import type { HostState, Plan } from '../../../src/clusterlink/agent/diff.js';
 import type { HostPort } from '../../../src/clusterlink/agent/kernel-host.js';
+import { sysctlsFor } from '../../../src/clusterlink/agent/node-settings.js';
 import type { ChangeEvent, NodeConfigStore, Watchable } from '../../../src/clusterlink/store/types.js';
 import { createLogger } from '../../../src/common/logger.js';
 
@@ -25,8 +26,11 @@ class FakeHost implements HostPort {
     fdbs: [],
     arps: [],
     iptables: { 4: undefined, 6: undefined },
+    forward: { 4: undefined, 6: undefined },
     rules: { 4: false, 6: false },
   };
+  /** /proc/sys as the fake node has it; enforceSysctls writes there. */
+  sysctls = new Map<string, string>();
   applied: Plan[] = [];
   /** What the node's NIC detection finds, by family, and the addresses it was asked about. */
   nics: Partial<Record<4 | 6, string>> = {};
@@ -45,7 +49,23 @@ class FakeHost implements HostPort {
     s.routes = [...s.routes.filter((r) => !p.delRoutes.some((x) => x.cidr === r.cidr)), ...p.addRoutes];
     for (const f of p.addRules) s.rules[f] = true;
     for (const f of p.delRules) s.rules[f] = false;
+    for (const f of [4, 6] as const) {
+      if (p.iptables[f]) s.iptables[f] = p.iptables[f];
+      if (p.forward[f]) s.forward[f] = p.forward[f];
+    }
     return [];
+  }
+  async enforceSysctls(
+    spec: Pick<NodeConfigSpec, 'devices'>,
+  ): Promise<{ changed: number; errors: string[] }> {
+    const links = ['lo', 'eth0', 'ens5', 'vxlan.calico', ...this.state.devices.map((d) => d.name)];
+    let changed = 0;
+    for (const x of sysctlsFor(spec, links)) {
+      if (this.sysctls.get(x.path) === x.value) continue;
+      this.sysctls.set(x.path, x.value);
+      changed++;
+    }
+    return { changed, errors: [] };
   }
   close(): void {}
 }
@@ -117,6 +137,27 @@ describe('agent loop', () => {
     const again = await a.trigger();
     expect(again?.changed).toBe(0);
     expect(host.applied).toHaveLength(1);
+  });
+
+  it('GIVEN a linked node THEN its FORWARD accepts and rp_filter are in place, and a resync puts back what someone reset', async () => {
+    const store = new FakeStore();
+    const host = new FakeHost();
+    await store.putNodeConfigSpec('c-n1', { devices: [dev], routes: [route] });
+    const a = agent(store, host);
+    await a.trigger();
+    expect(host.state.forward[4]?.map((r) => r.rule)).toEqual([
+      '-i vx-bridge -j ACCEPT',
+      '-o vx-bridge -j ACCEPT',
+    ]);
+    expect(host.sysctls.get('net/ipv4/conf/vxlan.calico/rp_filter')).toBe('2');
+    // Someone (a CNI restart, an administrator) resets both.
+    host.state.forward[4] = undefined;
+    host.sysctls.set('net/ipv4/conf/vx-bridge/rp_filter', '1');
+    const again = await a.trigger();
+    expect(again?.changed).toBe(2);
+    expect(host.state.forward[4]).toHaveLength(2);
+    expect(host.sysctls.get('net/ipv4/conf/vx-bridge/rp_filter')).toBe('2');
+    expect((await a.trigger())?.changed).toBe(0);
   });
 
   it('GIVEN an invalid spec after a good one THEN the kernel keeps the good state and status.error says why', async () => {

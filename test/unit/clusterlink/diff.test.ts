@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type HostState, canonicalSpec, diff, emptyPlan } from '../../../src/clusterlink/agent/diff.js';
+import { forwardRules } from '../../../src/clusterlink/agent/node-settings.js';
 
 const dev = {
   type: 'vxlan' as const,
@@ -16,6 +17,7 @@ const host = (over: Partial<HostState> = {}): HostState => ({
   fdbs: [],
   arps: [],
   iptables: { 4: [], 6: [] },
+  forward: forwardRules({ devices: [dev] }),
   rules: { 4: true, 6: false },
   ...over,
 });

@@ -431,3 +431,157 @@ describe('derive: ClusterSetIP through a derived Service per importing cluster (
     ).toBe('apply');
   });
 });
+
+describe('derive: exported labels and annotations that disagree (mcs-api LabelsConflict, AnnotationsConflict)', () => {
+  const exporter = (c: string, created: string, spec: NonNullable<ReturnType<typeof exp>['spec']>) =>
+    cluster(c, {
+      services: [svc('web', 'app')],
+      exports: [exp('web', 'app', created, { spec })],
+      slices: [slice('web', 'app', `web-${c}`, ['10.34.0.5'])],
+    });
+
+  it.each<[string, object, object, string | undefined]>([
+    [
+      'different labels',
+      { exportedLabels: { team: 'a' } },
+      { exportedLabels: { team: 'b' } },
+      'LabelsConflict',
+    ],
+    ['labels on one export only', { exportedLabels: { team: 'a' } }, {}, 'LabelsConflict'],
+    [
+      'different annotations',
+      { exportedAnnotations: { note: 'x' } },
+      { exportedAnnotations: { note: 'y' } },
+      'AnnotationsConflict',
+    ],
+    [
+      'both',
+      { exportedLabels: { team: 'a' }, exportedAnnotations: { note: 'x' } },
+      { exportedLabels: { team: 'b' } },
+      'LabelsConflict,AnnotationsConflict',
+    ],
+    [
+      'the same maps in another key order',
+      { exportedLabels: { a: '1', b: '2' } },
+      { exportedLabels: { b: '2', a: '1' } },
+      undefined,
+    ],
+    ['no labels on one, empty labels on the other', {}, { exportedLabels: {} }, undefined],
+  ])(
+    'GIVEN %s THEN the import has the oldest export’s, and every export says whether they conflict',
+    (_name, older, newer, reason) => {
+      const d = derive(
+        [
+          exporter('leaf-2', '2026-01-02T00:00:00Z', newer),
+          exporter('leaf-1', '2026-01-01T00:00:00Z', older),
+        ],
+        opts,
+      );
+      const oldest = older as {
+        exportedLabels?: Record<string, string>;
+        exportedAnnotations?: Record<string, string>;
+      };
+      for (const c of ['leaf-1', 'leaf-2']) {
+        const [imp] = imports(d, c);
+        expect(imp?.metadata.labels).toEqual({
+          ...oldest.exportedLabels,
+          'app.kubernetes.io/managed-by': 'mcs-controller.kosmos.io',
+        });
+        expect(imp?.metadata.annotations).toEqual(
+          oldest.exportedAnnotations && Object.keys(oldest.exportedAnnotations).length > 0
+            ? oldest.exportedAnnotations
+            : undefined,
+        );
+        expect(conds(d, c)['Conflict']).toMatchObject(
+          reason ? { status: 'True', reason } : { status: 'False', reason: 'NoConflicts' },
+        );
+      }
+    },
+  );
+
+  it('GIVEN different labels THEN the message names the winner and how many disagree, as the KEP example does', () => {
+    const d = derive(
+      [
+        exporter('leaf-1', '2026-01-01T00:00:00Z', { exportedLabels: { team: 'a' } }),
+        exporter('leaf-2', '2026-01-02T00:00:00Z', { exportedLabels: { team: 'b' } }),
+        exporter('leaf-3', '2026-01-03T00:00:00Z', { exportedLabels: { team: 'a' } }),
+      ],
+      opts,
+    );
+    expect(conds(d, 'leaf-3')['Conflict']?.message).toBe(
+      'Conflicting exported labels. Using {"team":"a"} from oldest service export in "leaf-1". 1/3 clusters disagree.',
+    );
+  });
+});
+
+describe('derive: a port is served only by the clusters whose Service offers it as the import defines it', () => {
+  /** The conformance fixture: tcp:42 and udp:42, both to the pods' port 42. */
+  const hello = [
+    { name: 'tcp', protocol: 'TCP' as const, port: 42 },
+    { name: 'udp', protocol: 'UDP' as const, port: 42 },
+  ];
+  const podPorts = (ports: { name: string; protocol: 'TCP' | 'UDP' }[]) =>
+    ports.map((p) => ({ ...p, port: 42 }));
+  const c1 = cluster('leaf-1', {
+    services: [svc('hello', 'app', { ports: hello })],
+    exports: [exp('hello', 'app', '2026-01-01T00:00:00Z')],
+    slices: [slice('hello', 'app', 'hello-1', ['10.34.0.5'], podPorts(hello))],
+  });
+  const c2 = (ports: { name: string; protocol: 'TCP' | 'UDP'; port: number }[]) =>
+    cluster('leaf-2', {
+      services: [svc('hello', 'app', { ports })],
+      exports: [exp('hello', 'app', '2026-01-02T00:00:00Z')],
+      slices: [slice('hello', 'app', 'hello-2', ['10.36.0.9'], podPorts(ports))],
+    });
+  const portsOf = (d: ReturnType<typeof derive>, importer: string, source: string) =>
+    slices(d, importer)
+      .find((s) => s.metadata.labels?.['multicluster.kubernetes.io/source-cluster'] === source)
+      ?.ports?.map((p) => `${p.name}/${p.protocol}/${p.port}`);
+
+  it('GIVEN the same port name with another number in leaf-2 THEN the import keeps leaf-1’s, and leaf-2’s slice no longer carries that port', () => {
+    const d = derive([c1, c2([{ name: 'tcp', protocol: 'TCP', port: 4242 }])], opts);
+    expect(imports(d, 'leaf-2')[0]?.spec.ports).toEqual(hello);
+    for (const importer of ['leaf-1', 'leaf-2']) {
+      expect(portsOf(d, importer, 'leaf-1')).toEqual(['tcp/TCP/42', 'udp/UDP/42']);
+      // kube-proxy sends import port "tcp" only to slices that carry "tcp": leaf-2's pods get none of it.
+      expect(portsOf(d, importer, 'leaf-2')).toEqual([]);
+    }
+    expect(conds(d, 'leaf-2', 'hello')['Conflict']).toMatchObject({ status: 'True', reason: 'PortConflict' });
+  });
+
+  it('GIVEN another port name and number in leaf-2 THEN the union, each port only on the slices of the cluster that has it', () => {
+    const d = derive([c1, c2([{ name: 'tcp2', protocol: 'TCP', port: 4242 }])], opts);
+    expect(imports(d, 'leaf-1')[0]?.spec.ports.map((p) => `${p.name}/${p.port}`)).toEqual([
+      'tcp/42',
+      'udp/42',
+      'tcp2/4242',
+    ]);
+    expect(portsOf(d, 'leaf-1', 'leaf-1')).toEqual(['tcp/TCP/42', 'udp/UDP/42']);
+    expect(portsOf(d, 'leaf-1', 'leaf-2')).toEqual(['tcp2/TCP/42']);
+  });
+
+  it('GIVEN the same number under another name in leaf-2 THEN that port lost the merge and leaf-2 serves none of the import’s ports', () => {
+    const d = derive([c1, c2([{ name: 'other', protocol: 'TCP', port: 42 }])], opts);
+    expect(imports(d, 'leaf-1')[0]?.spec.ports).toEqual(hello);
+    expect(portsOf(d, 'leaf-1', 'leaf-2')).toEqual([]);
+  });
+
+  it('GIVEN agreeing exporters (appProtocol aside) THEN every slice keeps its ports', () => {
+    const d = derive(
+      [c1, c2([...hello.slice(0, 1).map((p) => ({ ...p, appProtocol: 'kubernetes.io/h2c' })), hello[1]!])],
+      opts,
+    );
+    expect(portsOf(d, 'leaf-1', 'leaf-2')).toEqual(['tcp/TCP/42', 'udp/UDP/42']);
+  });
+});
+
+describe('derive: ServiceImport status (KEP-1645)', () => {
+  it('GIVEN an import THEN its status says EndpointSlices are present, which exporters form it, and that it is Ready', () => {
+    const d = derive([leaf1Exports(), cluster('leaf-2')], opts);
+    expect(imports(d, 'leaf-2')[0]?.status).toMatchObject({
+      endpointSliceObjects: 'Present',
+      clusters: [{ cluster: 'leaf-1' }],
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }],
+    });
+  });
+});

@@ -93,6 +93,20 @@ describe('clusterset.local DNS answers', () => {
     for (const r of a.answers) expect(r.ttl).toBe(5);
   });
 
+  it('GIVEN a headless import whose port one cluster does not offer THEN SRV names only the endpoints that have it, A names all', () => {
+    const partial = buildIndex(
+      [imp('db', { type: 'Headless' })],
+      [
+        mcsSlice('db', 'leaf-1', [{ ip: '10.34.0.5' }]),
+        // The controller left the port off: leaf-2's Service numbers "http" differently.
+        { ...mcsSlice('db', 'leaf-2', [{ ip: '10.36.0.5' }]), ports: [] },
+      ],
+    );
+    const q = (type: string) => data(resolve(partial, { name: 'db.app.svc.clusterset.local', type }, 42));
+    expect(q('SRV')).toEqual(['8080 10-34-0-5.leaf-1.db.app.svc.clusterset.local']);
+    expect(q('A')).toEqual(['10.34.0.5', '10.36.0.5']);
+  });
+
   it('the answer echoes the name as asked, so clients match it', () => {
     expect(ask('WEB.app.svc.clusterset.local', 'A').answers[0]?.name).toBe('WEB.app.svc.clusterset.local');
   });

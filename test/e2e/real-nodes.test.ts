@@ -329,7 +329,7 @@ describe('sandbox real nodes', () => {
     const down = await kosmosctl(dir, ['sandbox', 'down']);
     expect(down.code, down.stderr).toBe(0);
     for (const { pid } of pids) {
-      let alive = true;
+      let alive: boolean;
       try {
         alive = !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
       } catch {

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TOOLBOX_IMAGE } from '../../src/cli/image/images.js';
 import { eventually, kosmosctl, kubectl, kubectlPath, newSandboxDir } from './harness.js';
 
 const dir = newSandboxDir();
@@ -41,7 +42,7 @@ describe('the full sandbox (npm start)', () => {
     const r = await kosmosctl(dir, ['sandbox', 'status']);
     expect(r.code, r.stdout).toBe(0);
     for (const component of ['extender', 'webhooks', 'clustertree', 'mcs-controller', 'mcs-dns']) {
-      expect(r.stdout).toMatch(new RegExp(`^${component}\\s+host\\s+\\d+\\s+\\d+\\s+yes$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^${component}\\s+host\\s+-\\s+\\d+\\s+\\d+\\s+0\\s+yes$`, 'm'));
     }
   });
 
@@ -80,7 +81,14 @@ describe('the full sandbox (npm start)', () => {
               template: {
                 metadata: { labels: { app: 'web' } },
                 spec: {
-                  containers: [{ name: 'web', image: 'nginx', resources: { requests: { cpu: '100m' } } }],
+                  containers: [
+                    {
+                      name: 'web',
+                      image: TOOLBOX_IMAGE,
+                      command: ['sh', '-c', 'echo "web in $(hostname)"; exec httpd -f -p 8080'],
+                      resources: { requests: { cpu: '100m' } },
+                    },
+                  ],
                 },
               },
             },
@@ -103,23 +111,20 @@ describe('the full sandbox (npm start)', () => {
       const leaf = inLeaves.find((l) => l.metadata.name === p.metadata.name)!;
       expect(p.status.podIP).toBe(leaf.status.podIP);
     }
-    const logs = kubectl(kc('host'), ['logs', hostPods[0]!.metadata.name]);
-    expect(logs.stdout).toMatch(/kosmos sandbox: a container of cluster leaf-[12]/);
+    // What the container printed in the leaf, read through the host's virtual node.
+    await eventually(() => {
+      const logs = kubectl(kc('host'), ['logs', hostPods[0]!.metadata.name]);
+      expect(logs.stdout).toBe(`web in ${hostPods[0]!.metadata.name}\n`);
+    }, 30_000);
   });
 
-  it('kubectl exec on a pod of a virtual node runs in the leaf, stdin and all', () => {
+  it('kubectl exec on a pod of a virtual node runs in its container in the leaf, stdin and all', () => {
     const pod = podsOf('host', 'app=web')[0]!;
     const leaf = pod.spec.nodeName!.replace('kosmos-', '');
-    const r = kubectl(kc('host'), [
-      'exec',
-      pod.metadata.name,
-      '--',
-      'sh',
-      '-c',
-      'echo $KOSMOS_SANDBOX_CLUSTER',
-    ]);
+    const inLeaf = podsOf(leaf, 'app=web').find((p) => p.metadata.name === pod.metadata.name)!;
+    const r = kubectl(kc('host'), ['exec', pod.metadata.name, '--', 'sh', '-c', 'ip -4 -o addr show eth0']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toBe(leaf);
+    expect(r.stdout).toContain(`inet ${inLeaf.status.podIP}/`);
     const cat = kubectl(kc('host'), ['exec', '-i', pod.metadata.name, '--', 'cat'], 'through the host\n');
     expect(cat.stdout).toBe('through the host\n');
   });

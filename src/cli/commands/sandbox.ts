@@ -6,6 +6,7 @@ import { kubeconfigPath, readState, sandboxDir } from '../sandbox/state.js';
 import { ensureBinaries } from '../sandbox/binaries.js';
 import { sandboxImageLoad } from '../sandbox/node-runtime.js';
 import { supervise } from '../sandbox/supervisor.js';
+import { NGINX_IMAGE } from '../image/images.js';
 import {
   MAX_NODES_PER_CLUSTER,
   MAX_REAL_NODES_PER_CLUSTER,
@@ -32,7 +33,7 @@ export function guide(dir: string, clusters: string[], ports: Record<string, num
       ? [
           '',
           `Multi-cluster services: export a Service from ${leaf}, resolve it from any cluster:`,
-          `  kubectl --kubeconfig ${kubeconfigPath(leaf, dir)} create deployment hello --image=nginx --port=80`,
+          `  kubectl --kubeconfig ${kubeconfigPath(leaf, dir)} create deployment hello --image=${NGINX_IMAGE} --port=80`,
           `  kubectl --kubeconfig ${kubeconfigPath(leaf, dir)} expose deployment hello --port=80`,
           `  kubectl --kubeconfig ${kubeconfigPath(leaf, dir)} apply -f - <<< '{"apiVersion":"multicluster.x-k8s.io/v1beta1","kind":"ServiceExport","metadata":{"name":"hello","namespace":"default"}}'`,
           `  kubectl --kubeconfig ${host} get serviceimports`,
@@ -52,6 +53,8 @@ export function guide(dir: string, clusters: string[], ports: Record<string, num
     `  kubectl --kubeconfig ${host} get nodes`,
     `  kubectl --kubeconfig ${host} get clusters,dp,cdp,wlp -A`,
     `  kubectl --kubeconfig ${host} apply -f deploy/examples/nginx.yaml   # 4 pods over the leaves`,
+    `  kubectl --kubeconfig ${host} get pods -o wide                        # their containers run in the leaves`,
+    `  kubectl --kubeconfig ${host} logs <pod> / exec -it <pod> -- sh         # through the virtual node`,
     '  npx kosmosctl sandbox status',
     '  npm stop            # or: npx kosmosctl sandbox down',
     ...mcs,

@@ -86,12 +86,12 @@ export async function startRealNodes(
     );
     if (n.cluster.name === HOST_CLUSTER) ensureRootRoute(n, sid);
   }
-  ctx.progress(`starting containerd on ${nodes.length} real node(s)`);
+  ctx.progress(`real nodes: containerd on ${nodes.length}`);
   const runtimes = await Promise.all(nodes.map((n) => ensure(containerdDef(ctx.bin, n))));
   await Promise.all(runtimes.map((c) => wait(c)));
-  if (archives.length > 0) ctx.progress(`loading ${archives.length} image(s) into every real node`);
+  ctx.progress(`real nodes: ${archives.length} image(s) on each`);
   await Promise.all(nodes.map((n) => loadMissing(ctx, n, archives)));
-  ctx.progress(`starting kubelet and kube-proxy on ${nodes.length} real node(s)`);
+  ctx.progress(`real nodes: kubelet and kube-proxy on ${nodes.length}`);
   const started: ComponentState[] = [];
   for (const n of nodes) {
     started.push(await ensure(kubeletDef(ctx.bin, n)));

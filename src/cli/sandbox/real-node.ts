@@ -9,7 +9,7 @@
  * network namespace, cgroup, CNI network name or socket.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Binaries } from './binaries.js';
@@ -332,11 +332,18 @@ export function kubeProxyConfig(n: RealNode): string {
     hostnameOverride: n.node.name,
     bindAddress: n.ip,
     clusterCIDR: n.cluster.podCIDR,
+    nodePortAddresses: ['primary'],
     healthzBindAddress: `${n.ip}:${KUBE_PROXY_HEALTHZ_PORT}`,
     metricsBindAddress: `${n.ip}:10249`,
     // nf_conntrack sysctls are global: leave them as the machine has them.
     conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
   });
+}
+
+/** kube-proxy exits when its configuration file changes: rewrite a file only when it differs. */
+function writeIfChanged(file: string, text: string): void {
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return;
+  writeFileSync(file, text);
 }
 
 /** Writes every file the node's processes read (certificates only once). */
@@ -360,14 +367,14 @@ export function writeNodeFiles(
   ]) {
     mkdirSync(d, { recursive: true });
   }
-  writeFileSync(f.containerdConfig, containerdConfig(n, pauseImage));
-  writeFileSync(join(f.cniConfDir, '10-sandbox.conflist'), cniConfig(n));
-  writeFileSync(
+  writeIfChanged(f.containerdConfig, containerdConfig(n, pauseImage));
+  writeIfChanged(join(f.cniConfDir, '10-sandbox.conflist'), cniConfig(n));
+  writeIfChanged(
     f.resolvConf,
     '# sandbox node: no upstream DNS (the machine has no network)\noptions ndots:5\n',
   );
-  writeFileSync(f.kubeletConfig, kubeletConfig(n, cluster.caCert));
-  writeFileSync(f.kubeProxyConfig, kubeProxyConfig(n));
+  writeIfChanged(f.kubeletConfig, kubeletConfig(n, cluster.caCert));
+  writeIfChanged(f.kubeProxyConfig, kubeProxyConfig(n));
   const serving = join(f.kubeletCertDir, 'kubelet.crt');
   if (!existsSync(serving)) {
     const s = issueCert(ca, { commonName: n.node.name, dnsNames: [n.node.name], ips: [n.ip], server: true });

@@ -34,7 +34,7 @@ import { renderKubeconfig } from './kubeconfig.js';
 import { createCA, issueCert, newServiceAccountKey, type KeyPair } from './pki.js';
 import { freePort, isAlive, portInUse, probe, startDetached, stopProcess, waitHealthy } from './processes.js';
 import { readState, sandboxDir, writeState, type ComponentState, type SandboxState } from './state.js';
-import { SUPERVISOR, supervisorLog } from './supervisor.js';
+import { SUPERVISOR, holdSupervisor, releaseSupervisor, supervisorLog } from './supervisor.js';
 import {
   defaultTopology,
   HOST_CLUSTER,
@@ -379,12 +379,23 @@ export async function sandboxUp(opts: UpOptions = {}): Promise<SandboxState> {
     state = { version: 1, topology, bare: opts.bare ?? false, redisUrl: '', ports: {}, components: [] };
   }
   mkdirSync(dir, { recursive: true });
-  // The supervisor must not start what `up` is about to start: it comes back last.
-  const supervisor = state.components.find((c) => c.name === SUPERVISOR);
-  if (supervisor && isAlive(supervisor.pid, supervisor.hint ?? supervisor.command)) {
-    await stopProcess(supervisor.pid, supervisor.hint ?? supervisor.command);
-  }
   writeState(state, dir);
+  // The supervisor must not start what `up` is about to start: it pauses while `up` runs.
+  holdSupervisor(dir);
+  try {
+    return await bringUp(dir, state, opts, progress);
+  } finally {
+    releaseSupervisor(dir);
+  }
+}
+
+async function bringUp(
+  dir: string,
+  state: SandboxState,
+  opts: UpOptions,
+  progress: (m: string) => void,
+): Promise<SandboxState> {
+  const topology = state.topology;
 
   progress('locating control-plane binaries');
   const bin = await ensureBinaries();

@@ -4,6 +4,7 @@
  * logging each restart and counting it in the state (`sandbox status` shows the count). `up`
  * stops it while it changes the state and starts it last; `down` stops it first.
  */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../common/logger.js';
 import { isAlive, startDetached } from './processes.js';
@@ -43,7 +44,7 @@ export async function supervise(dir: string, signal: AbortSignal): Promise<void>
       return;
     }
     let changed = false;
-    for (const c of state.components) {
+    for (const c of held(dir) ? [] : state.components) {
       if (c.name === SUPERVISOR || isAlive(c.pid, c.hint ?? c.command)) continue;
       const now = Date.now();
       const plan = nextRestart(now, last.get(key(c)));
@@ -84,6 +85,26 @@ export async function supervise(dir: string, signal: AbortSignal): Promise<void>
       }
     }
     await new Promise((r) => setTimeout(r, SUPERVISE_PERIOD_MS));
+  }
+}
+
+const holdFile = (dir: string) => join(dir, 'up.pid');
+
+/** `up` holds the supervisor off while it starts components itself. */
+export function holdSupervisor(dir: string): void {
+  writeFileSync(holdFile(dir), String(process.pid));
+}
+
+export function releaseSupervisor(dir: string): void {
+  rmSync(holdFile(dir), { force: true });
+}
+
+/** Whether an `up` that is still running holds the supervisor off. */
+function held(dir: string): boolean {
+  try {
+    return isAlive(Number(readFileSync(holdFile(dir), 'utf8')));
+  } catch {
+    return false;
   }
 }
 

@@ -125,7 +125,7 @@ function walkDirs(dir: string): string[] {
   const out: string[] = [];
   const visit = (d: string) => {
     out.push(d);
-    let entries: string[] = [];
+    let entries: string[];
     try {
       entries = readdirSync(d);
     } catch {

@@ -26,6 +26,8 @@ export const LABEL_ZONE = 'topology.kubernetes.io/zone';
 export const LABEL_REGION = 'topology.kubernetes.io/region';
 export const LABEL_OS = 'kubernetes.io/os';
 export const LABEL_ARCH = 'kubernetes.io/arch';
+/** On pods of Kosmos' global DaemonSets (mirrored from a leaf): ClusterTree never runs them in a leaf. */
+export const LABEL_DAEMONSET_MANAGED = 'daemonset.kosmos.io/managed';
 
 /** Annotations. */
 export const ANNOTATION_OWNED_BY_CLUSTER = 'kosmos-io/owned-by-cluster';
@@ -36,6 +38,8 @@ export const ANNOTATION_CLUSTER_ROLE = 'kosmos.io/cluster-role';
 export const ANNOTATION_AUTO_CREATE_MCS = 'kosmos.io/auto-create-mcs';
 export const ANNOTATION_GLOBAL = 'kosmos.io/global';
 export const ANNOTATION_NODECONFIG_PREV = 'prev';
+/** On a DaemonSet's pod (its template): run it in the leaf when bound to a virtual node. */
+export const ANNOTATION_DAEMONSET_ALLOW = 'kosmos-io/daemonset-allow';
 
 /** Taint every virtual node carries. */
 export const TAINT_NODE = { key: LABEL_NODE, value: 'true', effect: 'NoSchedule' } as const;

@@ -8,6 +8,8 @@ export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
 /** The leaf copy of the host's CA ConfigMap, so leaf pods can verify the host apiserver. */
 export const HOST_CA_CONFIGMAP_IN_LEAF = 'master-root-ca.crt';
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+/** Pods of this namespace stay in the host (the cluster's own components), as in Kosmos. */
+export const KUBE_SYSTEM_NAMESPACE = 'kube-system';
 /** Where a pod's service-account credentials are mounted (kubelet and client libraries agree on it). */
 export const SERVICE_ACCOUNT_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** Prefix of the projected volume the host's ServiceAccount admission injects. */

@@ -1,0 +1,142 @@
+/**
+ * ClusterTree for real workloads, end to end on a bare sandbox with one worker: which pods
+ * stay out of the leaves (DaemonSets, kube-system). leaf-1 joins as one virtual node
+ * (one2cluster), leaf-2 as one virtual node per member node (one2one). The tests run in order
+ * and share the sandbox.
+ */
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
+import {
+  applyJson,
+  clusterObject,
+  items,
+  kubeconfigOf,
+  readSandboxState,
+  ready,
+  startWorker,
+  stopWorker,
+  type Item,
+  type Worker,
+} from './clustertree-helpers.js';
+
+const dir = newSandboxDir('kosmos-e2e-clustertree-wl-');
+const HOST = kubeconfigOf(dir, 'host');
+const LEAF1 = kubeconfigOf(dir, 'leaf-1');
+const LEAF2 = kubeconfigOf(dir, 'leaf-2');
+const NS = 'workloads';
+const VIRTUAL_NODES = ['kosmos-leaf-1', 'leaf-2-node-0', 'leaf-2-node-1'];
+let worker: Worker | undefined;
+
+const virtualNodes = () => items(HOST, ['nodes', '-l', 'kosmos.io/node=true']);
+const podsOf = (kc: string, app: string) => items(kc, ['pods', '-n', NS, '-l', `app=${app}`]);
+const leafPodsOf = (app: string) => [...podsOf(LEAF1, app), ...podsOf(LEAF2, app)];
+const onVirtualNodes = (pods: Item[]) => pods.filter((p) => VIRTUAL_NODES.includes(p.spec.nodeName ?? ''));
+
+function daemonSet(name: string, annotations: Record<string, string> = {}): object {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name, namespace: NS },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name }, annotations },
+        spec: {
+          // As kube-proxy, CNI and log agents do: every node, whatever its taints.
+          tolerations: [{ operator: 'Exists' }],
+          containers: [{ name: 'agent', image: 'busybox' }],
+          terminationGracePeriodSeconds: 1,
+        },
+      },
+    },
+  };
+}
+
+describe('ClusterTree for real workloads', () => {
+  beforeAll(async () => {
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    expect(up.code, up.stderr).toBe(0);
+    worker = await startWorker(dir, 'wl-1', readSandboxState(dir).redisUrl);
+    expect(kubectl(HOST, ['create', 'namespace', NS]).code).toBe(0);
+    applyJson(HOST, clusterObject(dir, 'leaf-1'));
+    applyJson(
+      HOST,
+      clusterObject(dir, 'leaf-2', [
+        {
+          nodeSelector: { nodeName: 'leaf-2-node-0' },
+          taints: [{ key: 'test-node/e2e', value: 'leafnode', effect: 'NoSchedule' }],
+        },
+        { nodeSelector: { nodeName: 'leaf-2-node-1' } },
+      ]),
+    );
+    await eventually(() => {
+      const nodes = virtualNodes();
+      const names = nodes.map((n) => n.metadata.name).sort();
+      if (names.join(',') !== VIRTUAL_NODES.join(',') || nodes.some((n) => ready(n) !== 'True'))
+        throw new Error(`virtual nodes: ${names.join(',')}`);
+    }, 90_000);
+  });
+
+  afterAll(async () => {
+    await stopWorker(worker);
+    await kosmosctl(dir, ['sandbox', 'down']);
+    rmSync(dirname(dir), { recursive: true, force: true });
+  });
+
+  it('GIVEN a host DaemonSet tolerating every taint THEN none of its pods reaches a leaf, and each of its pods on a virtual node has an Event saying why', async () => {
+    applyJson(HOST, daemonSet('agent'));
+    const stuck = await eventually(() => {
+      const pods = onVirtualNodes(podsOf(HOST, 'agent'));
+      if (pods.length !== VIRTUAL_NODES.length) throw new Error(`${pods.length} pods on virtual nodes`);
+      for (const p of pods) {
+        const events = items(HOST, [
+          'events',
+          '-n',
+          NS,
+          '--field-selector',
+          `involvedObject.name=${p.metadata.name},reason=NotSyncedToLeaf`,
+        ]);
+        if (events.length !== 1) throw new Error(`no Event on ${p.metadata.name} yet`);
+      }
+      return pods;
+    }, 90_000);
+    for (const p of stuck) expect(p.status?.phase).toBe('Pending');
+    const event = items(HOST, [
+      'events',
+      '-n',
+      NS,
+      '--field-selector',
+      `involvedObject.name=${stuck[0]!.metadata.name},reason=NotSyncedToLeaf`,
+    ])[0] as Item & { message?: string; type?: string };
+    expect(event.type).toBe('Warning');
+    expect(event.message).toMatch(
+      /^DaemonSet pods are not run in leaf cluster leaf-[12]; annotate .*kosmos-io\/daemonset-allow/,
+    );
+    // The Events are written where the leaf pods would have been created: none was.
+    expect(leafPodsOf('agent')).toEqual([]);
+  });
+
+  it('GIVEN a DaemonSet whose pod template is annotated kosmos-io/daemonset-allow THEN its pods run in the leaves; deleting both DaemonSets leaves no pod behind on a virtual node', async () => {
+    applyJson(HOST, daemonSet('allowed', { 'kosmos-io/daemonset-allow': 'true' }));
+    await eventually(() => {
+      const host = onVirtualNodes(podsOf(HOST, 'allowed'));
+      if (host.length !== 3 || host.some((p) => p.status?.phase !== 'Running'))
+        throw new Error(`host: ${host.map((p) => `${p.spec.nodeName}=${p.status?.phase}`).join(' ')}`);
+    }, 90_000);
+    expect(podsOf(LEAF1, 'allowed')).toHaveLength(1);
+    expect(
+      podsOf(LEAF2, 'allowed')
+        .map((p) => p.spec.nodeName)
+        .sort(),
+    ).toEqual(['leaf-2-node-0', 'leaf-2-node-1']);
+    expect(kubectl(HOST, ['delete', 'daemonset', '-n', NS, 'agent', 'allowed']).code).toBe(0);
+    // No kubelet finalizes a pod bound to a virtual node but ClusterTree: skipped or not, they go.
+    await eventually(() => {
+      const left = onVirtualNodes([...podsOf(HOST, 'agent'), ...podsOf(HOST, 'allowed')]);
+      if (left.length > 0 || leafPodsOf('allowed').length > 0)
+        throw new Error(`left: ${left.map((p) => p.metadata.name).join(' ')}`);
+    }, 90_000);
+  });
+});

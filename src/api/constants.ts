@@ -43,6 +43,11 @@ export const ANNOTATION_DAEMONSET_ALLOW = 'kosmos-io/daemonset-allow';
 
 /** Taint every virtual node carries. */
 export const TAINT_NODE = { key: LABEL_NODE, value: 'true', effect: 'NoSchedule' } as const;
+/**
+ * On a virtual node: the taints (`key:effect`, comma separated) ClusterTree set, so it
+ * replaces its own and keeps everyone else's (`kubectl taint`, the node lifecycle controller).
+ */
+export const ANNOTATION_KOSMOS_TAINTS = 'kosmos.io/kosmos-taints';
 
 /** Finalizers. */
 export const FINALIZER_CLUSTER_MANAGER = 'kosmos.io/cluster-manager';

@@ -1,8 +1,8 @@
 /**
  * ClusterTree for real workloads, end to end on a bare sandbox with one worker: which pods
- * stay out of the leaves (DaemonSets, kube-system). leaf-1 joins as one virtual node
- * (one2cluster), leaf-2 as one virtual node per member node (one2one). The tests run in order
- * and share the sandbox.
+ * stay out of the leaves (DaemonSets, kube-system) and the virtual nodes' taints. leaf-1 joins
+ * as one virtual node (one2cluster), leaf-2 as one virtual node per member node (one2one). The
+ * tests run in order and share the sandbox.
  */
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -11,6 +11,7 @@ import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
 import {
   applyJson,
   clusterObject,
+  getJson,
   items,
   kubeconfigOf,
   readSandboxState,
@@ -30,9 +31,11 @@ const VIRTUAL_NODES = ['kosmos-leaf-1', 'leaf-2-node-0', 'leaf-2-node-1'];
 let worker: Worker | undefined;
 
 const virtualNodes = () => items(HOST, ['nodes', '-l', 'kosmos.io/node=true']);
+const hostNode = (name: string) => getJson<Item>(HOST, ['node', name]);
 const podsOf = (kc: string, app: string) => items(kc, ['pods', '-n', NS, '-l', `app=${app}`]);
 const leafPodsOf = (app: string) => [...podsOf(LEAF1, app), ...podsOf(LEAF2, app)];
 const onVirtualNodes = (pods: Item[]) => pods.filter((p) => VIRTUAL_NODES.includes(p.spec.nodeName ?? ''));
+const taintKeys = (n: Item) => (n.spec.taints ?? []).map((t) => `${t.key}=${t.value ?? ''}:${t.effect}`);
 
 function daemonSet(name: string, annotations: Record<string, string> = {}): object {
   return {
@@ -52,6 +55,27 @@ function daemonSet(name: string, annotations: Record<string, string> = {}): obje
       },
     },
   };
+}
+
+/** The Lease renewals of a virtual node, one per heartbeat. */
+function leaseRenewTime(node: string): string {
+  return kubectl(HOST, ['get', 'lease', '-n', 'kube-node-lease', node, '-o', 'jsonpath={.spec.renewTime}'])
+    .stdout;
+}
+
+async function heartbeats(node: string, n: number): Promise<void> {
+  let last = leaseRenewTime(node);
+  for (let i = 0; i < n; i++) {
+    last = await eventually(
+      () => {
+        const t = leaseRenewTime(node);
+        if (t === last) throw new Error(`no heartbeat of ${node} since ${last}`);
+        return t;
+      },
+      60_000,
+      1_000,
+    );
+  }
 }
 
 describe('ClusterTree for real workloads', () => {
@@ -138,5 +162,23 @@ describe('ClusterTree for real workloads', () => {
       if (left.length > 0 || leafPodsOf('allowed').length > 0)
         throw new Error(`left: ${left.map((p) => p.metadata.name).join(' ')}`);
     }, 90_000);
+  });
+
+  it("GIVEN kubectl taint on a virtual node THEN the taint survives 3 heartbeats beside ClusterTree's own, and once removed stays removed", async () => {
+    const taint = kubectl(HOST, ['taint', 'node', 'kosmos-leaf-1', 'admin/test=x:NoSchedule']);
+    expect(taint.code, taint.stderr).toBe(0);
+    await heartbeats('kosmos-leaf-1', 3);
+    expect(taintKeys(hostNode('kosmos-leaf-1'))).toEqual([
+      'kosmos.io/node=true:NoSchedule',
+      'admin/test=x:NoSchedule',
+    ]);
+    // The leafModel's taint is applied (Kosmos Go drops it).
+    expect(taintKeys(hostNode('leaf-2-node-0'))).toEqual([
+      'kosmos.io/node=true:NoSchedule',
+      'test-node/e2e=leafnode:NoSchedule',
+    ]);
+    expect(kubectl(HOST, ['taint', 'node', 'kosmos-leaf-1', 'admin/test-']).code).toBe(0);
+    await heartbeats('kosmos-leaf-1', 1);
+    expect(taintKeys(hostNode('kosmos-leaf-1'))).toEqual(['kosmos.io/node=true:NoSchedule']);
   });
 });

@@ -16,7 +16,7 @@ import {
 } from '../../api/constants.js';
 import type { Node, Pod } from '../../api/core.js';
 import type { Cluster } from '../../api/kinds.js';
-import { isAlreadyExists, isNotFound, type ListResult } from '../../common/kube.js';
+import { isAlreadyExists, isConflict, isNotFound, type ListResult } from '../../common/kube.js';
 import { errorFields } from '../../common/logger.js';
 import { largestFree, memberFree, nodeUsable, virtualNodeCapacity } from '../capacity/capacity.js';
 import { dropFitIndex, publishFitIndex } from '../fit-index/publish.js';
@@ -71,29 +71,53 @@ async function renewLease(ctx: ClusterTreeContext, node: Node, now: Date): Promi
   );
 }
 
+const MAX_CONFLICTS = 3;
+
+/**
+ * The node's identity (labels, annotations, taints) by server-side apply, under the
+ * resourceVersion its taints were merged from: someone's `kubectl taint` in between makes it
+ * a 409, and the merge is redone on what they wrote.
+ */
+async function writeIdentity(ctx: ClusterTreeContext, plan: VirtualNodePlan, current: Node): Promise<void> {
+  const path = `/api/v1/nodes/${encodeURIComponent(plan.name)}`;
+  for (let attempt = 1; ; attempt++) {
+    const identity = virtualNodeIdentity(plan, { current });
+    const resourceVersion = current.metadata?.resourceVersion;
+    try {
+      await ctx.host.request(
+        'PATCH',
+        path,
+        { ...identity, metadata: { ...identity.metadata, resourceVersion } },
+        { contentType: APPLY, query: { fieldManager: FIELD_MANAGER, force: true } },
+      );
+      return;
+    } catch (e) {
+      if (!isConflict(e) || attempt >= MAX_CONFLICTS) throw e;
+    }
+    current = await ctx.host.request<Node>('GET', path);
+  }
+}
+
 async function upsertNode(
   ctx: ClusterTreeContext,
   plan: VirtualNodePlan,
   prev: Node | undefined,
   status: NonNullable<Node['status']>,
 ): Promise<Node> {
-  const identity = virtualNodeIdentity(plan);
-  if (!prev) {
+  let current = prev;
+  if (!current) {
     try {
-      await ctx.host.create({ ...identity, status });
+      current = await ctx.host.create({ ...virtualNodeIdentity(plan, {}), status });
       ctx.log.info('virtual node created', { cluster: plan.cluster, node: plan.name, mode: plan.mode });
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
+      current = await ctx.host.get<Node>('v1', 'Node', plan.name);
     }
   }
-  const name = encodeURIComponent(plan.name);
-  await ctx.host.request('PATCH', `/api/v1/nodes/${name}`, identity, {
-    contentType: APPLY,
-    query: { fieldManager: FIELD_MANAGER, force: true },
-  });
+  await writeIdentity(ctx, plan, current);
   return await ctx.host.request<Node>(
     'PATCH',
-    `/api/v1/nodes/${name}/status`,
+    `/api/v1/nodes/${encodeURIComponent(plan.name)}/status`,
     { apiVersion: 'v1', kind: 'Node', metadata: { name: plan.name }, status },
     { contentType: APPLY, query: { fieldManager: FIELD_MANAGER, force: true } },
   );

@@ -3,6 +3,7 @@
  * (capacity, conditions, the kubelet endpoint the host apiserver dials for logs and exec).
  */
 import {
+  ANNOTATION_KOSMOS_TAINTS,
   ANNOTATION_LEAF_NODE_MODE,
   ANNOTATION_OWNED_BY_CLUSTER,
   LABEL_ARCH,
@@ -11,8 +12,9 @@ import {
   LABEL_OS,
   LABEL_ROLE_AGENT,
 } from '../../api/constants.js';
-import type { Node, NodeCondition } from '../../api/core.js';
+import type { Node, NodeCondition, Taint } from '../../api/core.js';
 import type { VirtualNodePlan } from './plan.js';
+import { kosmosTaints, kosmosTaintsAnnotation, mergeTaints, recordedKosmosTaints } from './taints.js';
 
 export interface VirtualNodeStatusInput {
   /** Quantity strings. */
@@ -28,7 +30,22 @@ export interface VirtualNodeStatusInput {
   port: number;
 }
 
-export function virtualNodeIdentity(plan: VirtualNodePlan): Node {
+export interface VirtualNodeIdentityInput {
+  /** The node as it is now, if it exists: everyone else's taints are kept. */
+  current?: Node;
+}
+
+/** The taints the node should have: ClusterTree's now, everyone else's as they are. */
+export function virtualNodeTaints(plan: VirtualNodePlan, input: VirtualNodeIdentityInput): Taint[] {
+  const current = input.current;
+  return mergeTaints(
+    current?.spec?.taints,
+    recordedKosmosTaints(current?.metadata?.annotations?.[ANNOTATION_KOSMOS_TAINTS]),
+    kosmosTaints(plan),
+  );
+}
+
+export function virtualNodeIdentity(plan: VirtualNodePlan, input: VirtualNodeIdentityInput): Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -42,9 +59,13 @@ export function virtualNodeIdentity(plan: VirtualNodePlan): Node {
         [LABEL_OS]: 'linux',
         ...plan.labels,
       },
-      annotations: { [ANNOTATION_OWNED_BY_CLUSTER]: plan.cluster, [ANNOTATION_LEAF_NODE_MODE]: plan.mode },
+      annotations: {
+        [ANNOTATION_OWNED_BY_CLUSTER]: plan.cluster,
+        [ANNOTATION_LEAF_NODE_MODE]: plan.mode,
+        [ANNOTATION_KOSMOS_TAINTS]: kosmosTaintsAnnotation(kosmosTaints(plan)),
+      },
     },
-    spec: { taints: plan.taints.map((t) => ({ ...t })) },
+    spec: { taints: virtualNodeTaints(plan, input) },
   };
 }
 

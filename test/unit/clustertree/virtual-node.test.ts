@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Node } from '../../../src/api/core.js';
+import type { Node, Taint } from '../../../src/api/core.js';
 import type { Cluster } from '../../../src/api/kinds.js';
 import { planVirtualNodes } from '../../../src/clustertree/virtual-node/plan.js';
 import { virtualNodeIdentity, virtualNodeStatus } from '../../../src/clustertree/virtual-node/node.js';
@@ -86,7 +86,7 @@ describe('virtual nodes of a Cluster', () => {
 
   it('a node carries kosmos.io/node=true, its taint, the owner annotation and the mode', () => {
     const [plan] = planVirtualNodes(cluster(), members);
-    const node = virtualNodeIdentity(plan!);
+    const node = virtualNodeIdentity(plan!, {});
     expect(node.metadata?.labels).toMatchObject({
       'kosmos.io/node': 'true',
       'kosmos.io/cluster': 'leaf-1',
@@ -95,6 +95,7 @@ describe('virtual nodes of a Cluster', () => {
     expect(node.metadata?.annotations).toEqual({
       'kosmos-io/owned-by-cluster': 'leaf-1',
       leafNodeMode: 'one2cluster',
+      'kosmos.io/kosmos-taints': 'kosmos.io/node:NoSchedule',
     });
     expect(node.spec?.taints).toEqual([{ key: 'kosmos.io/node', value: 'true', effect: 'NoSchedule' }]);
   });
@@ -130,5 +131,63 @@ describe('virtual node status', () => {
     expect(stillUp.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe(
       '2026-01-01T00:00:00Z',
     );
+  });
+});
+
+describe('virtual node taints', () => {
+  const [plan] = planVirtualNodes(
+    cluster([{ leafNodeName: 'a', taints: [{ key: 'dedicated', value: 'red', effect: 'NoSchedule' }] }]),
+    members,
+  );
+  const kosmos = { key: 'kosmos.io/node', value: 'true', effect: 'NoSchedule' as const };
+  const dedicated = { key: 'dedicated', value: 'red', effect: 'NoSchedule' as const };
+  const admin = { key: 'admin/test', value: 'x', effect: 'NoSchedule' as const };
+  const notReady = {
+    key: 'node.kubernetes.io/not-ready',
+    effect: 'NoExecute' as const,
+    timeAdded: '2026-01-01T00:00:00Z',
+  };
+  const node = (taints: Taint[], record?: string): Node => ({
+    metadata: {
+      name: 'kosmos-a',
+      ...(record !== undefined ? { annotations: { 'kosmos.io/kosmos-taints': record } } : {}),
+    },
+    spec: { taints },
+  });
+  const taints = (current: Node | undefined) =>
+    virtualNodeIdentity(plan!, current ? { current } : {}).spec?.taints;
+
+  it.each([
+    ['GIVEN a new node THEN it has kosmos.io/node and the leafModel taints', undefined, [kosmos, dedicated]],
+    [
+      'GIVEN an admin added a taint (kubectl taint) THEN it stays, after ours',
+      node([kosmos, dedicated, admin], 'kosmos.io/node:NoSchedule,dedicated:NoSchedule'),
+      [kosmos, dedicated, admin],
+    ],
+    [
+      "GIVEN the node lifecycle controller's NoExecute taint THEN it stays untouched, timeAdded included",
+      node([notReady, kosmos], 'kosmos.io/node:NoSchedule'),
+      [kosmos, dedicated, notReady],
+    ],
+    [
+      'GIVEN a taint we set that the leafModel no longer has THEN it goes',
+      node(
+        [kosmos, { key: 'old', effect: 'NoExecute' as const }, admin],
+        'kosmos.io/node:NoSchedule,old:NoExecute',
+      ),
+      [kosmos, dedicated, admin],
+    ],
+    [
+      'GIVEN a leafModel taint whose value an admin changed THEN ours wins',
+      node([kosmos, { ...dedicated, value: 'blue' }], 'kosmos.io/node:NoSchedule,dedicated:NoSchedule'),
+      [kosmos, dedicated],
+    ],
+    [
+      'GIVEN a node from before the record existed THEN every taint but ours now is kept',
+      node([kosmos, admin]),
+      [kosmos, dedicated, admin],
+    ],
+  ])('%s', (_name, current, want) => {
+    expect(taints(current)).toEqual(want);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * ClusterTree for real workloads, end to end on a bare sandbox with one worker: which pods
- * stay out of the leaves (DaemonSets, kube-system) and the virtual nodes' taints. leaf-1 joins
- * as one virtual node (one2cluster), leaf-2 as one virtual node per member node (one2one). The
- * tests run in order and share the sandbox.
+ * stay out of the leaves (DaemonSets, kube-system), the virtual nodes' taints and one2one
+ * mirroring. leaf-1 joins as one virtual node (one2cluster), leaf-2 as one virtual node per
+ * member node (one2one). The tests run in order and share the sandbox.
  */
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -180,5 +180,32 @@ describe('ClusterTree for real workloads', () => {
     expect(kubectl(HOST, ['taint', 'node', 'kosmos-leaf-1', 'admin/test-']).code).toBe(0);
     await heartbeats('kosmos-leaf-1', 1);
     expect(taintKeys(hostNode('kosmos-leaf-1'))).toEqual(['kosmos.io/node=true:NoSchedule']);
+  });
+
+  it("GIVEN a label and an annotation on a leaf member node THEN its one2one virtual node carries them and the member's conditions, and drops the label when the member does", async () => {
+    expect(kubectl(LEAF2, ['label', 'node', 'leaf-2-node-0', 'example.com/gpu=a100']).code).toBe(0);
+    expect(kubectl(LEAF2, ['annotate', 'node', 'leaf-2-node-0', 'example.com/rack=r12']).code).toBe(0);
+    const node = await eventually(() => {
+      const n = hostNode('leaf-2-node-0');
+      if (n.metadata.labels?.['example.com/gpu'] !== 'a100') throw new Error('label not mirrored yet');
+      return n;
+    });
+    expect(node.metadata.annotations?.['example.com/rack']).toBe('r12');
+    const member = getJson<Item>(LEAF2, ['node', 'leaf-2-node-0']);
+    // kwok manages the member because of this annotation; the host's kwok must not manage the virtual node.
+    expect(member.metadata.annotations?.['kwok.x-k8s.io/node']).toBe('fake');
+    expect(node.metadata.annotations?.['kwok.x-k8s.io/node']).toBeUndefined();
+    expect(node.metadata.labels?.['kubernetes.io/hostname']).toBe('leaf-2-node-0');
+    expect(node.metadata.labels?.['kosmos.io/cluster']).toBe('leaf-2');
+    const memberConditions = (member.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).sort();
+    expect(memberConditions.length).toBeGreaterThan(0);
+    expect((node.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).sort()).toEqual(
+      memberConditions,
+    );
+    expect(kubectl(LEAF2, ['label', 'node', 'leaf-2-node-0', 'example.com/gpu-']).code).toBe(0);
+    await eventually(() => {
+      if (hostNode('leaf-2-node-0').metadata.labels?.['example.com/gpu'] !== undefined)
+        throw new Error('label still mirrored');
+    });
   });
 });

@@ -22,7 +22,11 @@ import { largestFree, memberFree, nodeUsable, virtualNodeCapacity } from '../cap
 import { dropFitIndex, publishFitIndex } from '../fit-index/publish.js';
 import { LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE } from '../names.js';
 import { planVirtualNodes, type VirtualNodePlan } from '../virtual-node/plan.js';
-import { virtualNodeIdentity, virtualNodeStatus } from '../virtual-node/node.js';
+import {
+  virtualNodeIdentity,
+  virtualNodeStatus,
+  type VirtualNodeIdentityInput,
+} from '../virtual-node/node.js';
 import type { ClusterTreeContext } from './context.js';
 import type { Leaf } from './leaf-registry.js';
 
@@ -74,14 +78,19 @@ async function renewLease(ctx: ClusterTreeContext, node: Node, now: Date): Promi
 const MAX_CONFLICTS = 3;
 
 /**
- * The node's identity (labels, annotations, taints) by server-side apply, under the
- * resourceVersion its taints were merged from: someone's `kubectl taint` in between makes it
- * a 409, and the merge is redone on what they wrote.
+ * The node's identity (labels, annotations, taints) by server-side apply (so mirrored labels
+ * a member drops go away), under the resourceVersion its taints were merged from: someone's
+ * `kubectl taint` in between makes it a 409, and the merge is redone on what they wrote.
  */
-async function writeIdentity(ctx: ClusterTreeContext, plan: VirtualNodePlan, current: Node): Promise<void> {
+async function writeIdentity(
+  ctx: ClusterTreeContext,
+  plan: VirtualNodePlan,
+  current: Node,
+  input: Omit<VirtualNodeIdentityInput, 'current'>,
+): Promise<void> {
   const path = `/api/v1/nodes/${encodeURIComponent(plan.name)}`;
   for (let attempt = 1; ; attempt++) {
-    const identity = virtualNodeIdentity(plan, { current });
+    const identity = virtualNodeIdentity(plan, { ...input, current });
     const resourceVersion = current.metadata?.resourceVersion;
     try {
       await ctx.host.request(
@@ -103,18 +112,20 @@ async function upsertNode(
   plan: VirtualNodePlan,
   prev: Node | undefined,
   status: NonNullable<Node['status']>,
+  input: Omit<VirtualNodeIdentityInput, 'current'> & { leafReachable: boolean },
 ): Promise<Node> {
   let current = prev;
   if (!current) {
     try {
-      current = await ctx.host.create({ ...virtualNodeIdentity(plan, {}), status });
+      current = await ctx.host.create({ ...virtualNodeIdentity(plan, input), status });
       ctx.log.info('virtual node created', { cluster: plan.cluster, node: plan.name, mode: plan.mode });
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
       current = await ctx.host.get<Node>('v1', 'Node', plan.name);
     }
   }
-  await writeIdentity(ctx, plan, current);
+  // A leaf that does not answer shows no member: its labels stay as the leaf last showed them.
+  if (input.leafReachable) await writeIdentity(ctx, plan, current, input);
   return await ctx.host.request<Node>(
     'PATCH',
     `/api/v1/nodes/${encodeURIComponent(plan.name)}/status`,
@@ -164,6 +175,7 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
     }
     const wasReady = prev?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     if (state && prev && !wasReady) recovered = true;
+    const member = state && plan.mode === 'one2one' ? plan.members[0] : undefined;
     const status = virtualNodeStatus({
       allocatable: state
         ? virtualNodeCapacity(plan.members, state.pods).allocatable
@@ -174,8 +186,12 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
       kubeletVersion: state?.version ?? prev?.status?.nodeInfo?.['kubeletVersion'] ?? 'unknown',
       address: ctx.nodeServer.address,
       port: ctx.nodeServer.port,
+      ...(member ? { member } : {}),
     });
-    const node = await upsertNode(ctx, plan, prev, status);
+    const node = await upsertNode(ctx, plan, prev, status, {
+      leafReachable: state !== undefined,
+      ...(member ? { member } : {}),
+    });
     if (state) await renewLease(ctx, node, now);
   }
   if (state) {

@@ -13,6 +13,7 @@ import {
   LABEL_ROLE_AGENT,
 } from '../../api/constants.js';
 import type { Node, NodeCondition, Taint } from '../../api/core.js';
+import { mirroredAnnotations, mirroredConditions, mirroredLabels } from './member-mirror.js';
 import type { VirtualNodePlan } from './plan.js';
 import { kosmosTaints, kosmosTaintsAnnotation, mergeTaints, recordedKosmosTaints } from './taints.js';
 
@@ -28,11 +29,15 @@ export interface VirtualNodeStatusInput {
   /** Address and port of the kubelet-API server that serves this node's logs and exec. */
   address: string;
   port: number;
+  /** one2one: the member node, whose conditions the virtual node shows (only while the leaf answers). */
+  member?: Node;
 }
 
 export interface VirtualNodeIdentityInput {
   /** The node as it is now, if it exists: everyone else's taints are kept. */
   current?: Node;
+  /** one2one: the member node, whose labels and annotations the virtual node shows. */
+  member?: Node;
 }
 
 /** The taints the node should have: ClusterTree's now, everyone else's as they are. */
@@ -46,20 +51,23 @@ export function virtualNodeTaints(plan: VirtualNodePlan, input: VirtualNodeIdent
 }
 
 export function virtualNodeIdentity(plan: VirtualNodePlan, input: VirtualNodeIdentityInput): Node {
+  const member = plan.mode === 'one2one' ? input.member : undefined;
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
       name: plan.name,
       labels: {
+        [LABEL_ARCH]: 'amd64',
+        [LABEL_OS]: 'linux',
+        ...mirroredLabels(member),
         [LABEL_NODE]: 'true',
         [LABEL_ROLE_AGENT]: 'agent',
         [LABEL_HOSTNAME]: plan.name,
-        [LABEL_ARCH]: 'amd64',
-        [LABEL_OS]: 'linux',
         ...plan.labels,
       },
       annotations: {
+        ...mirroredAnnotations(member),
         [ANNOTATION_OWNED_BY_CLUSTER]: plan.cluster,
         [ANNOTATION_LEAF_NODE_MODE]: plan.mode,
         [ANNOTATION_KOSMOS_TAINTS]: kosmosTaintsAnnotation(kosmosTaints(plan)),
@@ -99,17 +107,27 @@ export function virtualNodeStatus(input: VirtualNodeStatusInput): NonNullable<No
     ok
       ? condition(type, 'False', reason, message, input)
       : condition(type, 'Unknown', UNREACHABLE, UNREACHABLE_MESSAGE, input);
-  const conditions: NodeCondition[] = [
-    ok
-      ? condition('Ready', 'True', 'KubeletReady', 'the leaf cluster answers', input)
-      : condition('Ready', 'False', UNREACHABLE, UNREACHABLE_MESSAGE, input),
-    pressure('MemoryPressure', 'KubeletHasSufficientMemory', 'leaf cluster has sufficient memory'),
-    pressure('DiskPressure', 'KubeletHasNoDiskPressure', 'leaf cluster has no disk pressure'),
-    pressure('PIDPressure', 'KubeletHasSufficientPID', 'leaf cluster has sufficient PID'),
-    ok
-      ? condition('NetworkUnavailable', 'False', 'RouteCreated', 'the leaf cluster routes its pods', input)
-      : condition('NetworkUnavailable', 'Unknown', UNREACHABLE, UNREACHABLE_MESSAGE, input),
-  ];
+  // one2one: the member's conditions, as its own cluster reports them.
+  const conditions: NodeCondition[] =
+    ok && input.member
+      ? mirroredConditions(input.member, input.now)
+      : [
+          ok
+            ? condition('Ready', 'True', 'KubeletReady', 'the leaf cluster answers', input)
+            : condition('Ready', 'False', UNREACHABLE, UNREACHABLE_MESSAGE, input),
+          pressure('MemoryPressure', 'KubeletHasSufficientMemory', 'leaf cluster has sufficient memory'),
+          pressure('DiskPressure', 'KubeletHasNoDiskPressure', 'leaf cluster has no disk pressure'),
+          pressure('PIDPressure', 'KubeletHasSufficientPID', 'leaf cluster has sufficient PID'),
+          ok
+            ? condition(
+                'NetworkUnavailable',
+                'False',
+                'RouteCreated',
+                'the leaf cluster routes its pods',
+                input,
+              )
+            : condition('NetworkUnavailable', 'Unknown', UNREACHABLE, UNREACHABLE_MESSAGE, input),
+        ];
   return {
     capacity: { ...input.allocatable },
     allocatable: { ...input.allocatable },

@@ -132,6 +132,43 @@ describe('virtual node status', () => {
       '2026-01-01T00:00:00Z',
     );
   });
+
+  it('GIVEN a one2one member node THEN the virtual node shows its conditions, with its transition times and our heartbeat', () => {
+    const member: Node = {
+      metadata: { name: 'n0' },
+      status: {
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'False',
+            reason: 'KubeletNotReady',
+            message: 'PLEG is not healthy',
+            lastHeartbeatTime: '2025-12-31T23:00:00Z',
+            lastTransitionTime: '2025-12-31T22:00:00Z',
+          },
+          { type: 'GPUHealthy', status: 'True', reason: 'DriverLoaded' },
+        ],
+      },
+    };
+    const s = virtualNodeStatus({ ...input, leafReachable: true, member });
+    expect(s.conditions).toEqual([
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'KubeletNotReady',
+        message: 'PLEG is not healthy',
+        lastHeartbeatTime: input.now,
+        lastTransitionTime: '2025-12-31T22:00:00Z',
+      },
+      {
+        type: 'GPUHealthy',
+        status: 'True',
+        reason: 'DriverLoaded',
+        lastHeartbeatTime: input.now,
+        lastTransitionTime: input.now,
+      },
+    ]);
+  });
 });
 
 describe('virtual node taints', () => {
@@ -189,5 +226,63 @@ describe('virtual node taints', () => {
     ],
   ])('%s', (_name, current, want) => {
     expect(taints(current)).toEqual(want);
+  });
+});
+
+describe('one2one virtual nodes mirror their member node', () => {
+  const gpu: Node = {
+    metadata: {
+      name: 'n0',
+      labels: {
+        'nvidia.com/gpu.product': 'A100',
+        'kubernetes.io/arch': 'arm64',
+        'kubernetes.io/hostname': 'n0',
+        'node-role.kubernetes.io/control-plane': '',
+        'node-role.kubernetes.io/worker': '',
+        'kosmos.io/cluster': 'somewhere-else',
+      },
+      annotations: {
+        'example.com/rack': 'r12',
+        'node.alpha.kubernetes.io/ttl': '0',
+        'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+        'csi.volume.kubernetes.io/nodeid': '{"ebs.csi.aws.com":"i-1"}',
+        'flannel.alpha.coreos.com/public-ip': '10.0.0.1',
+        'kwok.x-k8s.io/node': 'fake',
+        'kosmos-io/owned-by-cluster': 'other',
+      },
+    },
+  };
+  const [one] = planVirtualNodes(cluster([{ nodeSelector: { nodeName: 'n0' }, labels: { team: 'red' } }]), [
+    gpu,
+  ]);
+
+  it("GIVEN a member's labels THEN the virtual node has them, except node-role.kubernetes.io/* and kubernetes.io/hostname, and Kosmos' own keys win", () => {
+    const n = virtualNodeIdentity(one!, { member: gpu });
+    expect(n.metadata?.labels).toEqual({
+      'nvidia.com/gpu.product': 'A100',
+      'kubernetes.io/arch': 'arm64',
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/hostname': 'n0',
+      'kubernetes.io/role': 'agent',
+      'kosmos.io/node': 'true',
+      'kosmos.io/cluster': 'leaf-1',
+      team: 'red',
+    });
+  });
+
+  it("GIVEN a member's annotations THEN the virtual node has them, except those of the member's own agents (ttl, attach/detach, CSI, CNI, kwok)", () => {
+    const n = virtualNodeIdentity(one!, { member: gpu });
+    expect(n.metadata?.annotations).toEqual({
+      'example.com/rack': 'r12',
+      'kosmos-io/owned-by-cluster': 'leaf-1',
+      leafNodeMode: 'one2one',
+      'kosmos.io/kosmos-taints': 'kosmos.io/node:NoSchedule',
+    });
+  });
+
+  it('GIVEN an aggregated (one2cluster) node THEN no member is mirrored', () => {
+    const [agg] = planVirtualNodes(cluster(), [gpu]);
+    const n = virtualNodeIdentity(agg!, { member: gpu });
+    expect(n.metadata?.labels?.['nvidia.com/gpu.product']).toBeUndefined();
   });
 });

@@ -22,6 +22,7 @@ import { createLogger, errorFields } from '../common/logger.js';
 import { createRegistry, observabilityRouter } from '../common/observability.js';
 import { Informer } from './kube/informer.js';
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_QUEUE_NAME, QUEUE_NAME } from './names.js';
+import { KubeletAuth, readClientCa } from './node-server/auth.js';
 import { startNodeServer } from './node-server/server.js';
 import type { JobData } from './queue/jobs.js';
 import { JobQueue } from './queue/queue.js';
@@ -42,6 +43,11 @@ export interface ClusterTreeOptions {
   nodeServerPort: number;
   /** Address the host apiserver dials for the kubelet API. */
   nodeAddress: string;
+  /**
+   * PEM file of the CA whose client certificates the kubelet API accepts (the host
+   * apiserver's kubelet client CA); without it every kubelet API request is refused with 401.
+   */
+  clientCaFile?: string;
   /** /healthz /readyz /metrics (0: any free port). */
   port: number;
   concurrency: number;
@@ -307,9 +313,15 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     ),
   };
 
+  const clientCa = opts.clientCaFile ? readClientCa(opts.clientCaFile) : undefined;
+  if (!clientCa)
+    log.warn(
+      'no --client-ca-file: the kubelet API refuses every request, so kubectl logs and exec fail on virtual nodes',
+    );
   const nodeServer = await startNodeServer(
     {
       host,
+      auth: new KubeletAuth(host, clientCa),
       log,
       leafForNode: (nodeName) => {
         const cluster = clusterOfNode(ctx, nodeName);

@@ -1,16 +1,20 @@
 /**
  * ClusterTree for real workloads, end to end on a bare sandbox with one worker: which pods
  * stay out of the leaves (DaemonSets, kube-system), the virtual nodes' taints and one2one
- * mirroring. leaf-1 joins as one virtual node (one2cluster), leaf-2 as one virtual node per
- * member node (one2one). The tests run in order and share the sandbox.
+ * mirroring, and the kubelet API's authentication and authorization. leaf-1 joins as one
+ * virtual node (one2cluster), leaf-2 as one virtual node per member node (one2one). The tests
+ * run in order and share the sandbox.
  */
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCa, issueCertificate } from '../../src/common/pki.js';
 import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
 import {
   applyJson,
   clusterObject,
+  deployment,
   getJson,
   items,
   kubeconfigOf,
@@ -76,6 +80,27 @@ async function heartbeats(node: string, n: number): Promise<void> {
       1_000,
     );
   }
+}
+
+/** A request to the virtual nodes' kubelet API as a client other than the host apiserver. */
+async function kubeletApi(
+  port: number,
+  method: string,
+  path: string,
+  client?: { cert: string; key: string },
+): Promise<{ status: number; body: string }> {
+  return await new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, method, path, rejectUnauthorized: false, ...(client ?? {}) },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('ClusterTree for real workloads', () => {
@@ -206,6 +231,92 @@ describe('ClusterTree for real workloads', () => {
     await eventually(() => {
       if (hostNode('leaf-2-node-0').metadata.labels?.['example.com/gpu'] !== undefined)
         throw new Error('label still mirrored');
+    });
+  });
+
+  describe("the virtual nodes' kubelet API", () => {
+    let port = 0;
+    let pod = '';
+    const ca = () => ({
+      cert: readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8'),
+      key: readFileSync(join(dir, 'pki', 'ca.key'), 'utf8'),
+    });
+    const clientCert = (user: string, issuer = ca()) =>
+      issueCertificate(issuer, {
+        commonName: user,
+        clientAuth: true,
+        validityMs: 3_600_000,
+        backdateMs: 60_000,
+      });
+
+    beforeAll(async () => {
+      applyJson(HOST, deployment('web', NS, 1, { 'kubernetes.io/hostname': 'kosmos-leaf-1' }));
+      pod = await eventually(() => {
+        const p = podsOf(HOST, 'web').find((x) => x.status?.phase === 'Running');
+        if (!p) throw new Error('web not Running');
+        return p.metadata.name;
+      }, 90_000);
+      port = (hostNode('kosmos-leaf-1').status as { daemonEndpoints: { kubeletEndpoint: { Port: number } } })
+        .daemonEndpoints.kubeletEndpoint.Port;
+    });
+
+    it('GIVEN no client certificate THEN 401', async () => {
+      const r = await kubeletApi(port, 'GET', `/containerLogs/${NS}/${pod}/main`);
+      expect(r.status).toBe(401);
+    });
+
+    it('GIVEN a client certificate of another CA THEN 401', async () => {
+      const other = createCa({ commonName: 'not-the-cluster-ca', validityMs: 3_600_000, backdateMs: 60_000 });
+      const r = await kubeletApi(
+        port,
+        'GET',
+        `/containerLogs/${NS}/${pod}/main`,
+        clientCert('kube-apiserver', other),
+      );
+      expect(r.status).toBe(401);
+    });
+
+    it('GIVEN a certificate of a user without nodes/proxy THEN 403, for pods that exist and pods that do not', async () => {
+      const intruder = clientCert('intruder');
+      const r = await kubeletApi(port, 'GET', `/containerLogs/${NS}/${pod}/main`, intruder);
+      expect(r.status).toBe(403);
+      expect(r.body).toBe('Forbidden (user=intruder, verb=get, resource=nodes, subresource(s)=[proxy])\n');
+      const missing = await kubeletApi(port, 'GET', `/containerLogs/${NS}/no-such-pod/main`, intruder);
+      expect(missing.status).toBe(403);
+    });
+
+    it("GIVEN a user allowed get on nodes/proxy THEN it reads the pod's log, and may not exec (create)", async () => {
+      applyJson(HOST, {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'kubelet-log-reader' },
+        rules: [{ apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }],
+      });
+      applyJson(HOST, {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'kubelet-log-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kubelet-log-reader' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'log-reader' }],
+      });
+      const reader = clientCert('log-reader');
+      const logs = await eventually(async () => {
+        const r = await kubeletApi(port, 'GET', `/containerLogs/${NS}/${pod}/main`, reader);
+        if (r.status !== 200) throw new Error(`${r.status} ${r.body}`);
+        return r;
+      });
+      expect(logs.body).toMatch(/kosmos sandbox: a container of cluster leaf-1/);
+      const exec = await kubeletApi(port, 'POST', `/exec/${NS}/${pod}/main?command=true&output=1`, reader);
+      expect(exec.status).toBe(403);
+    });
+
+    it('kubectl logs and exec through the host apiserver still work', () => {
+      const logs = kubectl(HOST, ['logs', '-n', NS, pod]);
+      expect(logs.stderr).toBe('');
+      expect(logs.stdout).toMatch(/kosmos sandbox: a container of cluster leaf-1/);
+      const exec = kubectl(HOST, ['exec', '-n', NS, pod, '--', 'sh', '-c', 'echo $KOSMOS_SANDBOX_CLUSTER']);
+      expect(exec.code, exec.stderr).toBe(0);
+      expect(exec.stdout.trim()).toBe('leaf-1');
     });
   });
 });

@@ -44,6 +44,13 @@ export const ANNOTATION_DAEMONSET_ALLOW = 'kosmos-io/daemonset-allow';
 /** Taint every virtual node carries. */
 export const TAINT_NODE = { key: LABEL_NODE, value: 'true', effect: 'NoSchedule' } as const;
 /**
+ * On a virtual node while its leaf apiserver does not answer: no new pods, and nothing
+ * evicted (the node stays Ready; see CONDITION_LEAF_UNREACHABLE).
+ */
+export const TAINT_LEAF_UNREACHABLE = { key: 'kosmos.io/leaf-unreachable', effect: 'NoSchedule' } as const;
+/** Virtual node condition: True while the leaf cluster's apiserver does not answer. */
+export const CONDITION_LEAF_UNREACHABLE = 'LeafClusterUnreachable';
+/**
  * On a virtual node: the taints (`key:effect`, comma separated) ClusterTree set, so it
  * replaces its own and keeps everyone else's (`kubectl taint`, the node lifecycle controller).
  */

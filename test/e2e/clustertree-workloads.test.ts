@@ -1,16 +1,18 @@
 /**
  * ClusterTree for real workloads, end to end on a bare sandbox with one worker: which pods
  * stay out of the leaves (DaemonSets, kube-system), the virtual nodes' taints and one2one
- * mirroring, and the kubelet API's authentication and authorization. leaf-1 joins as one
- * virtual node (one2cluster), leaf-2 as one virtual node per member node (one2one). The tests
- * run in order and share the sandbox.
+ * mirroring, the kubelet API's authentication and authorization, and a leaf outage longer
+ * than the host's 300 s eviction timeout. leaf-1 joins as one virtual node (one2cluster),
+ * leaf-2 as one virtual node per member node (one2one). The tests run in order and share the
+ * sandbox.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/cli/sandbox/processes.js';
 import { createCa, issueCertificate } from '../../src/common/pki.js';
-import { eventually, kosmosctl, kubectl, newSandboxDir } from './harness.js';
+import { eventually, kosmosctl, kubectl, newSandboxDir, sleep } from './harness.js';
 import {
   applyJson,
   clusterObject,
@@ -39,6 +41,7 @@ const hostNode = (name: string) => getJson<Item>(HOST, ['node', name]);
 const podsOf = (kc: string, app: string) => items(kc, ['pods', '-n', NS, '-l', `app=${app}`]);
 const leafPodsOf = (app: string) => [...podsOf(LEAF1, app), ...podsOf(LEAF2, app)];
 const onVirtualNodes = (pods: Item[]) => pods.filter((p) => VIRTUAL_NODES.includes(p.spec.nodeName ?? ''));
+const condition = (n: Item, type: string) => n.status?.conditions?.find((c) => c.type === type);
 const taintKeys = (n: Item) => (n.spec.taints ?? []).map((t) => `${t.key}=${t.value ?? ''}:${t.effect}`);
 
 function daemonSet(name: string, annotations: Record<string, string> = {}): object {
@@ -224,9 +227,13 @@ describe('ClusterTree for real workloads', () => {
     expect(node.metadata.labels?.['kosmos.io/cluster']).toBe('leaf-2');
     const memberConditions = (member.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).sort();
     expect(memberConditions.length).toBeGreaterThan(0);
-    expect((node.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).sort()).toEqual(
-      memberConditions,
-    );
+    expect(
+      (node.status?.conditions ?? [])
+        .filter((c) => c.type !== 'LeafClusterUnreachable')
+        .map((c) => `${c.type}=${c.status}`)
+        .sort(),
+    ).toEqual(memberConditions);
+    expect(condition(node, 'LeafClusterUnreachable')?.status).toBe('False');
     expect(kubectl(LEAF2, ['label', 'node', 'leaf-2-node-0', 'example.com/gpu-']).code).toBe(0);
     await eventually(() => {
       if (hostNode('leaf-2-node-0').metadata.labels?.['example.com/gpu'] !== undefined)
@@ -319,4 +326,70 @@ describe('ClusterTree for real workloads', () => {
       expect(exec.stdout.trim()).toBe('leaf-1');
     });
   });
+
+  it('GIVEN the leaf-1 apiserver stopped for 6 minutes (past the 300 s eviction timeout) THEN no host pod is evicted and no leaf pod deleted, and all are Running within 60 s of its return', async () => {
+    applyJson(HOST, deployment('steady', NS, 3, { 'kubernetes.io/hostname': 'kosmos-leaf-1' }));
+    const uids = (pods: Item[]) => pods.map((p) => p.metadata.uid).sort();
+    const hostBefore = await eventually(() => {
+      const pods = podsOf(HOST, 'steady');
+      if (pods.length !== 3 || pods.some((p) => p.status?.phase !== 'Running'))
+        throw new Error('not Running');
+      return uids(pods);
+    }, 90_000);
+    const leafBefore = uids(podsOf(LEAF1, 'steady'));
+    expect(leafBefore).toHaveLength(3);
+
+    const apiserver = readSandboxState(dir).components.find(
+      (c) => c.name === 'kube-apiserver' && c.cluster === 'leaf-1',
+    );
+    process.kill(apiserver!.pid, 'SIGTERM');
+    const stoppedAt = Date.now();
+    const down = await eventually(
+      () => {
+        const n = hostNode('kosmos-leaf-1');
+        if (condition(n, 'LeafClusterUnreachable')?.status !== 'True')
+          throw new Error('outage not shown yet');
+        return n;
+      },
+      60_000,
+      1_000,
+    );
+    expect(taintKeys(down)).toContain('kosmos.io/leaf-unreachable=:NoSchedule');
+    // Past the host's 300 s tolerationSeconds, checking all along that nothing is evicted.
+    while (Date.now() - stoppedAt < 6 * 60_000) {
+      const n = hostNode('kosmos-leaf-1');
+      expect(ready(n)).toBe('True');
+      expect(taintKeys(n).filter((t) => t.startsWith('node.kubernetes.io/'))).toEqual([]);
+      const pods = podsOf(HOST, 'steady');
+      expect(uids(pods)).toEqual(hostBefore);
+      expect(pods.filter((p) => (p.metadata as { deletionTimestamp?: string }).deletionTimestamp)).toEqual(
+        [],
+      );
+      await sleep(20_000);
+    }
+    await eventually(() => {
+      if (isAlive(apiserver!.pid)) throw new Error('apiserver still shutting down');
+    }, 60_000);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    expect(up.code, up.stderr).toBe(0);
+    await eventually(
+      () => {
+        const n = hostNode('kosmos-leaf-1');
+        if (condition(n, 'LeafClusterUnreachable')?.status !== 'False') throw new Error('outage still shown');
+        if (taintKeys(n).some((t) => t.startsWith('kosmos.io/leaf-unreachable')))
+          throw new Error('still tainted');
+        const host = podsOf(HOST, 'steady');
+        const leaf = podsOf(LEAF1, 'steady');
+        if (
+          host.some((p) => p.status?.phase !== 'Running') ||
+          leaf.some((p) => p.status?.phase !== 'Running')
+        )
+          throw new Error('not all Running');
+        expect(uids(host)).toEqual(hostBefore);
+        expect(uids(leaf)).toEqual(leafBefore);
+      },
+      60_000,
+      1_000,
+    );
+  }, 600_000);
 });

@@ -3,12 +3,14 @@
  * makes the host's virtual nodes match the Cluster's leafModels (creating, updating and
  * removing them, so leafModel changes need no restart), with capacity, conditions and a
  * renewed Lease; and publishes the fit index and the Cluster status summary. When the leaf
- * does not answer, the virtual nodes turn NotReady and the Lease is left to lapse; pods are
- * never touched. When it answers again, pod statuses are re-synced (the host's node
- * lifecycle controller marked them not ready meanwhile).
+ * does not answer, the virtual nodes stay Ready with the Lease renewed, show the outage in a
+ * condition and a NoSchedule taint of their own (virtual-node/node.ts says why), and pods are
+ * never touched. When it answers again, pod statuses are re-synced.
  */
 import {
+  ANNOTATION_KOSMOS_TAINTS,
   ANNOTATION_OWNED_BY_CLUSTER,
+  CONDITION_LEAF_UNREACHABLE,
   API_VERSION,
   FIELD_MANAGER,
   FINALIZER_CLUSTER_MANAGER,
@@ -23,6 +25,7 @@ import { dropFitIndex, publishFitIndex } from '../fit-index/publish.js';
 import { LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE } from '../names.js';
 import { planVirtualNodes, type VirtualNodePlan } from '../virtual-node/plan.js';
 import {
+  LEGACY_UNREACHABLE_REASON,
   virtualNodeIdentity,
   virtualNodeStatus,
   type VirtualNodeIdentityInput,
@@ -47,6 +50,15 @@ async function leafState(leaf: Leaf): Promise<{ nodes: Node[]; pods: Pod[]; vers
   } catch {
     return undefined;
   }
+}
+
+/** The node showed an outage (or, from versions before the outage condition, was NotReady for one). */
+function wasUnreachable(node: Node): boolean {
+  return (node.status?.conditions ?? []).some(
+    (c) =>
+      (c.type === CONDITION_LEAF_UNREACHABLE && c.status === 'True') ||
+      (c.type === 'Ready' && c.reason === LEGACY_UNREACHABLE_REASON),
+  );
 }
 
 async function hostVirtualNodes(ctx: ClusterTreeContext, cluster: string): Promise<Node[]> {
@@ -78,9 +90,11 @@ async function renewLease(ctx: ClusterTreeContext, node: Node, now: Date): Promi
 const MAX_CONFLICTS = 3;
 
 /**
- * The node's identity (labels, annotations, taints) by server-side apply (so mirrored labels
- * a member drops go away), under the resourceVersion its taints were merged from: someone's
- * `kubectl taint` in between makes it a 409, and the merge is redone on what they wrote.
+ * The node's identity (labels, annotations, taints) under the resourceVersion its taints were
+ * merged from: someone's `kubectl taint` in between makes it a 409, and the merge is redone on
+ * what they wrote. While the leaf answers, server-side apply (so mirrored labels a member
+ * drops go away); while it does not, only the taints and their record change, and labels
+ * stay as the leaf last showed them.
  */
 async function writeIdentity(
   ctx: ClusterTreeContext,
@@ -93,12 +107,29 @@ async function writeIdentity(
     const identity = virtualNodeIdentity(plan, { ...input, current });
     const resourceVersion = current.metadata?.resourceVersion;
     try {
-      await ctx.host.request(
-        'PATCH',
-        path,
-        { ...identity, metadata: { ...identity.metadata, resourceVersion } },
-        { contentType: APPLY, query: { fieldManager: FIELD_MANAGER, force: true } },
-      );
+      if (input.leafReachable) {
+        await ctx.host.request(
+          'PATCH',
+          path,
+          { ...identity, metadata: { ...identity.metadata, resourceVersion } },
+          { contentType: APPLY, query: { fieldManager: FIELD_MANAGER, force: true } },
+        );
+      } else {
+        await ctx.host.request(
+          'PATCH',
+          path,
+          {
+            metadata: {
+              resourceVersion,
+              annotations: {
+                [ANNOTATION_KOSMOS_TAINTS]: identity.metadata?.annotations?.[ANNOTATION_KOSMOS_TAINTS] ?? '',
+              },
+            },
+            spec: { taints: identity.spec?.taints ?? [] },
+          },
+          { contentType: 'application/merge-patch+json', query: { fieldManager: FIELD_MANAGER } },
+        );
+      }
       return;
     } catch (e) {
       if (!isConflict(e) || attempt >= MAX_CONFLICTS) throw e;
@@ -112,7 +143,7 @@ async function upsertNode(
   plan: VirtualNodePlan,
   prev: Node | undefined,
   status: NonNullable<Node['status']>,
-  input: Omit<VirtualNodeIdentityInput, 'current'> & { leafReachable: boolean },
+  input: Omit<VirtualNodeIdentityInput, 'current'>,
 ): Promise<Node> {
   let current = prev;
   if (!current) {
@@ -124,8 +155,7 @@ async function upsertNode(
       current = await ctx.host.get<Node>('v1', 'Node', plan.name);
     }
   }
-  // A leaf that does not answer shows no member: its labels stay as the leaf last showed them.
-  if (input.leafReachable) await writeIdentity(ctx, plan, current, input);
+  await writeIdentity(ctx, plan, current, input);
   return await ctx.host.request<Node>(
     'PATCH',
     `/api/v1/nodes/${encodeURIComponent(plan.name)}/status`,
@@ -173,8 +203,7 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
       prev = other;
       if (!prev && !state) continue; // never create nodes for a leaf we cannot see
     }
-    const wasReady = prev?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-    if (state && prev && !wasReady) recovered = true;
+    if (state && prev && wasUnreachable(prev)) recovered = true;
     const member = state && plan.mode === 'one2one' ? plan.members[0] : undefined;
     const status = virtualNodeStatus({
       allocatable: state
@@ -192,7 +221,9 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
       leafReachable: state !== undefined,
       ...(member ? { member } : {}),
     });
-    if (state) await renewLease(ctx, node, now);
+    // Renewed during an outage too: a lapsed Lease would make the host's node lifecycle
+    // controller evict every pod of the node (see virtual-node/node.ts).
+    await renewLease(ctx, node, now);
   }
   if (state) {
     // Nodes of leafModels that no longer exist (only when the leaf answered: an outage changes no plan).

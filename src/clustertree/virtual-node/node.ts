@@ -1,11 +1,19 @@
 /**
  * The host Node object of a virtual node: identity (labels, annotations, taints) and status
  * (capacity, conditions, the kubelet endpoint the host apiserver dials for logs and exec).
+ *
+ * A leaf that does not answer keeps its virtual nodes Ready: the host's node lifecycle
+ * controller would otherwise taint them `node.kubernetes.io/not-ready:NoExecute` and evict
+ * every pod after its tolerationSeconds (300 s by default), and the leaf's healthy pods would
+ * be deleted to match when it returns. The outage shows as the condition
+ * LeafClusterUnreachable=True instead, and the taint kosmos.io/leaf-unreachable:NoSchedule
+ * keeps new pods away until the leaf answers again.
  */
 import {
   ANNOTATION_KOSMOS_TAINTS,
   ANNOTATION_LEAF_NODE_MODE,
   ANNOTATION_OWNED_BY_CLUSTER,
+  CONDITION_LEAF_UNREACHABLE,
   LABEL_ARCH,
   LABEL_HOSTNAME,
   LABEL_NODE,
@@ -36,6 +44,7 @@ export interface VirtualNodeStatusInput {
 export interface VirtualNodeIdentityInput {
   /** The node as it is now, if it exists: everyone else's taints are kept. */
   current?: Node;
+  leafReachable: boolean;
   /** one2one: the member node, whose labels and annotations the virtual node shows. */
   member?: Node;
 }
@@ -46,7 +55,7 @@ export function virtualNodeTaints(plan: VirtualNodePlan, input: VirtualNodeIdent
   return mergeTaints(
     current?.spec?.taints,
     recordedKosmosTaints(current?.metadata?.annotations?.[ANNOTATION_KOSMOS_TAINTS]),
-    kosmosTaints(plan),
+    kosmosTaints(plan, input.leafReachable),
   );
 }
 
@@ -70,7 +79,7 @@ export function virtualNodeIdentity(plan: VirtualNodePlan, input: VirtualNodeIde
         ...mirroredAnnotations(member),
         [ANNOTATION_OWNED_BY_CLUSTER]: plan.cluster,
         [ANNOTATION_LEAF_NODE_MODE]: plan.mode,
-        [ANNOTATION_KOSMOS_TAINTS]: kosmosTaintsAnnotation(kosmosTaints(plan)),
+        [ANNOTATION_KOSMOS_TAINTS]: kosmosTaintsAnnotation(kosmosTaints(plan, input.leafReachable)),
       },
     },
     spec: { taints: virtualNodeTaints(plan, input) },
@@ -96,42 +105,68 @@ function condition(
   };
 }
 
-const UNREACHABLE = 'LeafClusterUnreachable';
-const UNREACHABLE_MESSAGE = 'the leaf cluster apiserver does not answer';
+const UNREACHABLE = 'LeafApiserverUnreachable';
+const UNREACHABLE_MESSAGE =
+  'the leaf cluster apiserver does not answer: its pods are kept, no new pods are scheduled here';
+/** What Ready said in versions that turned the node NotReady during an outage. */
+export const LEGACY_UNREACHABLE_REASON = 'LeafClusterUnreachable';
+
+function defaultConditions(input: VirtualNodeStatusInput): NodeCondition[] {
+  return [
+    condition('Ready', 'True', 'KubeletReady', 'the leaf cluster answers', input),
+    condition(
+      'MemoryPressure',
+      'False',
+      'KubeletHasSufficientMemory',
+      'leaf cluster has sufficient memory',
+      input,
+    ),
+    condition(
+      'DiskPressure',
+      'False',
+      'KubeletHasNoDiskPressure',
+      'leaf cluster has no disk pressure',
+      input,
+    ),
+    condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'leaf cluster has sufficient PID', input),
+    condition('NetworkUnavailable', 'False', 'RouteCreated', 'the leaf cluster routes its pods', input),
+  ];
+}
+
+/**
+ * While the leaf answers: the five conditions of a healthy node, or (one2one) the member's.
+ * While it does not: every condition as it last was, heartbeat renewed, so nothing the host
+ * acts on changes (see the file comment); only LeafClusterUnreachable turns True.
+ */
+function conditions(input: VirtualNodeStatusInput): NodeCondition[] {
+  const own = (status: NodeCondition['status']) =>
+    status === 'True'
+      ? condition(CONDITION_LEAF_UNREACHABLE, 'True', UNREACHABLE, UNREACHABLE_MESSAGE, input)
+      : condition(
+          CONDITION_LEAF_UNREACHABLE,
+          'False',
+          'LeafApiserverAnswers',
+          'the leaf cluster apiserver answers',
+          input,
+        );
+  if (input.leafReachable) {
+    const base = input.member ? mirroredConditions(input.member, input.now) : defaultConditions(input);
+    return [...base.filter((c) => c.type !== CONDITION_LEAF_UNREACHABLE), own('False')];
+  }
+  const kept = (input.previous ?? []).filter(
+    (c) =>
+      c.type !== CONDITION_LEAF_UNREACHABLE &&
+      !(c.type === 'Ready' && c.reason === LEGACY_UNREACHABLE_REASON),
+  );
+  const defaults = defaultConditions(input).filter((d) => !kept.some((c) => c.type === d.type));
+  return [...kept.map((c) => ({ ...c, lastHeartbeatTime: input.now })), ...defaults, own('True')];
+}
 
 export function virtualNodeStatus(input: VirtualNodeStatusInput): NonNullable<Node['status']> {
-  const ok = input.leafReachable;
-  // An unreachable leaf is reported NotReady at once rather than only when the lease lapses;
-  // the pressure conditions become Unknown, as the node lifecycle controller would set them.
-  const pressure = (type: string, reason: string, message: string) =>
-    ok
-      ? condition(type, 'False', reason, message, input)
-      : condition(type, 'Unknown', UNREACHABLE, UNREACHABLE_MESSAGE, input);
-  // one2one: the member's conditions, as its own cluster reports them.
-  const conditions: NodeCondition[] =
-    ok && input.member
-      ? mirroredConditions(input.member, input.now)
-      : [
-          ok
-            ? condition('Ready', 'True', 'KubeletReady', 'the leaf cluster answers', input)
-            : condition('Ready', 'False', UNREACHABLE, UNREACHABLE_MESSAGE, input),
-          pressure('MemoryPressure', 'KubeletHasSufficientMemory', 'leaf cluster has sufficient memory'),
-          pressure('DiskPressure', 'KubeletHasNoDiskPressure', 'leaf cluster has no disk pressure'),
-          pressure('PIDPressure', 'KubeletHasSufficientPID', 'leaf cluster has sufficient PID'),
-          ok
-            ? condition(
-                'NetworkUnavailable',
-                'False',
-                'RouteCreated',
-                'the leaf cluster routes its pods',
-                input,
-              )
-            : condition('NetworkUnavailable', 'Unknown', UNREACHABLE, UNREACHABLE_MESSAGE, input),
-        ];
   return {
     capacity: { ...input.allocatable },
     allocatable: { ...input.allocatable },
-    conditions,
+    conditions: conditions(input),
     addresses: [
       { type: 'Hostname', address: input.address },
       { type: 'InternalIP', address: input.address },

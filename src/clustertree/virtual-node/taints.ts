@@ -1,12 +1,13 @@
 /**
  * A virtual node's taints, as a kubelet keeps them: ClusterTree's own (kosmos.io/node, the
- * leafModel's) plus whatever others put there
+ * leafModel's, kosmos.io/leaf-unreachable during an outage) plus whatever others put there
  * (`kubectl taint`, the node lifecycle controller's not-ready/unschedulable taints), which
  * are never touched. The node remembers which taints were ClusterTree's in the annotation
  * `kosmos.io/kosmos-taints`, so a taint dropped from a leafModel goes away and one an admin
  * added stays. Node `spec.taints` is an atomic list for server-side apply, so the merged list
  * is written whole, under the resourceVersion it was computed from.
  */
+import { TAINT_LEAF_UNREACHABLE } from '../../api/constants.js';
 import type { Taint } from '../../api/core.js';
 import type { VirtualNodePlan } from './plan.js';
 
@@ -14,8 +15,11 @@ import type { VirtualNodePlan } from './plan.js';
 export const taintId = (t: Pick<Taint, 'key' | 'effect'>): string => `${t.key}:${t.effect}`;
 
 /** ClusterTree's taints for a virtual node now. */
-export function kosmosTaints(plan: VirtualNodePlan): Taint[] {
-  return plan.taints.map((t) => ({ ...t }));
+export function kosmosTaints(plan: VirtualNodePlan, leafReachable: boolean): Taint[] {
+  const out = plan.taints.map((t) => ({ ...t }));
+  if (!leafReachable && !out.some((t) => taintId(t) === taintId(TAINT_LEAF_UNREACHABLE)))
+    out.push({ ...TAINT_LEAF_UNREACHABLE });
+  return out;
 }
 
 export const kosmosTaintsAnnotation = (taints: readonly Taint[]): string => taints.map(taintId).join(',');

@@ -2,6 +2,7 @@
  * Names ClusterTree uses that are not part of the kosmos.io API (those live in
  * src/api/constants.ts): object names, namespaces and Redis keys of this implementation.
  */
+import { GROUP } from '../api/constants.js';
 
 /** The ConfigMap every namespace gets with the cluster's CA; a leaf has its own. */
 export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
@@ -31,3 +32,5 @@ export const SA_NAME_ANNOTATION = 'kubernetes.io/service-account.name';
 export const SA_TOKEN_SECRET_TYPE = 'kubernetes.io/service-account-token';
 /** Client-side annotation that must not be copied: it describes the host object. */
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+/** managed-by value of the leaf copies of host Services and their EndpointSlices. */
+export const SERVICE_COPY_MANAGER = `clustertree.${GROUP}`;

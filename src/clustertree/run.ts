@@ -21,7 +21,7 @@ import { KubeClient } from '../common/kube.js';
 import { createLogger, errorFields } from '../common/logger.js';
 import { createRegistry, observabilityRouter } from '../common/observability.js';
 import { Informer } from './kube/informer.js';
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_QUEUE_NAME, QUEUE_NAME } from './names.js';
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_QUEUE_NAME, QUEUE_NAME, SERVICE_COPY_MANAGER } from './names.js';
 import { KubeletAuth, readClientCa } from './node-server/auth.js';
 import { startNodeServer } from './node-server/server.js';
 import type { JobData } from './queue/jobs.js';
@@ -35,6 +35,8 @@ import { reconcileDependency, reconcileLeafVolume, usedInCluster } from './sync/
 import { LeafRegistry, servesCluster } from './sync/leaf-registry.js';
 import { removeCluster, syncClusterNodes } from './sync/node-sync.js';
 import { syncPod, syncPodStatus } from './sync/pod-sync.js';
+import { reconcileServices } from './sync/service-sync.js';
+import { LABEL_APP_MANAGED_BY } from '../mcs/constants.js';
 
 export interface ClusterTreeOptions {
   kubeconfig: string;
@@ -95,9 +97,11 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     host,
     log,
     (cluster) => ({
-      onUpsert: (leafPod) => {
+      onUpsert: (leafPod, old) => {
         const ns = leafPod.metadata?.namespace ?? '';
         const name = leafPod.metadata?.name ?? '';
+        // The first pod of a namespace in this leaf makes the namespace's host Services wanted there.
+        if (!old) servicesChanged(cluster, ns);
         const hostPod = ctx.caches.pods.get(ns, name);
         if (hostPod && statusInSync(hostPod, leafPod)) return;
         const rv = leafPod.metadata?.resourceVersion ?? 'x';
@@ -108,6 +112,7 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
         const name = leafPod.metadata?.name ?? '';
         const rv = leafPod.metadata?.resourceVersion ?? 'x';
         enqueue({ type: 'pod', cluster, namespace: ns, name }, `leafgone-${rv}`);
+        servicesChanged(cluster, ns);
         // Dependencies nobody uses any more are collected once the pod is really gone.
         for (const d of podDependencies(leafPod))
           enqueue(
@@ -142,6 +147,18 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       },
     }),
   );
+
+  /**
+   * The Service copies of (leaf, namespace) are looked at again, at most once a second: events
+   * of the same second share one job, which runs after them (a rollout changes slices often).
+   */
+  const servicesChanged = (cluster: string, ns: string) =>
+    enqueue({ type: 'services', cluster, namespace: ns }, `s${Math.floor(Date.now() / 1_000)}`, 1_000);
+  const hostServiceChanged = (obj: KubeObject) => {
+    const ns = obj.metadata?.namespace ?? '';
+    for (const leaf of ctx.leaves.all())
+      if (leaf.pods.list().some((p) => p.metadata?.namespace === ns)) servicesChanged(leaf.name, ns);
+  };
 
   const hostPodChanged = (pod: Pod, old: Pod | undefined) => {
     const cluster = clusterOfNode(ctx, pod.spec.nodeName);
@@ -299,6 +316,18 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       { onUpsert: hostClaimChanged },
       log,
     ),
+    services: new Informer<KubeObject>(
+      host,
+      { path: '/api/v1/services' },
+      { onUpsert: hostServiceChanged, onDelete: hostServiceChanged },
+      log,
+    ),
+    endpointSlices: new Informer<KubeObject>(
+      host,
+      { path: '/apis/discovery.k8s.io/v1/endpointslices' },
+      { onUpsert: hostServiceChanged, onDelete: hostServiceChanged },
+      log,
+    ),
     podConvertPolicies: new Informer<PodConvertPolicy>(
       host,
       { path: `/apis/${API_VERSION}/podconvertpolicies` },
@@ -372,6 +401,19 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
         n++;
       }
       enqueue({ type: 'node', cluster: leaf.name }, cause);
+      // Service copies: of every namespace the leaf runs pods of, and of every namespace it
+      // has copies in (a removal missed while no worker ran).
+      const namespaces = new Set(leaf.pods.list().map((p) => p.metadata?.namespace ?? ''));
+      void leaf.client
+        .list<KubeObject>('v1', 'Service', {
+          labelSelector: `${LABEL_APP_MANAGED_BY}=${SERVICE_COPY_MANAGER}`,
+        })
+        .then((l) => l.items.map((s) => s.metadata?.namespace ?? ''))
+        .catch(() => [] as string[])
+        .then((copies) => {
+          for (const ns of new Set([...namespaces, ...copies]))
+            enqueue({ type: 'services', cluster: leaf.name, namespace: ns }, cause);
+        });
     }
     log.info('re-enqueued every pod', { why, jobs: n });
   };
@@ -388,6 +430,8 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     caches.secrets.start(),
     caches.serviceAccounts.start(),
     caches.persistentVolumeClaims.start(),
+    caches.services.start(),
+    caches.endpointSlices.start(),
   ]);
   await caches.pods.start();
 
@@ -410,6 +454,11 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
         case 'pv': {
           const leaf = leaves.get(d.cluster);
           if (leaf) await reconcileLeafVolume(ctx, leaf, d.name);
+          break;
+        }
+        case 'services': {
+          const leaf = leaves.get(d.cluster);
+          if (leaf) await reconcileServices(ctx, leaf, d.namespace);
           break;
         }
         case 'node':

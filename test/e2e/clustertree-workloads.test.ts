@@ -1,10 +1,10 @@
 /**
  * ClusterTree for real workloads, end to end on a bare sandbox with one worker: which pods
  * stay out of the leaves (DaemonSets, kube-system), the virtual nodes' taints and one2one
- * mirroring, the kubelet API's authentication and authorization, and a leaf outage longer
- * than the host's 300 s eviction timeout. leaf-1 joins as one virtual node (one2cluster),
- * leaf-2 as one virtual node per member node (one2one). The tests run in order and share the
- * sandbox.
+ * mirroring, the kubelet API's authentication and authorization, host Services by name in
+ * the leaves, and a leaf outage longer than the host's 300 s eviction timeout. leaf-1 joins
+ * as one virtual node (one2cluster), leaf-2 as one virtual node per member node (one2one).
+ * The tests run in order and share the sandbox.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
@@ -325,6 +325,96 @@ describe('ClusterTree for real workloads', () => {
       expect(exec.code, exec.stderr).toBe(0);
       expect(exec.stdout.trim()).toBe('leaf-1');
     });
+  });
+
+  it('GIVEN a host Service whose endpoints are host pods, in a namespace pods on a virtual node use THEN that leaf has a same-name Service and exactly one EndpointSlice with those endpoints, kept in sync, and removed when no pod there uses the namespace', async () => {
+    const ns = 'catalog';
+    const sliceOf = (kc: string, svc: string) =>
+      items(kc, ['endpointslices', '-n', ns, '-l', `kubernetes.io/service-name=${svc}`]) as (Item & {
+        endpoints?: { addresses: string[] }[];
+      })[];
+    const addresses = (slices: ReturnType<typeof sliceOf>) =>
+      slices.flatMap((sl) => (sl.endpoints ?? []).flatMap((e) => e.addresses)).sort();
+    const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } };
+    applyJson(HOST, namespace);
+    const service = (name: string, extra: Record<string, unknown> = {}) => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: ns },
+      spec: { selector: { app: name }, ports: [{ name: 'pg', port: 5432, targetPort: 5432 }] },
+      ...extra,
+    });
+    // Host pods on host nodes behind a host Service.
+    applyJson(HOST, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'db', namespace: ns },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'db' } },
+        template: {
+          metadata: { labels: { app: 'db' } },
+          spec: { containers: [{ name: 'pg', image: 'postgres' }] },
+        },
+      },
+    });
+    applyJson(HOST, service('db'));
+    applyJson(HOST, service('cache'));
+    // An MCS derived Service in the host: each leaf has its own of that name.
+    applyJson(HOST, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: 'derived-x1',
+        namespace: ns,
+        labels: { 'app.kubernetes.io/managed-by': 'mcs-controller.kosmos.io' },
+      },
+      spec: { ports: [{ port: 80 }] },
+    });
+    // The leaf's own Service named like a host one stays the leaf's.
+    applyJson(LEAF1, namespace);
+    applyJson(LEAF1, service('cache'));
+    const hostIps = () =>
+      items(HOST, ['pods', '-n', ns, '-l', 'app=db'])
+        .map((p) => p.status?.podIP ?? '')
+        .filter(Boolean)
+        .sort();
+    await eventually(() => {
+      if (hostIps().length !== 2 || addresses(sliceOf(HOST, 'db')).length !== 2) throw new Error('db not up');
+    }, 90_000);
+    applyJson(HOST, deployment('client', ns, 1, { 'kubernetes.io/hostname': 'kosmos-leaf-1' }));
+    const copy = await eventually(() => {
+      const slices = sliceOf(LEAF1, 'db');
+      if (slices.length !== 1 || addresses(slices).join() !== hostIps().join())
+        throw new Error(`leaf slices: ${JSON.stringify(addresses(slices))}, host ${hostIps().join()}`);
+      return getJson<Item>(LEAF1, ['service', '-n', ns, 'db']);
+    }, 90_000);
+    expect(copy.spec['selector']).toBeUndefined();
+    expect(copy.spec['clusterIP']).toMatch(/^\d+\.\d+\.\d+\.\d+$/); // the leaf's own VIP
+    expect(copy.spec['ports']).toMatchObject([{ name: 'pg', port: 5432, protocol: 'TCP' }]);
+    const leafServices = () =>
+      items(LEAF1, ['services', '-n', ns])
+        .map((x) => x.metadata.name)
+        .sort();
+    expect(leafServices()).toEqual(['cache', 'db']);
+    const cache = getJson<Item>(LEAF1, ['service', '-n', ns, 'cache']);
+    expect(cache.spec['selector']).toEqual({ app: 'cache' });
+    expect(cache.metadata.annotations?.['kosmos.io/global']).toBeUndefined();
+    // Only the leaf that runs pods of the namespace gets copies.
+    expect(kubectl(LEAF2, ['get', 'service', '-n', ns, 'db']).code).not.toBe(0);
+
+    expect(kubectl(HOST, ['scale', 'deployment', '-n', ns, 'db', '--replicas', '3']).code).toBe(0);
+    await eventually(() => {
+      const want = hostIps();
+      if (want.length !== 3 || addresses(sliceOf(LEAF1, 'db')).join() !== want.join())
+        throw new Error('leaf slice not in sync');
+    }, 90_000);
+
+    expect(kubectl(HOST, ['delete', 'deployment', '-n', ns, 'client']).code).toBe(0);
+    await eventually(() => {
+      if (leafServices().join() !== 'cache' || sliceOf(LEAF1, 'db').length !== 0)
+        throw new Error(`leaf services: ${leafServices().join()}`);
+    }, 90_000);
   });
 
   it('GIVEN the leaf-1 apiserver stopped for 6 minutes (past the 300 s eviction timeout) THEN no host pod is evicted and no leaf pod deleted, and all are Running within 60 s of its return', async () => {

@@ -26,6 +26,8 @@ export const LABEL_ZONE = 'topology.kubernetes.io/zone';
 export const LABEL_REGION = 'topology.kubernetes.io/region';
 export const LABEL_OS = 'kubernetes.io/os';
 export const LABEL_ARCH = 'kubernetes.io/arch';
+/** On pods of Kosmos' global DaemonSets (mirrored from a leaf): ClusterTree never runs them in a leaf. */
+export const LABEL_DAEMONSET_MANAGED = 'daemonset.kosmos.io/managed';
 
 /** Annotations. */
 export const ANNOTATION_OWNED_BY_CLUSTER = 'kosmos-io/owned-by-cluster';
@@ -42,9 +44,23 @@ export const ANNOTATION_NODECONFIG_PREV = 'prev';
  * spec.clusterLinkOptions.serviceCIDRs overrides everything.
  */
 export const ANNOTATION_SERVICE_CIDRS = 'kosmos.io/service-cidrs';
+/** On a DaemonSet's pod (its template): run it in the leaf when bound to a virtual node. */
+export const ANNOTATION_DAEMONSET_ALLOW = 'kosmos-io/daemonset-allow';
 
 /** Taint every virtual node carries. */
 export const TAINT_NODE = { key: LABEL_NODE, value: 'true', effect: 'NoSchedule' } as const;
+/**
+ * On a virtual node while its leaf apiserver does not answer: no new pods, and nothing
+ * evicted (the node stays Ready; see CONDITION_LEAF_UNREACHABLE).
+ */
+export const TAINT_LEAF_UNREACHABLE = { key: 'kosmos.io/leaf-unreachable', effect: 'NoSchedule' } as const;
+/** Virtual node condition: True while the leaf cluster's apiserver does not answer. */
+export const CONDITION_LEAF_UNREACHABLE = 'LeafClusterUnreachable';
+/**
+ * On a virtual node: the taints (`key:effect`, comma separated) ClusterTree set, so it
+ * replaces its own and keeps everyone else's (`kubectl taint`, the node lifecycle controller).
+ */
+export const ANNOTATION_KOSMOS_TAINTS = 'kosmos.io/kosmos-taints';
 
 /** Finalizers. */
 export const FINALIZER_CLUSTER_MANAGER = 'kosmos.io/cluster-manager';

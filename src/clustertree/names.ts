@@ -2,12 +2,15 @@
  * Names ClusterTree uses that are not part of the kosmos.io API (those live in
  * src/api/constants.ts): object names, namespaces and Redis keys of this implementation.
  */
+import { GROUP } from '../api/constants.js';
 
 /** The ConfigMap every namespace gets with the cluster's CA; a leaf has its own. */
 export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
 /** The leaf copy of the host's CA ConfigMap, so leaf pods can verify the host apiserver. */
 export const HOST_CA_CONFIGMAP_IN_LEAF = 'master-root-ca.crt';
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+/** Pods of this namespace stay in the host (the cluster's own components), as in Kosmos. */
+export const KUBE_SYSTEM_NAMESPACE = 'kube-system';
 /** Where a pod's service-account credentials are mounted (kubelet and client libraries agree on it). */
 export const SERVICE_ACCOUNT_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** Prefix of the projected volume the host's ServiceAccount admission injects. */
@@ -27,3 +30,5 @@ export const SA_NAME_ANNOTATION = 'kubernetes.io/service-account.name';
 export const SA_TOKEN_SECRET_TYPE = 'kubernetes.io/service-account-token';
 /** Client-side annotation that must not be copied: it describes the host object. */
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+/** managed-by value of the leaf copies of host Services and their EndpointSlices. */
+export const SERVICE_COPY_MANAGER = `clustertree.${GROUP}`;

@@ -21,7 +21,8 @@ import { createLogger, errorFields } from '../common/logger.js';
 import { createRegistry, observabilityRouter } from '../common/observability.js';
 import { createRedis } from '../common/redis.js';
 import { Informer } from './kube/informer.js';
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_QUEUE_NAME, QUEUE_NAME } from './names.js';
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_QUEUE_NAME, QUEUE_NAME, SERVICE_COPY_MANAGER } from './names.js';
+import { KubeletAuth, readClientCa } from './node-server/auth.js';
 import { startNodeServer } from './node-server/server.js';
 import type { JobData } from './queue/jobs.js';
 import { JobQueue } from './queue/queue.js';
@@ -34,6 +35,8 @@ import { reconcileDependency, reconcileLeafVolume, usedInCluster } from './sync/
 import { LeafRegistry, servesCluster } from './sync/leaf-registry.js';
 import { removeCluster, syncClusterNodes } from './sync/node-sync.js';
 import { syncPod, syncPodStatus } from './sync/pod-sync.js';
+import { reconcileServices } from './sync/service-sync.js';
+import { LABEL_APP_MANAGED_BY } from '../mcs/constants.js';
 
 export interface ClusterTreeOptions {
   kubeconfig: string;
@@ -42,6 +45,11 @@ export interface ClusterTreeOptions {
   nodeServerPort: number;
   /** Address the host apiserver dials for the kubelet API. */
   nodeAddress: string;
+  /**
+   * PEM file of the CA whose client certificates the kubelet API accepts (the host
+   * apiserver's kubelet client CA); without it every kubelet API request is refused with 401.
+   */
+  clientCaFile?: string;
   /** /healthz /readyz /metrics (0: any free port). */
   port: number;
   concurrency: number;
@@ -87,9 +95,11 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     host,
     log,
     (cluster) => ({
-      onUpsert: (leafPod) => {
+      onUpsert: (leafPod, old) => {
         const ns = leafPod.metadata?.namespace ?? '';
         const name = leafPod.metadata?.name ?? '';
+        // The first pod of a namespace in this leaf makes the namespace's host Services wanted there.
+        if (!old) servicesChanged(cluster, ns);
         const hostPod = ctx.caches.pods.get(ns, name);
         if (hostPod && statusInSync(hostPod, leafPod)) return;
         const rv = leafPod.metadata?.resourceVersion ?? 'x';
@@ -100,6 +110,7 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
         const name = leafPod.metadata?.name ?? '';
         const rv = leafPod.metadata?.resourceVersion ?? 'x';
         enqueue({ type: 'pod', cluster, namespace: ns, name }, `leafgone-${rv}`);
+        servicesChanged(cluster, ns);
         // Dependencies nobody uses any more are collected once the pod is really gone.
         for (const d of podDependencies(leafPod))
           enqueue(
@@ -134,6 +145,18 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       },
     }),
   );
+
+  /**
+   * The Service copies of (leaf, namespace) are looked at again, at most once a second: events
+   * of the same second share one job, which runs after them (a rollout changes slices often).
+   */
+  const servicesChanged = (cluster: string, ns: string) =>
+    enqueue({ type: 'services', cluster, namespace: ns }, `s${Math.floor(Date.now() / 1_000)}`, 1_000);
+  const hostServiceChanged = (obj: KubeObject) => {
+    const ns = obj.metadata?.namespace ?? '';
+    for (const leaf of ctx.leaves.all())
+      if (leaf.pods.list().some((p) => p.metadata?.namespace === ns)) servicesChanged(leaf.name, ns);
+  };
 
   const hostPodChanged = (pod: Pod, old: Pod | undefined) => {
     const cluster = clusterOfNode(ctx, pod.spec.nodeName);
@@ -291,6 +314,18 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       { onUpsert: hostClaimChanged },
       log,
     ),
+    services: new Informer<KubeObject>(
+      host,
+      { path: '/api/v1/services' },
+      { onUpsert: hostServiceChanged, onDelete: hostServiceChanged },
+      log,
+    ),
+    endpointSlices: new Informer<KubeObject>(
+      host,
+      { path: '/apis/discovery.k8s.io/v1/endpointslices' },
+      { onUpsert: hostServiceChanged, onDelete: hostServiceChanged },
+      log,
+    ),
     podConvertPolicies: new Informer<PodConvertPolicy>(
       host,
       { path: `/apis/${API_VERSION}/podconvertpolicies` },
@@ -305,9 +340,15 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     ),
   };
 
+  const clientCa = opts.clientCaFile ? readClientCa(opts.clientCaFile) : undefined;
+  if (!clientCa)
+    log.warn(
+      'no --client-ca-file: the kubelet API refuses every request, so kubectl logs and exec fail on virtual nodes',
+    );
   const nodeServer = await startNodeServer(
     {
       host,
+      auth: new KubeletAuth(host, clientCa),
       log,
       leafForNode: (nodeName) => {
         const cluster = clusterOfNode(ctx, nodeName);
@@ -358,6 +399,19 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
         n++;
       }
       enqueue({ type: 'node', cluster: leaf.name }, cause);
+      // Service copies: of every namespace the leaf runs pods of, and of every namespace it
+      // has copies in (a removal missed while no worker ran).
+      const namespaces = new Set(leaf.pods.list().map((p) => p.metadata?.namespace ?? ''));
+      void leaf.client
+        .list<KubeObject>('v1', 'Service', {
+          labelSelector: `${LABEL_APP_MANAGED_BY}=${SERVICE_COPY_MANAGER}`,
+        })
+        .then((l) => l.items.map((s) => s.metadata?.namespace ?? ''))
+        .catch(() => [] as string[])
+        .then((copies) => {
+          for (const ns of new Set([...namespaces, ...copies]))
+            enqueue({ type: 'services', cluster: leaf.name, namespace: ns }, cause);
+        });
     }
     log.info('re-enqueued every pod', { why, jobs: n });
   };
@@ -374,6 +428,8 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
     caches.secrets.start(),
     caches.serviceAccounts.start(),
     caches.persistentVolumeClaims.start(),
+    caches.services.start(),
+    caches.endpointSlices.start(),
   ]);
   await caches.pods.start();
 
@@ -396,6 +452,11 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
         case 'pv': {
           const leaf = leaves.get(d.cluster);
           if (leaf) await reconcileLeafVolume(ctx, leaf, d.name);
+          break;
+        }
+        case 'services': {
+          const leaf = leaves.get(d.cluster);
+          if (leaf) await reconcileServices(ctx, leaf, d.namespace);
           break;
         }
         case 'node':

@@ -51,6 +51,9 @@ export async function startWorker(
       id,
       '--concurrency',
       '16',
+      // The host apiserver's kubelet client certificate is issued by the sandbox CA.
+      '--client-ca-file',
+      join(dir, 'pki', 'ca.crt'),
       ...extra,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -238,7 +238,7 @@ describe('ClusterTree', () => {
     expect(lp.map((p) => p.spec.nodeName)).toEqual(['leaf-2-node-1', 'leaf-2-node-1']);
   });
 
-  it('the leaf apiserver stopped makes its virtual nodes NotReady within 60 s, and Ready again after a restart, with the pods intact', async () => {
+  it('the leaf apiserver stopped shows on its virtual nodes within 60 s (LeafClusterUnreachable, still Ready so nothing is evicted), and clears after a restart, with the pods intact', async () => {
     const before = hostPods('pinned')
       .map((p) => p.metadata.uid)
       .sort();
@@ -250,7 +250,9 @@ describe('ClusterTree', () => {
     await eventually(
       () => {
         const n = virtualNodes().find((x) => x.metadata.name === 'leaf-2-node-1') as Item;
-        if (ready(n) === 'True') throw new Error('still Ready');
+        const outage = n.status?.conditions?.find((c) => c.type === 'LeafClusterUnreachable');
+        if (outage?.status !== 'True') throw new Error('outage not shown');
+        expect(ready(n)).toBe('True');
       },
       60_000,
       1_000,
@@ -264,7 +266,10 @@ describe('ClusterTree', () => {
     expect(up.code, up.stderr).toBe(0);
     await eventually(() => {
       const n = virtualNodes().filter((x) => x.metadata.name.startsWith('leaf-2-'));
-      if (n.length !== 2 || n.some((x) => ready(x) !== 'True')) throw new Error('not Ready yet');
+      const outage = (x: Item) =>
+        x.status?.conditions?.find((c) => c.type === 'LeafClusterUnreachable')?.status;
+      if (n.length !== 2 || n.some((x) => ready(x) !== 'True' || outage(x) !== 'False'))
+        throw new Error('outage still shown');
     }, 90_000);
     const after = await allRunning('pinned', 2);
     expect(after.map((p) => p.metadata.uid).sort()).toEqual(before);

@@ -42,6 +42,10 @@ export function clustertreeCommand(): Command {
       'address the host apiserver dials for logs of virtual-node pods',
       '127.0.0.1',
     )
+    .option(
+      '--client-ca-file <file>',
+      "CA (PEM) of the client certificates the virtual nodes' kubelet API accepts: the host apiserver's --kubelet-client-certificate issuer (without it, kubectl logs/exec on virtual nodes get 401)",
+    )
     .option('--port <port>', '/healthz /readyz /metrics port (0: any free port)', int(0, 65535), 0)
     .option(
       '--concurrency <n>',
@@ -63,6 +67,7 @@ export function clustertreeCommand(): Command {
         redisUrl: string;
         nodeServerPort: number;
         nodeAddress: string;
+        clientCaFile?: string;
         port: number;
         concurrency: number;
         workerId: string;
@@ -74,6 +79,7 @@ export function clustertreeCommand(): Command {
           redisUrl: o.redisUrl,
           nodeServerPort: o.nodeServerPort,
           nodeAddress: o.nodeAddress,
+          ...(o.clientCaFile ? { clientCaFile: o.clientCaFile } : {}),
           port: o.port,
           concurrency: o.concurrency,
           workerId: o.workerId,

@@ -125,6 +125,9 @@ export async function kosmosComponents(ctx: SandboxContext): Promise<ComponentDe
           String(nodePort),
           '--node-address',
           '127.0.0.1',
+          // The host apiserver's --kubelet-client-certificate is issued by the sandbox CA.
+          '--client-ca-file',
+          host.caCert,
         ],
         `http://127.0.0.1:${port}/readyz`,
       ),

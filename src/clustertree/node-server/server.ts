@@ -4,11 +4,13 @@
  * the pod's leaf cluster from the pod's node and streams the leaf apiserver's log of the
  * same pod back, chunk by chunk, so `--follow` works.
  *
- * Client certificates are requested but not verified against a CA here: the port is meant
- * to be reachable only by the host apiserver (as in Kosmos without APISERVER_CA_CERT_LOCATION).
+ * Every request is authenticated and authorized as a kubelet does it (auth.ts): a client
+ * certificate from the CA given with --client-ca-file, then a SubjectAccessReview in the
+ * host; 401 without one, 403 when the review says no. (Kosmos verifies certificates only when
+ * given a CA, and authorizes nothing.)
  */
 import https from 'node:https';
-import http from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Pod } from '../../api/core.js';
@@ -16,9 +18,11 @@ import { isNotFound, type KubeClient } from '../../common/kube.js';
 import { errorFields, type Logger } from '../../common/logger.js';
 import { execQuery, proxyExec, rejectUpgrade } from './exec.js';
 import { selfSignedKubeletCert } from './tls.js';
+import type { KubeletAuth } from './auth.js';
 
 export interface NodeServerDeps {
   host: KubeClient;
+  auth: KubeletAuth;
   /** The leaf client for the cluster behind a host node, if it is a virtual node. */
   leafForNode: (nodeName: string) => KubeClient | undefined;
   log: Logger;
@@ -70,11 +74,10 @@ async function streamFrom(
   });
 }
 
-async function podOnVirtualNode(
-  deps: NodeServerDeps,
-  ns: string,
-  podName: string,
-): Promise<{ leaf: KubeClient } | { status: number; message: string }> {
+type Found =
+  { leaf: KubeClient; nodeName: string } | { status: number; message: string; nodeName?: undefined };
+
+async function podOnVirtualNode(deps: NodeServerDeps, ns: string, podName: string): Promise<Found> {
   let pod: Pod;
   try {
     pod = await deps.host.request<Pod>('GET', `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(podName)}`);
@@ -83,22 +86,59 @@ async function podOnVirtualNode(
       ? { status: 404, message: `pod ${ns}/${podName} not found` }
       : { status: 500, message: String(e) };
   }
-  const leaf = deps.leafForNode(pod.spec.nodeName ?? '');
+  const nodeName = pod.spec.nodeName ?? '';
+  const leaf = deps.leafForNode(nodeName);
   return leaf
-    ? { leaf }
+    ? { leaf, nodeName }
     : { status: 404, message: `pod ${ns}/${podName} is not on a virtual node this server knows` };
+}
+
+/**
+ * 401 or 403 for a caller the kubelet would turn away, else the pod's leaf (or why there is
+ * none). The pod is looked up before authorization because its node is what is authorized;
+ * a caller not allowed on every node learns nothing from it (403 either way).
+ */
+type Admission = { denied: { status: 401 | 403; message: string } } | { denied?: undefined; found?: Found };
+
+async function admit(
+  deps: NodeServerDeps,
+  req: IncomingMessage,
+  path: string,
+  pod: { ns: string; name: string } | undefined,
+): Promise<Admission> {
+  const user = deps.auth.authenticate(req);
+  if (!user) return { denied: { status: 401, message: 'Unauthorized' } };
+  const found = pod ? await podOnVirtualNode(deps, pod.ns, pod.name) : undefined;
+  const decision = await deps.auth.authorize(user, req.method ?? '', path, found?.nodeName);
+  if (!decision.allowed) {
+    deps.log.debug('kubelet API request forbidden', { user: user.name, path, node: found?.nodeName });
+    return { denied: decision };
+  }
+  return found ? { found } : {};
 }
 
 /** /exec/{ns}/{pod}/{container} and /exec/{ns}/{pod}/{uid}/{container}, upgraded connections only. */
 async function upgrade(
   deps: NodeServerDeps,
-  req: http.IncomingMessage,
+  req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://kubelet');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  if (parts[0] !== 'exec' || (parts.length !== 4 && parts.length !== 5)) {
+  const isExec = parts[0] === 'exec' && (parts.length === 4 || parts.length === 5);
+  const admitted = await admit(
+    deps,
+    req,
+    url.pathname,
+    isExec ? { ns: parts[1] as string, name: parts[2] as string } : undefined,
+  );
+  if (admitted.denied) {
+    rejectUpgrade(socket, admitted.denied.status, admitted.denied.message);
+    return;
+  }
+  const found = admitted.found;
+  if (!isExec || !found) {
     rejectUpgrade(socket, 404, '404 request not found');
     return;
   }
@@ -110,7 +150,6 @@ async function upgrade(
     rejectUpgrade(socket, 400, query);
     return;
   }
-  const found = await podOnVirtualNode(deps, ns, podName);
   if (!('leaf' in found)) {
     rejectUpgrade(socket, found.status, found.message);
     return;
@@ -118,18 +157,26 @@ async function upgrade(
   await proxyExec(found.leaf, ns, podName, query, req, socket, head);
 }
 
-async function handle(
-  deps: NodeServerDeps,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-): Promise<void> {
+async function handle(deps: NodeServerDeps, req: IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://kubelet');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  if (parts[0] === 'healthz') {
+  const isLogs = parts[0] === 'containerLogs' && parts.length === 4 && req.method === 'GET';
+  const admitted = await admit(
+    deps,
+    req,
+    url.pathname,
+    isLogs ? { ns: parts[1] as string, name: parts[2] as string } : undefined,
+  );
+  if (admitted.denied) {
+    badRequest(res, admitted.denied.message, admitted.denied.status);
+    return;
+  }
+  if (parts[0] === 'healthz' && parts.length === 1) {
     res.writeHead(200).end('ok');
     return;
   }
-  if (parts[0] !== 'containerLogs' || parts.length !== 4 || req.method !== 'GET') {
+  const found = admitted.found;
+  if (!isLogs || !found) {
     badRequest(res, '404 request not found', 404);
     return;
   }
@@ -139,7 +186,6 @@ async function handle(
     badRequest(res, query);
     return;
   }
-  const found = await podOnVirtualNode(deps, ns, podName);
   if (!('leaf' in found)) {
     badRequest(res, found.message, found.status);
     return;
@@ -166,7 +212,15 @@ export async function startNodeServer(
 ): Promise<{ port: number; close: () => Promise<void> }> {
   const tls = selfSignedKubeletCert(hosts);
   const server = https.createServer(
-    { cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    {
+      cert: tls.cert,
+      key: tls.key,
+      // Unverified clients are not turned away in the handshake: they get a 401, as from a kubelet.
+      requestCert: true,
+      rejectUnauthorized: false,
+      ...(deps.auth.clientCa ? { ca: deps.auth.clientCa } : {}),
+      minVersion: 'TLSv1.2',
+    },
     (req, res) => {
       handle(deps, req, res).catch((e: unknown) => {
         deps.log.warn('kubelet API request failed', { url: req.url, ...errorFields(e) });
@@ -175,7 +229,7 @@ export async function startNodeServer(
       });
     },
   );
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgrade(deps, req, socket, head).catch((e: unknown) => {
       deps.log.warn('kubelet API exec failed', { url: req.url, ...errorFields(e) });
       rejectUpgrade(socket, 500, String(e));

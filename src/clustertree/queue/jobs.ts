@@ -15,6 +15,7 @@ export type JobData =
   | { type: 'status'; cluster: string; namespace: string; name: string; rv?: string }
   | { type: 'deps'; cluster: string; namespace: string; kind: DependencyKind; name: string }
   | { type: 'pv'; cluster: string; name: string }
+  | { type: 'services'; cluster: string; namespace: string }
   | { type: 'node'; cluster: string }
   | { type: 'cluster-gone'; cluster: string };
 
@@ -31,6 +32,8 @@ export function jobId(data: JobData, cause: string): string {
       return `deps:${clean(data.cluster)}:${data.namespace}/${data.kind}/${data.name}@${clean(cause)}`;
     case 'pv':
       return `pv:${clean(data.cluster)}:${data.name}@${clean(cause)}`;
+    case 'services':
+      return `services:${clean(data.cluster)}:${data.namespace}@${clean(cause)}`;
     case 'node':
     case 'cluster-gone':
       return `${data.type}:${clean(data.cluster)}:${clean(cause)}`;

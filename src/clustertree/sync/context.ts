@@ -58,6 +58,9 @@ export interface HostCaches {
   serviceAccounts: Informer<KubeObject>;
   /** Only to notice resizes: handlers read PVCs from the apiserver. */
   persistentVolumeClaims: Informer<KubeObject>;
+  /** Copied, with their EndpointSlices, into leaves that run pods of their namespace. */
+  services: Informer<KubeObject>;
+  endpointSlices: Informer<KubeObject>;
   podConvertPolicies: Informer<PodConvertPolicy>;
   clusterPodConvertPolicies: Informer<ClusterPodConvertPolicy>;
 }

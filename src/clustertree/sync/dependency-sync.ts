@@ -143,7 +143,7 @@ function sameContent(a: Obj, b: Obj): boolean {
   return CONTENT.every((f) => JSON.stringify(a[f] ?? null) === JSON.stringify(b[f] ?? null));
 }
 
-async function ensureNamespace(leaf: Leaf, ns: string): Promise<void> {
+export async function ensureNamespace(leaf: Leaf, ns: string): Promise<void> {
   const key = memoKey(leaf.name, '', 'Namespace', ns);
   if (written.has(key)) return;
   try {

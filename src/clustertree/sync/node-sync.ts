@@ -3,12 +3,14 @@
  * makes the host's virtual nodes match the Cluster's leafModels (creating, updating and
  * removing them, so leafModel changes need no restart), with capacity, conditions and a
  * renewed Lease; and writes the Cluster status summary. When the leaf
- * does not answer, the virtual nodes turn NotReady and the Lease is left to lapse; pods are
- * never touched. When it answers again, pod statuses are re-synced (the host's node
- * lifecycle controller marked them not ready meanwhile).
+ * does not answer, the virtual nodes stay Ready with the Lease renewed, show the outage in a
+ * condition and a NoSchedule taint of their own (virtual-node/node.ts says why), and pods are
+ * never touched. When it answers again, pod statuses are re-synced.
  */
 import {
+  ANNOTATION_KOSMOS_TAINTS,
   ANNOTATION_OWNED_BY_CLUSTER,
+  CONDITION_LEAF_UNREACHABLE,
   API_VERSION,
   FIELD_MANAGER,
   FINALIZER_CLUSTER_MANAGER,
@@ -16,12 +18,17 @@ import {
 } from '../../api/constants.js';
 import type { Node, Pod } from '../../api/core.js';
 import type { Cluster } from '../../api/kinds.js';
-import { isAlreadyExists, isNotFound, type ListResult } from '../../common/kube.js';
+import { isAlreadyExists, isConflict, isNotFound, type ListResult } from '../../common/kube.js';
 import { errorFields } from '../../common/logger.js';
 import { largestFree, memberFree, nodeUsable, virtualNodeCapacity } from '../capacity/capacity.js';
 import { LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE } from '../names.js';
 import { planVirtualNodes, type VirtualNodePlan } from '../virtual-node/plan.js';
-import { virtualNodeIdentity, virtualNodeStatus } from '../virtual-node/node.js';
+import {
+  LEGACY_UNREACHABLE_REASON,
+  virtualNodeIdentity,
+  virtualNodeStatus,
+  type VirtualNodeIdentityInput,
+} from '../virtual-node/node.js';
 import type { ClusterTreeContext } from './context.js';
 import type { Leaf } from './leaf-registry.js';
 
@@ -42,6 +49,15 @@ async function leafState(leaf: Leaf): Promise<{ nodes: Node[]; pods: Pod[]; vers
   } catch {
     return undefined;
   }
+}
+
+/** The node showed an outage (or, from versions before the outage condition, was NotReady for one). */
+function wasUnreachable(node: Node): boolean {
+  return (node.status?.conditions ?? []).some(
+    (c) =>
+      (c.type === CONDITION_LEAF_UNREACHABLE && c.status === 'True') ||
+      (c.type === 'Ready' && c.reason === LEGACY_UNREACHABLE_REASON),
+  );
 }
 
 async function hostVirtualNodes(ctx: ClusterTreeContext, cluster: string): Promise<Node[]> {
@@ -70,29 +86,78 @@ async function renewLease(ctx: ClusterTreeContext, node: Node, now: Date): Promi
   );
 }
 
+const MAX_CONFLICTS = 3;
+
+/**
+ * The node's identity (labels, annotations, taints) under the resourceVersion its taints were
+ * merged from: someone's `kubectl taint` in between makes it a 409, and the merge is redone on
+ * what they wrote. While the leaf answers, server-side apply (so mirrored labels a member
+ * drops go away); while it does not, only the taints and their record change, and labels
+ * stay as the leaf last showed them.
+ */
+async function writeIdentity(
+  ctx: ClusterTreeContext,
+  plan: VirtualNodePlan,
+  current: Node,
+  input: Omit<VirtualNodeIdentityInput, 'current'>,
+): Promise<void> {
+  const path = `/api/v1/nodes/${encodeURIComponent(plan.name)}`;
+  for (let attempt = 1; ; attempt++) {
+    const identity = virtualNodeIdentity(plan, { ...input, current });
+    const resourceVersion = current.metadata?.resourceVersion;
+    try {
+      if (input.leafReachable) {
+        await ctx.host.request(
+          'PATCH',
+          path,
+          { ...identity, metadata: { ...identity.metadata, resourceVersion } },
+          { contentType: APPLY, query: { fieldManager: FIELD_MANAGER, force: true } },
+        );
+      } else {
+        await ctx.host.request(
+          'PATCH',
+          path,
+          {
+            metadata: {
+              resourceVersion,
+              annotations: {
+                [ANNOTATION_KOSMOS_TAINTS]: identity.metadata?.annotations?.[ANNOTATION_KOSMOS_TAINTS] ?? '',
+              },
+            },
+            spec: { taints: identity.spec?.taints ?? [] },
+          },
+          { contentType: 'application/merge-patch+json', query: { fieldManager: FIELD_MANAGER } },
+        );
+      }
+      return;
+    } catch (e) {
+      if (!isConflict(e) || attempt >= MAX_CONFLICTS) throw e;
+    }
+    current = await ctx.host.request<Node>('GET', path);
+  }
+}
+
 async function upsertNode(
   ctx: ClusterTreeContext,
   plan: VirtualNodePlan,
   prev: Node | undefined,
   status: NonNullable<Node['status']>,
+  input: Omit<VirtualNodeIdentityInput, 'current'>,
 ): Promise<Node> {
-  const identity = virtualNodeIdentity(plan);
-  if (!prev) {
+  let current = prev;
+  if (!current) {
     try {
-      await ctx.host.create({ ...identity, status });
+      current = await ctx.host.create({ ...virtualNodeIdentity(plan, input), status });
       ctx.log.info('virtual node created', { cluster: plan.cluster, node: plan.name, mode: plan.mode });
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
+      current = await ctx.host.get<Node>('v1', 'Node', plan.name);
     }
   }
-  const name = encodeURIComponent(plan.name);
-  await ctx.host.request('PATCH', `/api/v1/nodes/${name}`, identity, {
-    contentType: APPLY,
-    query: { fieldManager: FIELD_MANAGER, force: true },
-  });
+  await writeIdentity(ctx, plan, current, input);
   return await ctx.host.request<Node>(
     'PATCH',
-    `/api/v1/nodes/${name}/status`,
+    `/api/v1/nodes/${encodeURIComponent(plan.name)}/status`,
     { apiVersion: 'v1', kind: 'Node', metadata: { name: plan.name }, status },
     { contentType: APPLY, query: { fieldManager: FIELD_MANAGER, force: true } },
   );
@@ -137,8 +202,8 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
       prev = other;
       if (!prev && !state) continue; // never create nodes for a leaf we cannot see
     }
-    const wasReady = prev?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-    if (state && prev && !wasReady) recovered = true;
+    if (state && prev && wasUnreachable(prev)) recovered = true;
+    const member = state && plan.mode === 'one2one' ? plan.members[0] : undefined;
     const status = virtualNodeStatus({
       allocatable: state
         ? virtualNodeCapacity(plan.members, state.pods).allocatable
@@ -149,9 +214,15 @@ export async function syncClusterNodes(ctx: ClusterTreeContext, clusterName: str
       kubeletVersion: state?.version ?? prev?.status?.nodeInfo?.['kubeletVersion'] ?? 'unknown',
       address: ctx.nodeServer.address,
       port: ctx.nodeServer.port,
+      ...(member ? { member } : {}),
     });
-    const node = await upsertNode(ctx, plan, prev, status);
-    if (state) await renewLease(ctx, node, now);
+    const node = await upsertNode(ctx, plan, prev, status, {
+      leafReachable: state !== undefined,
+      ...(member ? { member } : {}),
+    });
+    // Renewed during an outage too: a lapsed Lease would make the host's node lifecycle
+    // controller evict every pod of the node (see virtual-node/node.ts).
+    await renewLease(ctx, node, now);
   }
   if (state) {
     // Nodes of leafModels that no longer exist (only when the leaf answered: an outage changes no plan).

@@ -7,6 +7,8 @@
  * - host pod terminating → the leaf pod is deleted with the host's grace period; once the
  *   leaf pod is gone, the host pod (which no kubelet will finalize) is removed;
  * - host pod gone → its leaf pod is deleted;
+ * - host pod Kosmos does not run in leaves (transform/skip.ts: kube-system, DaemonSets) →
+ *   nothing but an Event on it saying why;
  * - both there → what may change on a running pod (labels, annotations, images,
  *   activeDeadlineSeconds, added tolerations) is brought to the leaf pod
  *   (transform/pod-update.ts), then the leaf status to the host pod.
@@ -20,9 +22,11 @@ import { isAlreadyExists, isConflict, isNotFound } from '../../common/kube.js';
 import { planVirtualNodes } from '../virtual-node/plan.js';
 import { leafPodFor } from '../transform/pod.js';
 import { leafPodUpdate } from '../transform/pod-update.js';
+import { NOT_SYNCED_REASON, podNotSynced } from '../transform/skip.js';
 import { hostStatusPatch, statusInSync } from '../transform/status.js';
 import { clusterOfNode, type ClusterTreeContext } from './context.js';
 import { ensureDependencies } from './dependency-sync.js';
+import { podEventOnce } from './events.js';
 import type { Leaf } from './leaf-registry.js';
 
 export class RetryLater extends KosmosError {}
@@ -175,6 +179,12 @@ export async function syncPod(
       await leaf.client.delete(leafPod, typeof grace === 'number' ? { gracePeriodSeconds: grace } : {});
     }
     return; // the leaf pod's deletion event brings us back to remove the host pod
+  }
+  const skip = podNotSynced(host, cluster);
+  if (skip) {
+    // Left Pending in the host, and said so on the pod; a leaf pod made before the rule is left alone.
+    await podEventOnce(ctx, host, { cause: skip.cause, reason: NOT_SYNCED_REASON, message: skip.message });
+    return;
   }
   if (!leafPod && hadLeafPod(host)) await confirmLeaf();
   if (!leafPod) {

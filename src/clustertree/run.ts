@@ -17,7 +17,7 @@ import type { Node, Pod } from '../api/core.js';
 import type { Cluster, ClusterPodConvertPolicy, PodConvertPolicy } from '../api/kinds.js';
 import type { KubeObject } from '../api/meta.js';
 import { KubeClient } from '../common/kube.js';
-import { createLogger, errorFields } from '../common/logger.js';
+import { createLogger, errorFields, logFailure } from '../common/logger.js';
 import { createRegistry, observabilityRouter } from '../common/observability.js';
 import { createRedis } from '../common/redis.js';
 import { Informer } from './kube/informer.js';
@@ -402,7 +402,7 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       // Service copies: of every namespace the leaf runs pods of, and of every namespace it
       // has copies in (a removal missed while no worker ran).
       const namespaces = new Set(leaf.pods.list().map((p) => p.metadata?.namespace ?? ''));
-      void leaf.client
+      const routing = leaf.client
         .list<KubeObject>('v1', 'Service', {
           labelSelector: `${LABEL_APP_MANAGED_BY}=${SERVICE_COPY_MANAGER}`,
         })
@@ -412,6 +412,7 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
           for (const ns of new Set([...namespaces, ...copies]))
             enqueue({ type: 'services', cluster: leaf.name, namespace: ns }, cause);
         });
+      logFailure(routing, log, 'routing Service copies');
     }
     log.info('re-enqueued every pod', { why, jobs: n });
   };

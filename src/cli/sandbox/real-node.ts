@@ -381,42 +381,23 @@ export function writeNodeFiles(
     writeFileSync(join(f.kubeletCertDir, 'kubelet.key'), s.keyPem, { mode: 0o600 });
     writeFileSync(serving, s.certPem);
   }
-  if (!existsSync(f.kubeletKubeconfig)) {
-    // The node's own identity, so the Node authorizer applies as on a real cluster.
-    const c = issueCert(ca, {
-      commonName: `system:node:${n.node.name}`,
-      organizations: ['system:nodes'],
-      client: true,
+  const identity = (file: string, user: string, commonName: string, organizations: string[] = []) => {
+    if (existsSync(file)) return;
+    const c = issueCert(ca, { commonName, organizations, client: true });
+    const kubeconfig = renderKubeconfig({
+      cluster: n.cluster.name,
+      server,
+      caPem: ca.certPem,
+      certPem: c.certPem,
+      keyPem: c.keyPem,
+      user,
     });
-    writeFileSync(
-      f.kubeletKubeconfig,
-      renderKubeconfig({
-        cluster: n.cluster.name,
-        server,
-        caPem: ca.certPem,
-        certPem: c.certPem,
-        keyPem: c.keyPem,
-        user: n.node.name,
-      }),
-      { mode: 0o600 },
-    );
-  }
-  if (!existsSync(f.kubeProxyKubeconfig)) {
-    // system:kube-proxy is bound to system:node-proxier by the apiserver's default RBAC.
-    const c = issueCert(ca, { commonName: 'system:kube-proxy', client: true });
-    writeFileSync(
-      f.kubeProxyKubeconfig,
-      renderKubeconfig({
-        cluster: n.cluster.name,
-        server,
-        caPem: ca.certPem,
-        certPem: c.certPem,
-        keyPem: c.keyPem,
-        user: 'kube-proxy',
-      }),
-      { mode: 0o600 },
-    );
-  }
+    writeFileSync(file, kubeconfig, { mode: 0o600 });
+  };
+  // The node's own identity, so the Node authorizer applies as on a real cluster.
+  identity(f.kubeletKubeconfig, n.node.name, `system:node:${n.node.name}`, ['system:nodes']);
+  // system:kube-proxy is bound to system:node-proxier by the apiserver's default RBAC.
+  identity(f.kubeProxyKubeconfig, 'kube-proxy', 'system:kube-proxy');
 }
 
 /**

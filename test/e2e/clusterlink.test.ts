@@ -113,7 +113,7 @@ describe('ClusterLink in Kubernetes mode (sandbox)', () => {
   it('both ClusterLink control-plane components run and are healthy', async () => {
     const r = await kosmosctl(dir, ['sandbox', 'status']);
     for (const component of ['clusterlink-controller', 'network-manager'])
-      expect(r.stdout).toMatch(new RegExp(`^${component}\\s+host\\s+\\d+\\s+\\d+\\s+yes$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^${component}\\s+host\\s+-\\s+\\d+\\s+\\d+\\s+\\d+\\s+yes$`, 'm'));
   });
 
   it('every node of every joined cluster has a ClusterNode with its pod CIDRs and InternalIP', async () => {

@@ -108,7 +108,7 @@ async function kubeletApi(
 
 describe('ClusterTree for real workloads', () => {
   beforeAll(async () => {
-    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
     worker = await startWorker(dir, 'wl-1', readSandboxState(dir).redisUrl);
     expect(kubectl(HOST, ['create', 'namespace', NS]).code).toBe(0);
@@ -460,7 +460,7 @@ describe('ClusterTree for real workloads', () => {
     await eventually(() => {
       if (isAlive(apiserver!.pid)) throw new Error('apiserver still shutting down');
     }, 60_000);
-    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare']);
+    const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);
     expect(up.code, up.stderr).toBe(0);
     await eventually(
       () => {

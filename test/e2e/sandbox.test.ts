@@ -106,7 +106,7 @@ describe('kosmosctl sandbox', () => {
     const r = await kosmosctl(dir, ['sandbox', 'status']);
     expect(r.code).toBe(0);
     const rows = r.stdout.trim().split('\n').slice(1);
-    expect(rows.length).toBe(2 + 3 * 4); // redis, etcd, and 4 per cluster
+    expect(rows.length).toBe(2 + 3 * 4 + 1); // redis, etcd, 4 per cluster, the supervisor
     for (const row of rows) expect(row).toMatch(/\syes$/);
   });
 

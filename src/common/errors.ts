@@ -16,14 +16,17 @@ export class UserError extends KosmosError {
 
 /** A non-2xx answer of a Kubernetes apiserver: its HTTP status, Status reason and details. */
 export class KubeApiError extends KosmosError {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
+  // Plain fields, not parameter properties: the agent-pod test runs src/ with Node's type
+  // stripping, which refuses them.
+  readonly status: number;
+  readonly reason: string;
+  readonly details?: unknown;
+  constructor(status: number, reason: string, message: string, details?: unknown) {
     super(message);
     this.name = 'KubeApiError';
+    this.status = status;
+    this.reason = reason;
+    this.details = details;
   }
 }
 

@@ -146,6 +146,12 @@ describe('kosmosctl sandbox', () => {
   });
 
   it('a dead component whose port another process took makes up fail naming the port', async () => {
+    // Without its supervisor (which would start Redis again at once), as after a reboot.
+    const supervisor = state.components.find((c) => c.name === 'supervisor')!;
+    process.kill(supervisor.pid, 'SIGKILL');
+    await eventually(() => {
+      if (isAlive(supervisor.pid)) throw new Error('supervisor still alive');
+    }, 10_000);
     const redis = state.components.find((c) => c.name === 'redis')!;
     process.kill(redis.pid, 'SIGKILL');
     await eventually(() => {

@@ -60,6 +60,9 @@ export interface Workload extends KubeObject {
   spec: { template: PodTemplate; selector: { matchLabels: Record<string, string> } };
 }
 
+/** Where the kubelet mounts a pod's ServiceAccount token, CA and namespace. */
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
 /** The ENTRYPOINT of the one Kosmos image (Dockerfile); containers give only args. */
 export const IMAGE_ENTRYPOINT = ['node', '/app/dist/cli/main.js'];
 export const IN_CLUSTER_KUBECONFIG = '/etc/kosmos/in-cluster/kubeconfig';
@@ -161,6 +164,13 @@ export async function planContainer(w: Workload, c: Container, ctx: PlanContext)
       return `${local}${a.slice(mountPath.length)}`;
     });
   }
+  // The ServiceAccount volume every pod gets (rewrite 3): its files, next to the token kubeconfig.
+  const saDir = join(dirname(ctx.serviceAccountKubeconfig), 'serviceaccount');
+  args = args.map((a) => {
+    if (!a.startsWith(`${SERVICE_ACCOUNT_DIR}/`)) return a;
+    rewrites.push(`${SERVICE_ACCOUNT_DIR} -> ${saDir}`);
+    return `${saDir}${a.slice(SERVICE_ACCOUNT_DIR.length)}`;
+  });
   args = args.map((a) => {
     if (a !== IN_CLUSTER_KUBECONFIG) return a;
     rewrites.push(`${IN_CLUSTER_KUBECONFIG} -> ServiceAccount token kubeconfig`);
@@ -211,6 +221,11 @@ export async function serviceAccountKubeconfig(
     };
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(kc));
+    const saDir = join(dirname(file), 'serviceaccount');
+    mkdirSync(saDir, { recursive: true });
+    writeFileSync(join(saDir, 'ca.crt'), Buffer.from(ca, 'base64'));
+    writeFileSync(join(saDir, 'token'), tr.status.token);
+    writeFileSync(join(saDir, 'namespace'), namespace);
     return file;
   } finally {
     admin.close();

@@ -321,13 +321,16 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  /** Flags and logs for an outcome. A clean end or 410 Gone is routine: no log. */
+  /** Flags and logs for an outcome. A clean end is routine: no log; 410 Gone is noted at debug. */
   private note(outcome: Outcome): void {
     if (outcome.ok) return;
     const { error } = outcome;
     this.connected = false;
-    if (isGone(error)) return;
     const fields = { path: this.opts.path, ...errorFields(error) };
+    if (isGone(error)) {
+      this.log.debug('resourceVersion expired (410 Gone); relisting', fields);
+      return;
+    }
     if (outcome.step === 'watch') this.log.debug('watch ended', fields);
     else if (isNotFound(error)) {
       this.missing = true;

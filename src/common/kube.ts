@@ -5,6 +5,7 @@
  */
 import https from 'node:https';
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../api/meta.js';
 import { KosmosError, KubeApiError, UserError, describeError } from './errors.js';
@@ -105,6 +106,32 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   contentType?: string;
   timeoutMs?: number;
+  /** How often a request the server asks to be retried (429, or 5xx with Retry-After) is sent again; 5 by default. */
+  maxRetries?: number;
+}
+
+/** The longest Retry-After the client honours, so a misbehaving server cannot park a caller. */
+export const MAX_RETRY_AFTER_MS = 10_000;
+
+/**
+ * How long to wait before sending a request again, or undefined to give up: the server said
+ * it did not process the request and asked for a retry (429 Too Many Requests, e.g. "storage
+ * is (re)initializing" while the watch cache rebuilds, or a 5xx that carries Retry-After, as
+ * client-go retries them), and `attempt` retries have been made of `maxRetries`.
+ */
+export function retryAfterMs(
+  status: number,
+  retryAfter: string | string[] | undefined,
+  attempt: number,
+  maxRetries: number,
+): number | undefined {
+  if (attempt >= maxRetries) return undefined;
+  const header = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
+  const seconds = header === undefined || header.trim() === '' ? NaN : Number(header);
+  const given = Number.isFinite(seconds) && seconds >= 0;
+  if (status === 429 || (status >= 500 && status <= 599 && given))
+    return Math.min(MAX_RETRY_AFTER_MS, given ? seconds * 1000 : 1000);
+  return undefined;
 }
 
 export interface ResourceInfo {
@@ -145,12 +172,16 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
-    const { res } = await this.send(method, path, body, options);
-    const text = await readBody(res, `${method} ${path}`);
-    const status = res.statusCode ?? 0;
-    const parsed = parseJson(text);
-    if (status >= 200 && status < 300) return parsed as T;
-    throw apiError(method, path, status, parsed);
+    for (let attempt = 0; ; attempt++) {
+      const { res } = await this.send(method, path, body, options);
+      const text = await readBody(res, `${method} ${path}`);
+      const status = res.statusCode ?? 0;
+      const parsed = parseJson(text);
+      if (status >= 200 && status < 300) return parsed as T;
+      const wait = retryAfterMs(status, res.headers['retry-after'], attempt, options.maxRetries ?? 5);
+      if (wait === undefined) throw apiError(method, path, status, parsed);
+      await sleep(wait);
+    }
   }
 
   /**

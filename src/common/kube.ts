@@ -5,8 +5,11 @@
  */
 import https from 'node:https';
 import http from 'node:http';
+import fs from 'node:fs';
+import nodePath from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type User } from '@kubernetes/client-node';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { KubeObject } from '../api/meta.js';
 import { KosmosError, KubeApiError, UserError, describeError } from './errors.js';
 
@@ -71,9 +74,56 @@ export const isAlreadyExists = (e: unknown): boolean =>
 
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
+  const file = path ?? singleKubeconfigFromEnv();
+  if (file) loadKubeConfigFile(kc, file);
   else kc.loadFromDefault();
   return kc;
+}
+
+function singleKubeconfigFromEnv(): string | undefined {
+  const env = process.env.KUBECONFIG;
+  return env && !env.includes(nodePath.delimiter) ? env : undefined;
+}
+
+/**
+ * A kubeconfig file, with its users' token files honoured (`tokenFile`, as client-go spells
+ * it; `token-file` too): the credential is the file's current content, re-read every minute
+ * as client-go does, so a rotated ServiceAccount token is picked up, and a relative path is
+ * relative to the kubeconfig. client-node reads only `token-file`, once, relative to the
+ * working directory, and ignores `tokenFile`, so such a user would otherwise be anonymous (a
+ * pod mounting an in-cluster kubeconfig got 403 as system:anonymous). The file is handed to
+ * client-node's file authenticator, which refreshes on that schedule; an inline token wins.
+ */
+function loadKubeConfigFile(kc: KubeConfig, file: string): void {
+  const text = fs.readFileSync(file, 'utf8');
+  const rootDir = nodePath.dirname(file);
+  let doc: { users?: { name?: unknown; user?: Record<string, unknown> }[] } | null;
+  try {
+    doc = parseYaml(text) as typeof doc;
+  } catch {
+    doc = null; // client-node reports what is wrong with it
+  }
+  const files = new Map<string, string>();
+  let rewritten = false;
+  for (const u of Array.isArray(doc?.users) ? doc.users : []) {
+    const user = u?.user;
+    if (!user || typeof user !== 'object') continue;
+    const f = user.tokenFile ?? user['token-file'];
+    if ('token-file' in user) {
+      delete user['token-file']; // read here, relative to the kubeconfig, not by client-node
+      rewritten = true;
+    }
+    if (typeof u.name === 'string' && typeof f === 'string' && f !== '' && user.token === undefined)
+      files.set(u.name, nodePath.resolve(rootDir, f));
+  }
+  kc.loadFromString(rewritten ? stringifyYaml(doc) : text);
+  kc.makePathsAbsolute(rootDir);
+  if (files.size === 0) return;
+  kc.users = kc.users.map((u): User => {
+    const tokenFile = files.get(u.name);
+    if (tokenFile === undefined || u.authProvider !== undefined) return u;
+    return { ...u, authProvider: { name: 'tokenFile', config: { tokenFile } } };
+  });
 }
 
 /**
@@ -113,6 +163,9 @@ export interface RequestOptions {
 /** The longest Retry-After the client honours, so a misbehaving server cannot park a caller. */
 export const MAX_RETRY_AFTER_MS = 10_000;
 
+/** How long credentials read from files are used before being read again (client-go: a minute). */
+const AUTH_REFRESH_MS = 60_000;
+
 /**
  * How long to wait before sending a request again, or undefined to give up: the server said
  * it did not process the request and asked for a retry (429 Too Many Requests, e.g. "storage
@@ -150,7 +203,8 @@ export interface ListResult<T> {
 export class KubeClient {
   readonly server: string;
   private readonly agent: https.Agent | http.Agent;
-  private readonly ready: Promise<https.RequestOptions>;
+  /** TLS options and credentials, computed again after a minute so a rotated token file is read. */
+  private auth: { at: number; opts: Promise<https.RequestOptions> } | undefined;
   private readonly discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
 
   constructor(readonly kubeConfig: KubeConfig) {
@@ -160,11 +214,20 @@ export class KubeClient {
     this.agent = this.server.startsWith('https:')
       ? new https.Agent({ keepAlive: true, maxSockets: 64 })
       : new http.Agent({ keepAlive: true, maxSockets: 64 });
-    this.ready = (async () => {
-      const opts: https.RequestOptions = {};
-      await kubeConfig.applyToHTTPSOptions(opts);
-      return opts;
-    })();
+  }
+
+  private requestOptions(): Promise<https.RequestOptions> {
+    const now = Date.now();
+    if (this.auth === undefined || now - this.auth.at > AUTH_REFRESH_MS) {
+      const opts = (async () => {
+        const o: https.RequestOptions = {};
+        await this.kubeConfig.applyToHTTPSOptions(o);
+        return o;
+      })();
+      opts.catch(() => (this.auth = undefined));
+      this.auth = { at: now, opts };
+    }
+    return this.auth.opts;
   }
 
   static fromFile(path: string): KubeClient {
@@ -257,7 +320,7 @@ export class KubeClient {
     options: RequestOptions,
     signal?: AbortSignal,
   ): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
-    const base = await this.ready;
+    const base = await this.requestOptions();
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));

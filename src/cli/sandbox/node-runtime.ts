@@ -47,7 +47,7 @@ export type EnsureComponent = (def: ComponentDef) => Promise<ComponentState>;
 export type WaitComponent = (c: ComponentState) => Promise<void>;
 
 /** Images (OCI or docker archives) every real node gets, pause first. */
-export type ImageSource = () => Promise<{ ref: string; file: string }[]>;
+export type ImageSource = () => Promise<{ ref: string; file: string; manifestDigest: string }[]>;
 
 export function apiserverAddress(state: SandboxState): string {
   return hasRealNodes(state.topology) ? UNDERLAY_GATEWAY : '127.0.0.1';
@@ -103,11 +103,13 @@ export async function startRealNodes(
 async function loadMissing(
   ctx: SandboxContext,
   n: RealNode,
-  archives: { ref: string; file: string }[],
+  archives: { ref: string; file: string; manifestDigest: string }[],
 ): Promise<void> {
-  const have = new Set(await listImages(ctx.bin.ctr, n.containerdSocket));
+  // By digest, not only by name: an image rebuilt under the same tag (`npm run image`) replaces
+  // the one the node has when `up` runs again.
+  const have = await listImages(ctx.bin.ctr, n.containerdSocket);
   for (const a of archives) {
-    if (have.has(a.ref)) continue;
+    if (have.get(a.ref) === a.manifestDigest) continue;
     await importImageArchive({ ctr: ctx.bin.ctr, socket: n.containerdSocket, file: a.file });
   }
 }

@@ -13,12 +13,14 @@ export interface NodeImage {
   file: string;
   /** The image id (config digest) a pod from this image reports. */
   id: string;
+  /** The digest of its manifest, which containerd lists it by. */
+  manifestDigest: string;
 }
 
 export async function sandboxImages(progress: (m: string) => void): Promise<NodeImage[]> {
   const built = await buildImages(IMAGE_NAMES, { progress: (line) => progress(`image: ${line}`) });
   // The pause image first: no pod starts without it.
   return built
-    .map((b) => ({ ref: b.ref, file: b.archive, id: b.id }))
+    .map((b) => ({ ref: b.ref, file: b.archive, id: b.id, manifestDigest: b.manifestDigest }))
     .sort((a, b) => Number(b.ref === PAUSE_IMAGE) - Number(a.ref === PAUSE_IMAGE));
 }

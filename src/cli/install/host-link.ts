@@ -120,7 +120,7 @@ export async function ensureHostCluster(
 export async function linkHostMembers(
   client: KubeClient,
   o: { values: HostValues; hostServer?: string; layout?: Layout },
-): Promise<void> {
+): Promise<KubeObject[]> {
   const ns = o.values.namespace;
   const kubeconfig = await memberCredentials(client, {
     name: HOST_CLUSTER_NAME,
@@ -129,6 +129,7 @@ export async function linkHostMembers(
   });
   const objects = [hostKubeconfigSecret(ns, kubeconfig), ...hostMemberParts(o.values, o.layout)];
   await applyObjects(client, objects, { dryRun: false, progress: () => {}, fieldManager: FIELD_MANAGER });
+  return objects;
 }
 
 /**

@@ -78,8 +78,11 @@ export async function install(client: KubeClient | undefined, o: InstallOptions)
     await configureCoreDns(client, o.values.namespace, 'host', o.progress);
   if (!dryRun && o.wait)
     await waitForWorkloads(client, objects, { timeoutMs: o.timeoutMs, progress: o.progress });
-  // Not waited for: the elector's second replica needs a second node.
-  if (linkHost) await linkHostMembers(client, o);
+  if (linkHost) {
+    // The host's agents and electors are components too: `install` returns once they run.
+    const members = await linkHostMembers(client, o);
+    if (o.wait) await waitForWorkloads(client, members, { timeoutMs: o.timeoutMs, progress: o.progress });
+  }
   return { objects, report };
 }
 

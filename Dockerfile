@@ -18,8 +18,9 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY deploy ./deploy
 COPY config ./config
-# The ClusterLink agent needs iptables-restore and ip; the other components do not use them.
-RUN apt-get update && apt-get install -y --no-install-recommends iptables iproute2 \
+# The ClusterLink agent needs iptables-restore and ip; `kosmosctl check` runs its probes from
+# this image too, and they ping. The other components use none of them.
+RUN apt-get update && apt-get install -y --no-install-recommends iptables iproute2 iputils-ping \
   && rm -rf /var/lib/apt/lists/*
 # uid 1000 is the image's `node` user; manifests set runAsUser to match (the agent runs as 0).
 USER 1000

@@ -473,7 +473,11 @@ function checkCommand(): Command {
       'destination cluster kubeconfig (default: full mesh inside the source)',
     )
     .option('-n, --namespace <namespace>', 'namespace of the probe pods', DEFAULT_NAMESPACE)
-    .option('--image <image>', 'probe image (needs ping and sleep)', 'busybox:1.36')
+    .option(
+      '--image <image>',
+      'probe image (needs ping and sleep; default: the Kosmos image, which has both)',
+      DEFAULT_IMAGE,
+    )
     .option('--host-network', 'probe node to node instead of pod to pod', false)
     .option('--timeout <seconds>', 'how long to wait for the probes to start', seconds, 120)
     .action(

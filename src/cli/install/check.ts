@@ -87,8 +87,10 @@ export function floaterDaemonSet(namespace: string, image: string, hostNetwork: 
               name: 'floater',
               image,
               command: ['sleep', '86400'],
-              // ping needs a raw socket, nothing more.
+              // ping needs a raw socket, nothing more; as uid 0, because Kubernetes gives an
+              // added capability to another user only through file capabilities.
               securityContext: {
+                runAsUser: 0,
                 capabilities: { drop: ['ALL'], add: ['NET_RAW'] },
                 allowPrivilegeEscalation: false,
               },

@@ -12,7 +12,6 @@ import {
 } from '../../../src/cli/install/join.js';
 import { summarize, type NodeLike } from '../../../src/cli/install/status.js';
 import { workloadReadiness } from '../../../src/cli/install/apply.js';
-import { expand } from '../../e2e/install-helpers.js';
 
 const CLI = pathJoin(process.cwd(), 'dist', 'cli', 'main.js');
 const run = (args: string[]) =>
@@ -228,14 +227,5 @@ describe('command line', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/install: cannot load kubeconfig \/nonexistent\/kubeconfig/);
-  });
-});
-
-describe('local runtime', () => {
-  test('$(VAR) in args expands like the kubelet: known names only, $$ escapes', () => {
-    expect(expand('$(CLUSTER_NAME)-$(NODE_NAME)', { CLUSTER_NAME: 'leaf-1', NODE_NAME: 'n1' })).toBe(
-      'leaf-1-n1',
-    );
-    expect(expand('$(UNKNOWN) $$(X)', {})).toBe('$(UNKNOWN) $(X)');
   });
 });

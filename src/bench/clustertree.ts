@@ -57,7 +57,7 @@ export async function benchClustertree(): Promise<BenchRow[]> {
   let worker: ReturnType<typeof spawn> | undefined;
   const informers: Informer<Pod>[] = [];
   try {
-    const state = await sandboxUp({ dir, topology: defaultTopology(2, 6), bare: true, progress: quiet });
+    const state = await sandboxUp({ dir, topology: defaultTopology(2, 6, 0), bare: true, progress: quiet });
     const host = KubeClient.fromFile(join(dir, 'host', 'kubeconfig'));
     const metricsPort = await freePort();
     worker = spawn(

@@ -18,6 +18,7 @@ async function loadSuites(): Promise<Suite[]> {
     ['clusterlink', './clusterlink.js', 'benchClusterlink'],
     ['clustertree', './clustertree.js', 'benchClustertree'],
     ['mcs', './mcs.js', 'benchMcs'],
+    ['real-nodes', './real-nodes.js', 'benchRealNodes'],
   ];
   for (const [name, path, fn] of optional) {
     try {

@@ -4,6 +4,7 @@
  * the host (spec.kubeconfigSecretRef, as `kosmosctl join` writes it). Every component that
  * talks to members reads them here, so they all accept the same Cluster objects.
  */
+import { createHash } from 'node:crypto';
 import { DEFAULT_NAMESPACE } from '../api/constants.js';
 import type { Cluster } from '../api/kinds.js';
 import type { KubeObject } from '../api/meta.js';
@@ -43,3 +44,6 @@ export async function requireClusterKubeconfig(host: KubeClient, c: Cluster): Pr
     );
   return text;
 }
+
+/** What tells two credentials apart: a digest of the kubeconfig text (the text itself is a secret). */
+export const kubeconfigDigest = (text: string): string => createHash('sha256').update(text).digest('hex');

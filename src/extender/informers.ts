@@ -10,7 +10,7 @@ import { API_VERSION } from '../api/constants.js';
 import type { KubeObject } from '../api/meta.js';
 import type { Node, PersistentVolume, PersistentVolumeClaim, Pod } from '../api/core.js';
 import type { Cluster, ClusterDistributionPolicy, DistributionPolicy, WorkloadPolicy } from '../api/kinds.js';
-import { clusterKubeconfigText } from '../common/cluster-kubeconfig.js';
+import { clusterKubeconfigText, kubeconfigDigest } from '../common/cluster-kubeconfig.js';
 import { Informer, identityOf, withKind } from '../common/informer.js';
 import { KubeClient, kubeConfigFromString } from '../common/kube.js';
 import { errorFields, type Logger } from '../common/logger.js';
@@ -57,15 +57,18 @@ function source<T extends KubeObject>(
   );
 }
 
-/** Reads a leaf cluster's kubeconfig from its Cluster object (spec.kubeconfig or its Secret). */
-export type LeafKubeconfigResolver = (cluster: Cluster) => Promise<KubeConfig | undefined>;
+/** Reads a leaf cluster's kubeconfig text from its Cluster object (spec.kubeconfig or its Secret). */
+export type LeafKubeconfigResolver = (cluster: Cluster) => Promise<string | undefined>;
 
 export function clusterSpecKubeconfig(host: KubeClient): LeafKubeconfigResolver {
-  return async (cluster) => {
-    const text = await clusterKubeconfigText(host, cluster);
-    return text === undefined ? undefined : kubeConfigFromString(text);
-  };
+  return (cluster) => clusterKubeconfigText(host, cluster);
 }
+
+/**
+ * How often the leaves' credentials are read again: a kubeconfig Secret rotated in place (the
+ * Cluster unchanged) is picked up within this, without an extender restart.
+ */
+export const LEAF_CREDENTIALS_RECHECK_MS = 30_000;
 
 export interface InformerOptions {
   host: KubeConfig;
@@ -157,55 +160,119 @@ export function startInformers(opts: InformerOptions): Informers {
   };
 }
 
-/** The member nodes and bound member pods of each leaf cluster (the fragmented-fit index). */
-class LeafSources {
+/**
+ * The member nodes and bound member pods of each leaf cluster (the fragmented-fit index). A
+ * leaf's watches run with the credentials its Cluster names, told apart by their content: the
+ * Cluster's events and a periodic re-read (LEAF_CREDENTIALS_RECHECK_MS) both compare them, so
+ * a rotated Secret restarts the watches with the new credentials, and what the old watches had
+ * seen but the new ones do not list is removed from the cache.
+ */
+export class LeafSources {
   private readonly leaves = new Map<
     string,
-    { client: KubeClient; sources: Informer<KubeObject>[]; version: string }
+    { client: KubeClient; sources: Informer<KubeObject>[]; handlers: Handlers<KubeObject>[]; digest: string }
   >();
+  /** The latest Cluster of each leaf, as the re-read uses it. */
+  private readonly clusters = new Map<string, Cluster>();
+  /** One start at a time per leaf: the re-read and an event never race to build two watches. */
+  private readonly pending = new Map<string, Promise<void>>();
+  private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly cache: ExtenderCache,
     private readonly log: Logger,
     private readonly kubeconfigOf: LeafKubeconfigResolver,
-  ) {}
+    recheckMs = LEAF_CREDENTIALS_RECHECK_MS,
+  ) {
+    if (recheckMs > 0) {
+      this.timer = setInterval(() => {
+        this.recheck().catch(() => undefined); // every leaf's failure is logged in recheck
+      }, recheckMs);
+      this.timer.unref();
+    }
+  }
 
-  async start(c: Cluster): Promise<void> {
+  start(c: Cluster): Promise<void> {
     const name = c.metadata.name ?? '';
-    const version = `${c.spec.kubeconfig ?? ''}|${JSON.stringify(c.spec.kubeconfigSecretRef ?? {})}`;
-    if (this.leaves.get(name)?.version === version) return;
-    this.stop(name);
-    const kc = await this.kubeconfigOf(c);
-    if (!kc) {
+    this.clusters.set(name, c);
+    const next = (this.pending.get(name) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.ensure(c));
+    this.pending.set(name, next);
+    void next
+      .finally(() => {
+        if (this.pending.get(name) === next) this.pending.delete(name);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  /** Reads every leaf's credentials again (what the timer runs); a failure is logged per leaf. */
+  async recheck(): Promise<void> {
+    await Promise.all(
+      [...this.clusters.values()].map((c) =>
+        this.start(c).catch((err: unknown) =>
+          this.log.warn('cannot read leaf cluster credentials', {
+            cluster: c.metadata.name,
+            ...errorFields(err),
+          }),
+        ),
+      ),
+    );
+  }
+
+  private async ensure(c: Cluster): Promise<void> {
+    const name = c.metadata.name ?? '';
+    if (this.clusters.get(name) !== c) return; // removed, or a newer Cluster is on its way
+    const text = await this.kubeconfigOf(c);
+    if (this.clusters.get(name) !== c) return;
+    if (text === undefined) {
+      this.stopSources(name);
       this.log.info('leaf cluster has no kubeconfig yet; fragmented fit skips it', { cluster: name });
       return;
     }
+    const digest = kubeconfigDigest(text);
+    const old = this.leaves.get(name);
+    if (old?.digest === digest) return;
+    const seen = old?.sources.map((s) => new Map(s.store)) ?? [];
+    this.stopSources(name);
     const { cache } = this;
-    const client = new KubeClient(kc);
+    const client = new KubeClient(kubeConfigFromString(text));
     const l = this.log.child({ cluster: name });
-    const memberNodes = source<Node>(
-      client,
-      '/api/v1/nodes',
-      {
-        upsert: (n) => cache.upsertMemberNode(name, n),
-        remove: (n) => cache.deleteMemberNode(name, n.metadata?.name ?? ''),
-      },
-      l,
-    );
+    const nodeHandlers: Handlers<Node> = {
+      upsert: (n) => cache.upsertMemberNode(name, n),
+      remove: (n) => cache.deleteMemberNode(name, n.metadata?.name ?? ''),
+    };
+    const podHandlers: Handlers<Pod> = {
+      upsert: (p) => cache.upsertMemberPod(name, p),
+      remove: (p) => cache.deleteMemberPod(name, p),
+    };
+    const memberNodes = source<Node>(client, '/api/v1/nodes', nodeHandlers, l);
     // Only pods on a node hold capacity; unbound member pods are not fetched at all.
-    const memberPods = source<Pod>(
-      client,
-      '/api/v1/pods',
-      { upsert: (p) => cache.upsertMemberPod(name, p), remove: (p) => cache.deleteMemberPod(name, p) },
-      l,
-      { fieldSelector: 'spec.nodeName!=' },
-    );
+    const memberPods = source<Pod>(client, '/api/v1/pods', podHandlers, l, {
+      fieldSelector: 'spec.nodeName!=',
+    });
     const sources = [memberNodes, memberPods] as unknown as Informer<KubeObject>[];
-    this.leaves.set(name, { client, sources, version });
-    for (const s of sources) void s.start();
+    const handlers = [nodeHandlers, podHandlers] as unknown as Handlers<KubeObject>[];
+    this.leaves.set(name, { client, sources, handlers, digest });
+    if (old) l.info('leaf cluster credentials changed; watching it with the new ones');
+    sources.forEach((s, i) => {
+      s.start()
+        .then(() => {
+          // What the old credentials' watch had seen and the new one's first list does not hold
+          // is gone from the leaf (or was never there): the cache forgets it.
+          for (const [key, obj] of seen[i] ?? []) if (!s.store.has(key)) handlers[i]?.remove(obj);
+        })
+        .catch((err: unknown) => l.warn('leaf watch did not start', errorFields(err)));
+    });
   }
 
   stop(name: string): void {
+    this.clusters.delete(name);
+    this.stopSources(name);
+  }
+
+  private stopSources(name: string): void {
     const leaf = this.leaves.get(name);
     if (!leaf) return;
     for (const s of leaf.sources) s.stop();
@@ -213,7 +280,14 @@ class LeafSources {
     this.leaves.delete(name);
   }
 
+  /** The leaves being watched, with the digest of the credentials each watch uses. */
+  watched(): Map<string, string> {
+    return new Map([...this.leaves].map(([name, l]) => [name, l.digest]));
+  }
+
   stopAll(): void {
+    if (this.timer) clearInterval(this.timer);
     for (const name of [...this.leaves.keys()]) this.stop(name);
+    this.clusters.clear();
   }
 }

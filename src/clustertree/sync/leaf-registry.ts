@@ -2,12 +2,11 @@
  * The leaf clusters this process knows, from the host's Cluster objects: a client per leaf
  * (kubeconfig inline or from a Secret) and a watch of the pods Kosmos placed there.
  */
-import { createHash } from 'node:crypto';
 import { ANNOTATION_CLUSTER_ROLE, LABEL_POD } from '../../api/constants.js';
 import type { Pod } from '../../api/core.js';
 import type { Cluster } from '../../api/kinds.js';
 import type { KubeObject } from '../../api/meta.js';
-import { requireClusterKubeconfig } from '../../common/cluster-kubeconfig.js';
+import { kubeconfigDigest, requireClusterKubeconfig } from '../../common/cluster-kubeconfig.js';
 import { KubeClient, kubeConfigFromString } from '../../common/kube.js';
 import type { Logger } from '../../common/logger.js';
 import { Informer, type InformerHandlers } from '../kube/informer.js';
@@ -58,7 +57,7 @@ export class LeafRegistry {
   async ensure(cluster: Cluster): Promise<Leaf> {
     const name = cluster.metadata.name ?? '';
     const text = await leafKubeconfig(this.host, cluster);
-    const hash = createHash('sha256').update(text).digest('hex');
+    const hash = kubeconfigDigest(text);
     const existing = this.leaves.get(name);
     if (existing && existing.kubeconfigHash === hash) {
       existing.cluster = cluster;

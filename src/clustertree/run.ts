@@ -16,6 +16,7 @@ import { ANNOTATION_GLOBAL, API_VERSION, FINALIZER_CLUSTER_MANAGER, LABEL_NODE }
 import type { Node, Pod } from '../api/core.js';
 import type { Cluster, ClusterPodConvertPolicy, PodConvertPolicy } from '../api/kinds.js';
 import type { KubeObject } from '../api/meta.js';
+import { clustersUsingSecret } from '../common/cluster-kubeconfig.js';
 import { KubeClient } from '../common/kube.js';
 import { createLogger, errorFields, logFailure } from '../common/logger.js';
 import { createRegistry, observabilityRouter } from '../common/observability.js';
@@ -294,7 +295,22 @@ export async function runClusterTree(opts: ClusterTreeOptions): Promise<ClusterT
       host,
       { path: '/api/v1/secrets' },
       {
-        onUpsert: (o) => dependencyChanged('Secret')(o, false),
+        onUpsert: (o) => {
+          dependencyChanged('Secret')(o, false);
+          // A leaf's kubeconfig Secret rotated in place: its client follows the new credentials.
+          const using = clustersUsingSecret(
+            caches.clusters.store.values(),
+            o.metadata?.namespace ?? '',
+            o.metadata?.name ?? '',
+          );
+          for (const c of using)
+            clusterChanged(c).catch((e: unknown) =>
+              log.warn('cannot use the rotated leaf credentials', {
+                cluster: c.metadata.name,
+                ...errorFields(e),
+              }),
+            );
+        },
         onDelete: (o) => dependencyChanged('Secret')(o, true),
       },
       log,

@@ -47,3 +47,11 @@ export async function requireClusterKubeconfig(host: KubeClient, c: Cluster): Pr
 
 /** What tells two credentials apart: a digest of the kubeconfig text (the text itself is a secret). */
 export const kubeconfigDigest = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** The Clusters whose credentials are the Secret `namespace/name` (to re-read when it changes). */
+export function clustersUsingSecret(clusters: Iterable<Cluster>, namespace: string, name: string): Cluster[] {
+  return [...clusters].filter((c) => {
+    const ref = c.spec.kubeconfigSecretRef;
+    return !c.spec.kubeconfig && ref?.name === name && (ref.namespace ?? DEFAULT_NAMESPACE) === namespace;
+  });
+}

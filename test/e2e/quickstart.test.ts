@@ -7,8 +7,8 @@
  * Deployment deleted, both leaves unjoined and Kosmos uninstalled, leaving nothing behind.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TOOLBOX_IMAGE } from '../../src/cli/image/images.js';
 import { CLI, eventually, kosmosctl, kubectl, newSandboxDir, type RunResult } from './harness.js';
@@ -74,6 +74,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kosmosctl(dir, ['sandbox', 'down']);
+  rmSync(dirname(dir), { recursive: true, force: true });
 });
 
 describe('the quick start on real nodes', () => {

@@ -17,18 +17,13 @@ import { freePort } from '../common/ports.js';
 import { createLogger } from '../common/logger.js';
 import { Informer } from '../common/informer.js';
 import { DEFAULT_CONCURRENCY } from '../cli/commands/clustertree.js';
+import { percentile } from './stats.js';
 import type { BenchRow } from './types.js';
 import { KosmosError } from '../common/errors.js';
 
 const PODS = 1000;
 const NS = 'bench';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
-}
 
 async function waitFor(
   what: string,

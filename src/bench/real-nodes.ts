@@ -19,6 +19,7 @@ import { KosmosError } from '../common/errors.js';
 import { Informer } from '../common/informer.js';
 import { KubeClient } from '../common/kube.js';
 import { createLogger } from '../common/logger.js';
+import { percentile } from './stats.js';
 import type { BenchRow } from './types.js';
 
 /**
@@ -31,12 +32,6 @@ const PODS = 20;
 const RESTARTS = 3;
 const NS = 'bench-real';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
-}
 
 async function waitFor(
   what: string,

@@ -9,32 +9,16 @@ import { writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TOOLBOX_IMAGE } from '../../src/cli/image/images.js';
-import { CLI, eventually, kosmosctl, kubectl, newSandboxDir, type RunResult } from './harness.js';
+import { expectOk, eventually, kosmosctl, kubectl, newSandboxDir, type RunResult } from './harness.js';
 import { items, kubeconfigOf } from './clustertree-helpers.js';
-import { spawn } from 'node:child_process';
 
 const dir = newSandboxDir('kosmos-gateway-');
 const host = kubeconfigOf(dir, 'host');
 const leaf1 = kubeconfigOf(dir, 'leaf-1');
 const leaf2 = kubeconfigOf(dir, 'leaf-2');
 
-async function ctl(args: string[]): Promise<RunResult> {
-  return await new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, KUBECONFIG: host, KOSMOS_SANDBOX_DIR: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function expectOk(r: RunResult, what: string): void {
-  if (r.code !== 0) throw new Error(`${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-}
+/** kosmosctl as the quick start runs it: KUBECONFIG names the host cluster. */
+const ctl = (args: string[]): Promise<RunResult> => kosmosctl(dir, args, undefined, { KUBECONFIG: host });
 
 /** The gateway ClusterNodes of a cluster, by node name. */
 const gateways = (cluster: string) =>

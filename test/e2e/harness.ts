@@ -19,11 +19,19 @@ export function newSandboxDir(prefix = 'kosmos-e2e-'): string {
   return join(mkdtempSync(join(tmpdir(), prefix)), 'sandbox');
 }
 
-/** Runs kosmosctl asynchronously (long commands must not block vitest's timers). */
-export async function kosmosctl(dir: string, args: string[], input?: string): Promise<RunResult> {
+/**
+ * Runs kosmosctl asynchronously (long commands must not block vitest's timers); `env` adds to
+ * the environment (KUBECONFIG naming the host, as the quick start runs it).
+ */
+export async function kosmosctl(
+  dir: string,
+  args: string[],
+  input?: string,
+  env: Record<string, string> = {},
+): Promise<RunResult> {
   return await new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, KOSMOS_SANDBOX_DIR: dir },
+      env: { ...process.env, ...env, KOSMOS_SANDBOX_DIR: dir },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -33,6 +41,11 @@ export async function kosmosctl(dir: string, args: string[], input?: string): Pr
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input ?? '');
   });
+}
+
+/** Throws with the command's output unless it exited 0. */
+export function expectOk(r: RunResult, what = 'kosmosctl'): void {
+  if (r.code !== 0) throw new Error(`${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
 }
 
 let kubectlBin: string | undefined;

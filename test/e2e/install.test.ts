@@ -3,9 +3,8 @@
  * `check` between simulated nodes (which have no datapath). The quick start itself, with every
  * component as its pod on real nodes, is quickstart.test.ts.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CLI, kosmosctl, kubectl, newSandboxDir, type RunResult } from './harness.js';
+import { expectOk, kosmosctl, kubectl, newSandboxDir, type RunResult } from './harness.js';
 import { items, kubeconfigOf } from './clustertree-helpers.js';
 import { KubeClient } from '../../src/common/kube.js';
 import { renderMember } from '../../src/cli/install/render.js';
@@ -16,24 +15,8 @@ const host = kubeconfigOf(dir, 'host');
 const leaf1 = kubeconfigOf(dir, 'leaf-1');
 const leaf2 = kubeconfigOf(dir, 'leaf-2');
 
-/** kosmosctl as a user runs it: KUBECONFIG names the host cluster. */
-async function ctl(args: string[]): Promise<RunResult> {
-  return await new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, KUBECONFIG: host, KOSMOS_SANDBOX_DIR: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function expectOk(r: RunResult): void {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-}
+/** kosmosctl as the quick start runs it: KUBECONFIG names the host cluster. */
+const ctl = (args: string[]): Promise<RunResult> => kosmosctl(dir, args, undefined, { KUBECONFIG: host });
 
 beforeAll(async () => {
   const up = await kosmosctl(dir, ['sandbox', 'up', '--bare', '--real-nodes', '0']);

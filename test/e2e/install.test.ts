@@ -3,6 +3,8 @@
  * `check` between simulated nodes (which have no datapath). The quick start itself, with every
  * component as its pod on real nodes, is quickstart.test.ts.
  */
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { expectOk, kosmosctl, kubectl, newSandboxDir, type RunResult } from './harness.js';
 import { items, kubeconfigOf } from './clustertree-helpers.js';
@@ -25,6 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kosmosctl(dir, ['sandbox', 'down']);
+  rmSync(dirname(dir), { recursive: true, force: true });
 });
 
 describe('kosmosctl install manifests', () => {
